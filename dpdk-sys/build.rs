@@ -55,7 +55,7 @@ fn main() {
         .allowlist_function("ferrovs_.*")
         .allowlist_type("rte_.*")
         .allowlist_var("RTE_.*")
-        .allowlist_var("RTE_ETH_.*")
+        .allowlist_var("RING_F_.*")
         // A packed struct holding an aligned one, and a type without Debug:
         // both break the generated Rust unless kept opaque.
         .opaque_type("rte_l2tpv2_combined_msg_hdr")
@@ -108,7 +108,11 @@ fn pkg_config_cflags() -> Vec<String> {
     let output = std::process::Command::new("pkg-config")
         .args(["--cflags", "libdpdk"])
         .output()
-        .unwrap_or_else(|e| fail(&format!("cannot run pkg-config ({e}); install it with `apt-get install pkg-config`.")));
+        .unwrap_or_else(|e| {
+            fail(&format!(
+                "cannot run pkg-config ({e}); install it with `apt-get install pkg-config`."
+            ))
+        });
     if !output.status.success() {
         fail("`pkg-config --cflags libdpdk` failed; install DPDK with `apt-get install libdpdk-dev`.");
     }
