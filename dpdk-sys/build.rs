@@ -37,8 +37,7 @@ fn main() {
         )),
     };
 
-    if let Err(e) = std::panic::catch_unwind(|| clang_sys_loaded()) {
-        let _ = e;
+    if std::panic::catch_unwind(clang_sys_loaded).is_err() {
         fail("libclang was not found, and bindgen needs it; install it with `apt-get install libclang-dev`.");
     }
 

@@ -21,7 +21,7 @@ pub enum EalError {
     AlreadyInitialized,
     #[error("an EAL argument contains a NUL byte: {0:?}")]
     BadArgument(String),
-    #[error("DPDK's EAL failed to initialise ({0}); check the EAL arguments and the log above")]
+    #[error("DPDK's EAL failed to initialise ({0}); check the port devargs and EAL arguments (the EAL messages above name the one it rejected)")]
     InitFailed(String),
 }
 
@@ -29,7 +29,8 @@ pub enum EalError {
 /// initialised again afterwards.
 #[derive(Debug)]
 pub struct Eal {
-    _private: (),
+    /// DPDK's per-prefix runtime directory, removed at cleanup.
+    runtime_dir: String,
 }
 
 impl Eal {
@@ -54,7 +55,11 @@ impl Eal {
         if rc < 0 {
             return Err(EalError::InitFailed(crate::errno_string()));
         }
-        Ok(Eal { _private: () })
+        // SAFETY: the EAL is initialised; the result is a static C string.
+        let dir = unsafe { std::ffi::CStr::from_ptr(dpdk_sys::rte_eal_get_runtime_dir()) };
+        Ok(Eal {
+            runtime_dir: dir.to_string_lossy().into_owned(),
+        })
     }
 
     /// The DPDK version string, e.g. "DPDK 22.11.11".
@@ -73,6 +78,11 @@ impl Drop for Eal {
         // SAFETY: the EAL was initialised by `init`; every lcore has been
         // joined by the owners of the launch handles before the Eal drops.
         unsafe { dpdk_sys::rte_eal_cleanup() };
+        // DPDK leaves its (by now unused) runtime directory behind; remove
+        // it so runs with unique prefixes leave nothing in /var/run/dpdk.
+        if self.runtime_dir.contains("/dpdk/") {
+            let _ = std::fs::remove_dir_all(&self.runtime_dir);
+        }
     }
 }
 
