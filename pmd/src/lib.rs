@@ -4,3 +4,5 @@
 //! EAL, mempools, mbufs, ports and rings; packet parsing into a `FlowKey`; the
 //! exact-match cache and the megaflow classifier; datapath flows and their
 //! actions; and the poll loop. It knows nothing about OpenFlow.
+
+pub mod key;
