@@ -6,3 +6,4 @@
 //! actions; and the poll loop. It knows nothing about OpenFlow.
 
 pub mod key;
+pub mod parse;
