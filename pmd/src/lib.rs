@@ -5,5 +5,6 @@
 //! exact-match cache and the megaflow classifier; datapath flows and their
 //! actions; and the poll loop. It knows nothing about OpenFlow.
 
+pub mod actions;
 pub mod key;
 pub mod parse;
