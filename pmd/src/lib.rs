@@ -6,5 +6,9 @@
 //! actions; and the poll loop. It knows nothing about OpenFlow.
 
 pub mod actions;
+pub mod dpcls;
+pub mod emc;
+pub mod flow;
 pub mod key;
+pub mod odp;
 pub mod parse;

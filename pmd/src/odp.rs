@@ -1230,9 +1230,11 @@ fn parse_tci_fields(body: &str, what: &str) -> Result<(u16, u16)> {
             "pcp" => (3, 13),
             "dei" => (1, 12),
             "cfi" if value == "1" => continue,
-            "cfi" => return Err(OdpError::new(format!(
+            "cfi" => {
+                return Err(OdpError::new(format!(
                 "`cfi={value}` in {what} is not supported (only cfi=1; use dei= for the DEI bit)"
-            ))),
+            )))
+            }
             _ => {
                 return Err(OdpError::new(format!(
                     "unknown field `{name}` in {what} (known: vid, pcp, dei)"
