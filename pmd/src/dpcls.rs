@@ -71,88 +71,119 @@ const EMPTY: Slot = Slot {
 /// All megaflows of one port with one mask.
 struct Subtable {
     mask: FlowMask,
-    /// Indices of the key words the mask touches, ascending.
-    words: Box<[u8]>,
+    /// How many key words the mask touches.
+    n_words: usize,
+    /// Indices of those words, ascending (first `n_words` valid). Inline
+    /// arrays, not boxes: the lookup reads them with no pointer chase.
+    words: [u8; KEY_WORDS],
     /// The mask's value at each of those words.
-    mask_words: Box<[u64]>,
+    mask_words: [u64; KEY_WORDS],
     /// Hits since the last re-ranking.
     hits: u64,
     slots: Vec<Slot>,
     /// The compact masked key of slot `i` at `keys[i * n .. (i + 1) * n]`,
-    /// where `n = words.len()`.
+    /// where `n = n_words`.
     keys: Vec<u64>,
     len: usize,
 }
 
-/// Folds one word into the running subtable hash (FxHash-style: rotate,
-/// xor, multiply by an odd constant). Private to the classifier: insert
-/// and lookup use the same function, and it reads only the words the mask
+/// Folds one word into a running hash lane (FxHash-style: rotate, xor,
+/// multiply by an odd constant). Private to the classifier: insert and
+/// lookup use the same function, and it reads only the words the mask
 /// touches, which is cheaper than `FlowKey::hash_masked` over all words.
 #[inline(always)]
 fn mix(h: u64, w: u64) -> u64 {
     (h.rotate_left(26) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95)
 }
 
-/// Final avalanche so the low bits used as the slot index depend on every
-/// input bit.
+/// Joins the two lanes and avalanches, so the low bits used as the slot
+/// index depend on every input bit.
 #[inline(always)]
-fn finish(mut h: u64) -> u32 {
+fn finish(a: u64, b: u64) -> u32 {
+    let mut h = a ^ b.rotate_left(32);
     h ^= h >> 32;
     h = h.wrapping_mul(0xd6e8_feb8_6659_fd93);
     h ^= h >> 32;
     h as u32
 }
 
+/// Seeds of the two hash lanes (arbitrary, distinct).
+const LANE_A: u64 = 0x243f_6a88_85a3_08d3;
+const LANE_B: u64 = 0x1319_8a2e_0370_7344;
+
 impl Subtable {
     fn new(mask: &FlowMask) -> Subtable {
-        let mut words = Vec::new();
-        let mut mask_words = Vec::new();
+        let mut words = [0u8; KEY_WORDS];
+        let mut mask_words = [0u64; KEY_WORDS];
+        let mut n_words = 0;
         for (i, &m) in mask.words.iter().enumerate() {
             if m != 0 {
                 // KEY_WORDS is far below 256.
-                words.push(i as u8);
-                mask_words.push(m);
+                words[n_words] = i as u8;
+                mask_words[n_words] = m;
+                n_words += 1;
             }
         }
         Subtable {
             mask: *mask,
-            words: words.into_boxed_slice(),
-            mask_words: mask_words.into_boxed_slice(),
+            n_words,
+            words,
+            mask_words,
             hits: 0,
             slots: vec![EMPTY; MIN_SLOTS],
-            keys: Vec::new(),
+            keys: vec![0; MIN_SLOTS * n_words],
             len: 0,
         }
-        .with_key_storage()
     }
 
-    fn with_key_storage(mut self) -> Subtable {
-        self.keys = vec![0; self.slots.len() * self.words.len()];
-        self
-    }
-
-    /// Masks `key` into `buf` (compact form) and returns its hash.
+    /// The masked words of `key` this subtable looks at, in order.
     #[inline(always)]
-    fn compact(&self, key: &FlowKey, buf: &mut [u64; KEY_WORDS]) -> u32 {
-        let mut h = 0u64;
-        for (j, (&w, &m)) in self.words.iter().zip(self.mask_words.iter()).enumerate() {
-            let v = key.words[w as usize] & m;
-            buf[j] = v;
-            h = mix(h, v);
+    fn masked_words<'a>(&'a self, key: &'a FlowKey) -> impl Iterator<Item = u64> + 'a {
+        let n = self.n_words;
+        self.words[..n]
+            .iter()
+            .zip(&self.mask_words[..n])
+            .map(move |(&w, &m)| key.words[usize::from(w)] & m)
+    }
+
+    /// Hashes the masked words of `key`: two independent lanes (even and
+    /// odd words) so the multiplies overlap instead of forming one chain.
+    #[inline(always)]
+    fn hash(&self, key: &FlowKey) -> u32 {
+        let (mut a, mut b) = (LANE_A, LANE_B);
+        let mut words = self.masked_words(key);
+        while let Some(x) = words.next() {
+            a = mix(a, x);
+            match words.next() {
+                Some(y) => b = mix(b, y),
+                None => break,
+            }
         }
-        finish(h)
+        finish(a, b)
     }
 
-    /// The slot holding compact key `ck` with hash `hash`, if any.
+    /// True if slot `pos` holds the masked words of `key`. XOR-accumulates
+    /// instead of calling `memcmp` for a handful of words.
     #[inline(always)]
-    fn find_slot(&self, hash: u32, ck: &[u64]) -> Option<usize> {
-        let n = ck.len();
+    fn slot_matches(&self, pos: usize, key: &FlowKey) -> bool {
+        let n = self.n_words;
+        let stored = &self.keys[pos * n..pos * n + n];
+        let mut diff = 0u64;
+        for (s, k) in stored.iter().zip(self.masked_words(key)) {
+            diff |= s ^ k;
+        }
+        diff == 0
+    }
+
+    /// The slot holding the masked `key` whose subtable hash is `hash`.
+    #[inline(always)]
+    fn find_slot(&self, hash: u32, key: &FlowKey) -> Option<usize> {
         let bucket_mask = self.slots.len() - 1;
         let mut pos = hash as usize & bucket_mask;
         loop {
             let slot = self.slots[pos];
             slot.flow?;
-            if slot.hash == hash && self.keys[pos * n..pos * n + n] == *ck {
+            if slot.hash == hash && self.slot_matches(pos, key) {
                 return Some(pos);
             }
             pos = (pos + 1) & bucket_mask;
@@ -161,24 +192,24 @@ impl Subtable {
 
     #[inline(always)]
     fn lookup(&self, key: &FlowKey) -> Option<FlowRef> {
-        let mut buf = [0u64; KEY_WORDS];
-        let hash = self.compact(key, &mut buf);
-        let pos = self.find_slot(hash, &buf[..self.words.len()])?;
+        let pos = self.find_slot(self.hash(key), key)?;
         self.slots[pos].flow
     }
 
     /// Inserts or replaces; returns the replaced handle.
     fn insert(&mut self, key: &FlowKey, flow: FlowRef) -> Option<FlowRef> {
-        let mut buf = [0u64; KEY_WORDS];
-        let hash = self.compact(key, &mut buf);
-        let n = self.words.len();
-        if let Some(pos) = self.find_slot(hash, &buf[..n]) {
+        let hash = self.hash(key);
+        if let Some(pos) = self.find_slot(hash, key) {
             return self.slots[pos].flow.replace(flow);
         }
         if (self.len + 1) * 2 > self.slots.len() {
             self.resize(self.slots.len() * 2);
         }
-        self.place(hash, &buf[..n], flow);
+        let mut buf = [0u64; KEY_WORDS];
+        for (b, w) in buf.iter_mut().zip(self.masked_words(key)) {
+            *b = w;
+        }
+        self.place(hash, &buf[..self.n_words], flow);
         self.len += 1;
         None
     }
@@ -199,7 +230,7 @@ impl Subtable {
     }
 
     fn resize(&mut self, new_len: usize) {
-        let n = self.words.len();
+        let n = self.n_words;
         let old_slots = std::mem::replace(&mut self.slots, vec![EMPTY; new_len]);
         let old_keys = std::mem::replace(&mut self.keys, vec![0; new_len * n]);
         for (i, slot) in old_slots.iter().enumerate() {
@@ -212,10 +243,8 @@ impl Subtable {
     /// Removes the entry for `key`; returns its handle. Uses backward-shift
     /// deletion so no tombstones accumulate and lookups stay ~1 probe.
     fn remove(&mut self, key: &FlowKey) -> Option<FlowRef> {
-        let mut buf = [0u64; KEY_WORDS];
-        let hash = self.compact(key, &mut buf);
-        let n = self.words.len();
-        let mut hole = self.find_slot(hash, &buf[..n])?;
+        let n = self.n_words;
+        let mut hole = self.find_slot(self.hash(key), key)?;
         let removed = self.slots[hole].flow;
         let bucket_mask = self.slots.len() - 1;
         let mut next = (hole + 1) & bucket_mask;
