@@ -197,6 +197,20 @@ pub fn execute<P: PacketBuf, S: ActionSink<P>>(
     run(actions, pkt, key, &mut info, sink);
 }
 
+/// Like [`execute`], for a packet whose layout the caller already has:
+/// `info` must be what [`parse::parse`] returned for the packet's current
+/// bytes (the PMD has it from the lookup). Saves the executor's own parse
+/// when the actions edit headers.
+pub fn execute_parsed<P: PacketBuf, S: ActionSink<P>>(
+    actions: &[DpAction],
+    pkt: P,
+    key: &mut FlowKey,
+    info: ParseInfo,
+    sink: &mut S,
+) {
+    run(actions, pkt, key, &mut Some(info), sink);
+}
+
 fn run<P: PacketBuf, S: ActionSink<P>>(
     actions: &[DpAction],
     mut pkt: P,
@@ -923,6 +937,19 @@ mod tests {
         }
         .unwrap();
         f
+    }
+
+    #[test]
+    fn execute_parsed_uses_the_given_layout() {
+        let f = tcp4([1, 1, 1, 1], [2, 2, 2, 2], 1, 2);
+        let mut key = FlowKey::default();
+        let info = parse::parse(&f, 1, &mut key);
+        let mut rec = Recorder::default();
+        let a = [DpAction::Set(SetField::TcpDst(99)), DpAction::Output(4)];
+        execute_parsed(&a, VecPacket::new(&f), &mut key, info, &mut rec);
+        let after = tcp4([1, 1, 1, 1], [2, 2, 2, 2], 1, 99);
+        assert_eq!(rec.0, vec![Event::Output(4, after.clone())]);
+        assert_eq!(key, key_of(&after));
     }
 
     #[test]
