@@ -743,6 +743,7 @@ mod tests {
         assert_eq!(k.ip_proto(), 6);
         assert_eq!(k.tp_src(), 0);
         assert_eq!(info.l4_ofs, None);
+        check_truncations(&ipv6_ext_frame(8, false), &[(86, &[FieldId::IpFrag])]);
     }
 
     #[test]
@@ -867,6 +868,7 @@ mod tests {
         let (k, _) = parse_new(&f);
         assert_eq!(k.tp_src(), 128);
         assert_eq!(k.nd_target(), Ipv6Addr::UNSPECIFIED);
+        check_truncations(&f, &[(54, &[FieldId::Ipv6Dst]), (58, &[FieldId::TpSrc])]);
     }
 
     #[test]
@@ -911,6 +913,7 @@ mod tests {
         assert_eq!(k.eth_type(), 0x0800);
         assert_eq!(info.ethertype_ofs, Some(20));
         assert_eq!(k.tp_dst(), 80);
+        check_truncations(&f, &[(22, &[FieldId::EthType]), (62, &[FieldId::TpDst])]);
     }
 
     #[test]
