@@ -487,7 +487,9 @@ fn set_field(
             let old_bytes: [u8; 16] = d.get(at..at + 16)?.try_into().ok()?;
             let new = merge(u128::from_be_bytes(old_bytes), u128::from(v), m).to_be_bytes();
             d.get_mut(at..at + 16)?.copy_from_slice(&new);
-            update_l4_pseudo(d, key, layout, &old_bytes, &new);
+            if is_src || !layout.ipv6_routing_pending {
+                update_l4_pseudo(d, key, layout, &old_bytes, &new);
+            }
             if is_src {
                 key.set_ipv6_src(new.into());
             } else {
@@ -1158,6 +1160,43 @@ mod tests {
             &ip6(V6A, V6B, 0, 64, ipproto::TCP),
             &ip6(V6A, want, 0, 64, ipproto::TCP),
         );
+    }
+
+    #[test]
+    fn set_ipv6_dst_behind_routing_header_keeps_l4_checksum() {
+        // IPv6, routing header (type 0, segments left 1, one address), UDP.
+        // The UDP checksum covers the final destination in the routing
+        // header, so rewriting the IPv6 destination field leaves it alone.
+        let mut ip = Ipv6Header {
+            hop_limit: 64,
+            source: V6A,
+            destination: V6B,
+            ..Default::default()
+        };
+        ip.next_header = IpNumber::IPV6_ROUTE_HEADER;
+        let mut rh = vec![0u8, 1, 0, 0, 0, 0];
+        rh.extend_from_slice(&V6C);
+        let ext = etherparse::Ipv6Extensions {
+            routing: Some(etherparse::Ipv6RoutingExtensions {
+                routing: etherparse::Ipv6RawExtHeader::new_raw(IpNumber::UDP, &rh).unwrap(),
+                final_destination_options: None,
+            }),
+            ..Default::default()
+        };
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2(SRC, DST)
+            .ip(IpHeaders::Ipv6(ip, ext))
+            .udp(1, 2)
+            .write(&mut f, b"rh")
+            .unwrap();
+        let mut scratch = FlowKey::default();
+        let info = parse::parse(&f, 1, &mut scratch);
+        assert!(info.ipv6_routing_pending);
+        let mut after = f.clone();
+        after[14 + 24..14 + 40].copy_from_slice(&V6C);
+        let (out, key) = apply(&[DpAction::Set(SetField::Ipv6Dst(V6C.into()))], &f);
+        assert_eq!(out, after);
+        assert_eq!(key, key_of(&after));
     }
 
     #[test]

@@ -92,6 +92,10 @@ pub struct ParseInfo {
     /// End of the IP payload: the smaller of the frame length and the end
     /// given by the IP length field. Meaningful when `l3_ofs` is IP.
     pub l4_end: u16,
+    /// IPv6 with a routing header that has segments left: the destination
+    /// field is not the final destination, so the L4 checksum's
+    /// pseudo-header does not cover it.
+    pub ipv6_routing_pending: bool,
 }
 
 #[inline(always)]
@@ -283,6 +287,9 @@ fn parse_ipv6(f: &[u8], l3: usize, key: &mut FlowKey, info: &mut ParseInfo) {
         match next {
             ipproto::HOPOPTS | ipproto::ROUTING | ipproto::DSTOPTS => {
                 let Some(e) = f.get(ofs..ofs + 8) else { return };
+                if next == ipproto::ROUTING && e[3] != 0 {
+                    info.ipv6_routing_pending = true;
+                }
                 next = e[0];
                 ofs += (usize::from(e[1]) + 1) * 8;
             }
@@ -489,6 +496,7 @@ mod tests {
                 l3_ofs: Some(14),
                 l4_ofs: Some(34),
                 l4_end: f.len() as u16,
+                ipv6_routing_pending: false,
             }
         );
         check_truncations(
