@@ -10,10 +10,17 @@
 //! block with a `// SAFETY:` argument.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod actions;
+pub mod dpcls;
 pub mod eal;
+pub mod emc;
+pub mod flow;
+pub mod key;
 pub mod lcore;
 pub mod mbuf;
 pub mod mempool;
+pub mod odp;
+pub mod parse;
 pub mod pmd;
 pub mod port;
 pub mod ring;
