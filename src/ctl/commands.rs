@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::CtlError;
+use super::{CommandHandler, CtlError};
 
 /// `max_args` for a command that takes any number of arguments.
 pub const UNLIMITED_ARGS: usize = usize::MAX;
@@ -114,7 +114,7 @@ impl Commands {
         &self,
         method: &str,
         params: &[Value],
-        handler: &mut dyn FnMut(&str, &[String]) -> Result<String, String>,
+        handler: &mut CommandHandler<'_>,
     ) -> Result<String, String> {
         let Some(spec) = self.specs.get(method) else {
             return Err(format!(

@@ -40,6 +40,10 @@ pub use commands::{Commands, UNLIMITED_ARGS};
 pub use jsonrpc::MAX_REQUEST_BYTES;
 pub use server::CtlServer;
 
+/// The switch's answer to a valid call of a registered command: given the command's name and
+/// its arguments, `Ok(text)` becomes the reply's result and `Err(text)` its error.
+pub type CommandHandler<'a> = dyn FnMut(&str, &[String]) -> Result<String, String> + 'a;
+
 /// Why the control socket could not be set up or a command could not be registered.
 #[derive(Debug, thiserror::Error)]
 pub enum CtlError {

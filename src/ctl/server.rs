@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::commands::Commands;
 use super::jsonrpc::{self, BadRequest, Frame, MAX_REQUEST_BYTES};
-use super::CtlError;
+use super::{CommandHandler, CtlError};
 
 /// Connections accepted per poll; more wait in the kernel's backlog for the next poll.
 const ACCEPTS_PER_POLL: usize = 10;
@@ -104,10 +104,7 @@ impl CtlServer {
     /// replies, without blocking. `handler` is called with the name and arguments of each valid
     /// call to a registered command; `Ok` text becomes the result, `Err` text the error.
     /// Returns how many requests were answered.
-    pub fn poll(
-        &mut self,
-        handler: &mut dyn FnMut(&str, &[String]) -> Result<String, String>,
-    ) -> usize {
+    pub fn poll(&mut self, handler: &mut CommandHandler<'_>) -> usize {
         self.accept_new();
         let mut answered = 0;
         let commands = &self.commands;
@@ -223,7 +220,7 @@ impl Connection {
     fn run(
         &mut self,
         commands: &Commands,
-        handler: &mut dyn FnMut(&str, &[String]) -> Result<String, String>,
+        handler: &mut CommandHandler<'_>,
     ) -> (ConnectionState, usize) {
         if self.flush().is_err() || self.fill().is_err() {
             return (ConnectionState::Closed, 0);
