@@ -14,6 +14,7 @@ pub mod actions;
 pub mod dpcls;
 pub mod eal;
 pub mod emc;
+pub mod fastpath;
 pub mod flow;
 pub mod key;
 pub mod lcore;

@@ -132,6 +132,36 @@ impl Drop for Mbuf {
     }
 }
 
+/// The action executor edits mbufs in place: headers are pushed into the
+/// headroom and popped with `adj`, so no packet is copied to change its
+/// layout.
+impl crate::actions::PacketBuf for Mbuf {
+    #[inline]
+    fn data(&self) -> &[u8] {
+        Mbuf::data(self)
+    }
+
+    #[inline]
+    fn data_mut(&mut self) -> &mut [u8] {
+        Mbuf::data_mut(self)
+    }
+
+    #[inline]
+    fn prepend(&mut self, n: usize) -> bool {
+        u16::try_from(n).is_ok_and(|n| Mbuf::prepend(self, n).is_some())
+    }
+
+    #[inline]
+    fn adj(&mut self, n: usize) -> bool {
+        u16::try_from(n).is_ok_and(|n| Mbuf::adj(self, n))
+    }
+
+    #[inline]
+    fn try_clone(&self) -> Option<Mbuf> {
+        Mbuf::try_clone(self)
+    }
+}
+
 /// The largest burst ferrovs moves at once.
 pub const BURST: usize = 32;
 

@@ -1,0 +1,551 @@
+//! The per-PMD packet pipeline: parse, EMC, megaflow classifier, actions.
+//!
+//! Vocabulary: a *burst* is up to [`BURST`] packets from one rx queue; a
+//! *pass* is one trip of a burst through the pipeline (a recirculated packet
+//! makes another pass with its new `recirc_id`). An *upcall* hands a packet
+//! to the control side: a *miss* upcall when no flow matched, an *action*
+//! upcall when a `userspace` action ran.
+//!
+//! One pass, a whole burst at a time: parse every packet into its
+//! [`FlowKey`] and hash it; probe the EMC for each; send the EMC misses
+//! together to the classifier ([`FlowTable::lookup_batch_subset`], which
+//! walks the subtables once for the burst); insert megaflow hits into the
+//! EMC with the EMC's probability; then run each packet's actions in arrival
+//! order, so a port's packets (and its miss and action upcalls) stay in
+//! order. Flow statistics are summed per flow over the burst and written
+//! once per flow; PMD counters are summed in locals and written once per
+//! pass.
+//!
+//! Who calls it: the PMD loop ([`crate::pmd`]) with mbufs, and tests and
+//! benchmarks with any [`PacketBuf`]; the pipeline is generic over the
+//! packet and over the [`DatapathSink`] that owns transmit buffers and the
+//! upcall ring, so it runs without DPDK too.
+//!
+//! Invariants: every packet handed in leaves through exactly one sink call
+//! (`output`, `upcall` or `drop`) before `process` returns; a flow that the
+//! table no longer holds is never executed (an EMC entry on a deleted flow
+//! is a miss, and the classifier no longer holds it); nothing on this path
+//! allocates, locks or makes a system call: the scratch arrays and the
+//! recirculation queue are sized once at creation.
+
+use crate::actions::{execute, execute_parsed, ActionSink, DpAction, PacketBuf};
+use crate::emc::Emc;
+use crate::flow::{FlowRef, FlowTable};
+use crate::key::FlowKey;
+use crate::mbuf::BURST;
+use crate::parse::{parse, ParseInfo};
+use crate::stats::PmdStats;
+
+/// Passes a packet may make: the first plus this many recirculations.
+/// Deeper packets are dropped (a loop in the client's flows).
+pub const MAX_RECIRC_DEPTH: u8 = 6;
+
+/// Packets waiting for another pass; more in one burst are dropped.
+const RECIRC_QUEUE: usize = 2 * BURST;
+
+/// Why a packet goes to the control side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpcallKind<'a> {
+    /// No flow matched.
+    Miss,
+    /// A `userspace` action ran.
+    Action {
+        /// The action's cookie.
+        cookie: u64,
+        /// The action's extra bytes.
+        userdata: &'a [u8],
+    },
+}
+
+/// Where the pipeline sends packets: transmit buffers, the upcall ring, or
+/// the free list.
+pub trait DatapathSink<P> {
+    /// Queue the packet for transmission on datapath port `port`.
+    fn output(&mut self, port: u32, pkt: P);
+    /// Queue an upcall; give the packet back if there is no room, and the
+    /// pipeline counts it lost and drops it. Must not block.
+    fn upcall(&mut self, kind: UpcallKind<'_>, pkt: P, key: &FlowKey) -> Result<(), P>;
+    /// Free the packet.
+    fn drop(&mut self, pkt: P);
+}
+
+/// One PMD's flow table, EMC and scratch space.
+pub struct FastPath<P> {
+    /// The datapath flows and their classifier.
+    pub flows: FlowTable,
+    /// The exact-match cache.
+    pub emc: Emc,
+    now_ms: u64,
+    scratch: Box<Scratch>,
+    batch: Vec<P>,
+    recirc: Vec<(P, FlowKey, u8)>,
+    next_recirc: Vec<(P, FlowKey, u8)>,
+}
+
+/// Per-burst arrays, boxed once (about 8 KiB).
+struct Scratch {
+    keys: [FlowKey; BURST],
+    hashes: [u32; BURST],
+    infos: [Option<ParseInfo>; BURST],
+    depth: [u8; BURST],
+    found: [Option<FlowRef>; BURST],
+    /// Distinct flows hit in the pass and their summed stats.
+    hit_flows: [Option<FlowRef>; BURST],
+    hit_packets: [u32; BURST],
+    hit_bytes: [u64; BURST],
+    hit_flags: [u16; BURST],
+}
+
+/// Counters of one pass, written to [`PmdStats`] once.
+#[derive(Default)]
+struct PassCounts {
+    emc_hits: u64,
+    megaflow_hits: u64,
+    probes: u64,
+    misses: u64,
+    miss_lost: u64,
+    action_upcalls: u64,
+    action_lost: u64,
+    dropped: u64,
+}
+
+impl<P: PacketBuf> FastPath<P> {
+    /// An empty pipeline: `flows` (usually empty) and `emc`.
+    pub fn new(flows: FlowTable, emc: Emc) -> FastPath<P> {
+        FastPath {
+            flows,
+            emc,
+            now_ms: 0,
+            scratch: Box::new(Scratch {
+                keys: [FlowKey::default(); BURST],
+                hashes: [0; BURST],
+                infos: [None; BURST],
+                depth: [0; BURST],
+                found: [None; BURST],
+                hit_flows: [None; BURST],
+                hit_packets: [0; BURST],
+                hit_bytes: [0; BURST],
+                hit_flags: [0; BURST],
+            }),
+            batch: Vec::with_capacity(BURST),
+            recirc: Vec::with_capacity(RECIRC_QUEUE),
+            next_recirc: Vec::with_capacity(RECIRC_QUEUE),
+        }
+    }
+
+    /// Sets the clock that stamps flows' `used` time (milliseconds on the
+    /// caller's clock; the PMD loop sets it once per iteration).
+    #[inline]
+    pub fn set_now_ms(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+    }
+
+    /// The clock last set.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Runs packets received on `in_port` through the pipeline (in chunks
+    /// of [`BURST`]), then their recirculations.
+    pub fn process<I, S>(&mut self, in_port: u32, pkts: I, stats: &PmdStats, sink: &mut S)
+    where
+        I: IntoIterator<Item = P>,
+        S: DatapathSink<P>,
+    {
+        let mut pkts = pkts.into_iter();
+        loop {
+            self.batch.extend(pkts.by_ref().take(BURST));
+            if self.batch.is_empty() {
+                break;
+            }
+            let n = self.batch.len();
+            for i in 0..n {
+                let key = &mut self.scratch.keys[i];
+                *key = FlowKey::default();
+                self.scratch.infos[i] = Some(parse(self.batch[i].data(), in_port, key));
+                self.scratch.hashes[i] = key.hash();
+                self.scratch.depth[i] = 0;
+            }
+            self.pass(n, stats, sink);
+            self.drain_recirculations(stats, sink);
+        }
+    }
+
+    /// Runs `actions` on one packet whose key is taken from its bytes and
+    /// `in_port` (dpif `execute`). Flow tables and counters are untouched
+    /// except for upcalls and drops; a `recirc` action makes a normal pass.
+    pub fn execute<S: DatapathSink<P>>(
+        &mut self,
+        pkt: P,
+        in_port: u32,
+        actions: &[DpAction],
+        stats: &PmdStats,
+        sink: &mut S,
+    ) {
+        let mut key = FlowKey::default();
+        let info = parse(pkt.data(), in_port, &mut key);
+        let mut counts = PassCounts::default();
+        let mut exec = ExecSink {
+            out: sink,
+            recirc: &mut self.recirc,
+            depth: 0,
+            counts: &mut counts,
+        };
+        execute_parsed(actions, pkt, &mut key, info, &mut exec);
+        counts.write(stats);
+        self.drain_recirculations(stats, sink);
+    }
+
+    /// One pass over `self.batch[..n]`, whose keys, hashes, layouts and
+    /// depths are in the scratch arrays.
+    fn pass<S: DatapathSink<P>>(&mut self, n: usize, stats: &PmdStats, sink: &mut S) {
+        let Self {
+            flows,
+            emc,
+            now_ms,
+            scratch,
+            batch,
+            recirc,
+            ..
+        } = self;
+        let sc = &mut **scratch;
+        let mut counts = PassCounts::default();
+
+        // EMC first; the misses go to the classifier together.
+        let mut emc_miss = 0u32;
+        for i in 0..n {
+            sc.found[i] = emc.lookup(&sc.keys[i], sc.hashes[i], flows);
+            if sc.found[i].is_some() {
+                counts.emc_hits += 1;
+            } else {
+                emc_miss |= 1 << i;
+            }
+        }
+        if emc_miss != 0 {
+            counts.probes +=
+                u64::from(flows.lookup_batch_subset(&sc.keys[..n], emc_miss, &mut sc.found[..n]));
+            let mut bits = emc_miss;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if let Some(r) = sc.found[i] {
+                    counts.megaflow_hits += 1;
+                    emc.maybe_insert(&sc.keys[i], sc.hashes[i], r);
+                }
+            }
+        }
+
+        // Sum the stats per flow (a burst usually hits a handful).
+        let mut n_hit = 0usize;
+        for i in 0..n {
+            let Some(r) = sc.found[i] else { continue };
+            let bytes = batch[i].data().len() as u64;
+            let flags = sc.keys[i].tcp_flags();
+            match sc.hit_flows[..n_hit].iter().position(|&f| f == Some(r)) {
+                Some(j) => {
+                    sc.hit_packets[j] += 1;
+                    sc.hit_bytes[j] += bytes;
+                    sc.hit_flags[j] |= flags;
+                }
+                None => {
+                    sc.hit_flows[n_hit] = Some(r);
+                    sc.hit_packets[n_hit] = 1;
+                    sc.hit_bytes[n_hit] = bytes;
+                    sc.hit_flags[n_hit] = flags;
+                    n_hit += 1;
+                }
+            }
+        }
+        for j in 0..n_hit {
+            let Some(r) = sc.hit_flows[j] else { continue };
+            flows.record_hit(
+                r,
+                u64::from(sc.hit_packets[j]),
+                sc.hit_bytes[j],
+                sc.hit_flags[j],
+                *now_ms,
+            );
+        }
+
+        // Actions, in arrival order.
+        for (i, pkt) in batch.drain(..n).enumerate() {
+            let key = &mut sc.keys[i];
+            let flow = sc.found[i].and_then(|r| flows.flow(r));
+            let Some(flow) = flow else {
+                counts.misses += 1;
+                if let Err(pkt) = sink.upcall(UpcallKind::Miss, pkt, key) {
+                    counts.miss_lost += 1;
+                    sink.drop(pkt);
+                }
+                continue;
+            };
+            let mut exec = ExecSink {
+                out: sink,
+                recirc,
+                depth: sc.depth[i],
+                counts: &mut counts,
+            };
+            match sc.infos[i] {
+                Some(info) => execute_parsed(&flow.actions, pkt, key, info, &mut exec),
+                None => execute(&flow.actions, pkt, key, &mut exec),
+            }
+        }
+        counts.write(stats);
+    }
+
+    /// Makes further passes while recirculated packets are queued.
+    fn drain_recirculations<S: DatapathSink<P>>(&mut self, stats: &PmdStats, sink: &mut S) {
+        while !self.recirc.is_empty() {
+            std::mem::swap(&mut self.recirc, &mut self.next_recirc);
+            let mut passes = 0u64;
+            while !self.next_recirc.is_empty() {
+                let take = self.next_recirc.len().min(BURST);
+                for (i, (pkt, key, depth)) in self.next_recirc.drain(..take).enumerate() {
+                    self.scratch.keys[i] = key;
+                    self.scratch.hashes[i] = key.hash();
+                    self.scratch.infos[i] = None;
+                    self.scratch.depth[i] = depth;
+                    self.batch.push(pkt);
+                }
+                passes += take as u64;
+                self.pass(take, stats, sink);
+            }
+            stats.recirculations.add(passes);
+        }
+    }
+}
+
+impl PassCounts {
+    fn write(&self, stats: &PmdStats) {
+        stats.emc_hits.add(self.emc_hits);
+        stats.megaflow_hits.add(self.megaflow_hits);
+        stats.subtables_probed.add(self.probes);
+        stats.misses.add(self.misses);
+        stats.miss_upcalls_lost.add(self.miss_lost);
+        stats.action_upcalls.add(self.action_upcalls);
+        stats.action_upcalls_lost.add(self.action_lost);
+        stats.dropped.add(self.dropped);
+    }
+}
+
+/// Adapts a [`DatapathSink`] to the executor: queues recirculations for
+/// the next pass and counts upcalls and drops.
+struct ExecSink<'a, P, S> {
+    out: &'a mut S,
+    recirc: &'a mut Vec<(P, FlowKey, u8)>,
+    depth: u8,
+    counts: &'a mut PassCounts,
+}
+
+impl<P: PacketBuf, S: DatapathSink<P>> ActionSink<P> for ExecSink<'_, P, S> {
+    #[inline]
+    fn output(&mut self, port: u32, pkt: P) {
+        self.out.output(port, pkt);
+    }
+
+    fn userspace(&mut self, cookie: u64, userdata: &[u8], pkt: P, key: &FlowKey) {
+        self.counts.action_upcalls += 1;
+        if let Err(pkt) = self
+            .out
+            .upcall(UpcallKind::Action { cookie, userdata }, pkt, key)
+        {
+            self.counts.action_lost += 1;
+            self.out.drop(pkt);
+        }
+    }
+
+    fn recirc(&mut self, recirc_id: u32, pkt: P, key: &FlowKey) {
+        if self.depth >= MAX_RECIRC_DEPTH || self.recirc.len() == self.recirc.capacity() {
+            self.counts.dropped += 1;
+            return self.out.drop(pkt);
+        }
+        let mut key = *key;
+        key.set_recirc_id(recirc_id);
+        self.recirc.push((pkt, key, self.depth + 1));
+    }
+
+    #[inline]
+    fn drop(&mut self, pkt: P) {
+        self.counts.dropped += 1;
+        self.out.drop(pkt);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::VecPacket;
+    use crate::flow::PutFlags;
+    use crate::odp::parse_flow;
+    use std::sync::Arc;
+
+    #[derive(Default)]
+    struct Out {
+        sent: Vec<(u32, Vec<u8>)>,
+        upcalls: Vec<(bool, u64, Vec<u8>, u32)>,
+        dropped: usize,
+        refuse_upcalls: bool,
+    }
+
+    impl DatapathSink<VecPacket> for Out {
+        fn output(&mut self, port: u32, pkt: VecPacket) {
+            self.sent.push((port, pkt.data().to_vec()));
+        }
+        fn upcall(
+            &mut self,
+            kind: UpcallKind<'_>,
+            pkt: VecPacket,
+            key: &FlowKey,
+        ) -> Result<(), VecPacket> {
+            if self.refuse_upcalls {
+                return Err(pkt);
+            }
+            let (miss, cookie) = match kind {
+                UpcallKind::Miss => (true, 0),
+                UpcallKind::Action { cookie, .. } => (false, cookie),
+            };
+            self.upcalls
+                .push((miss, cookie, pkt.data().to_vec(), key.recirc_id()));
+            Ok(())
+        }
+        fn drop(&mut self, _pkt: VecPacket) {
+            self.dropped += 1;
+        }
+    }
+
+    fn frame(src_port: u16) -> Vec<u8> {
+        let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(src_port, 53);
+        let mut out = Vec::new();
+        b.write(&mut out, &[1, 2, 3, 4]).unwrap();
+        out
+    }
+
+    fn put(fp: &mut FastPath<VecPacket>, line: &str) -> FlowRef {
+        let f = parse_flow(line).unwrap();
+        fp.flows
+            .put(
+                f.ufid,
+                &f.key,
+                &f.mask,
+                Arc::from(f.actions),
+                PutFlags::CREATE,
+            )
+            .unwrap()
+            .flow
+    }
+
+    fn fastpath() -> FastPath<VecPacket> {
+        let mut emc = Emc::new(1024, 1);
+        emc.seed(1);
+        FastPath::new(FlowTable::default(), emc)
+    }
+
+    #[test]
+    fn hits_output_misses_upcall_and_stats_add_up() {
+        let mut fp = fastpath();
+        fp.set_now_ms(5);
+        let r = put(
+            &mut fp,
+            "in_port(1),eth_type(0x0800),ipv4(proto=17),udp(src=1000), actions:2",
+        );
+        let stats = PmdStats::new(4);
+        let mut out = Out::default();
+        let pkts = [frame(1000), frame(1001), frame(1000)];
+        fp.process(1, pkts.iter().map(|f| VecPacket::new(f)), &stats, &mut out);
+        assert_eq!(out.sent, [(2, pkts[0].clone()), (2, pkts[2].clone())]);
+        assert_eq!(out.upcalls, [(true, 0, pkts[1].clone(), 0)]);
+        let f = fp.flows.flow(r).unwrap();
+        assert_eq!(f.stats.packets, 2);
+        assert_eq!(f.stats.bytes, 2 * pkts[0].len() as u64);
+        assert_eq!(f.stats.used_ms, 5);
+        assert_eq!(stats.megaflow_hits.get(), 2);
+        assert_eq!(stats.subtables_probed.get(), 2);
+        assert_eq!(stats.misses.get(), 1);
+        // The EMC inserts every hit at probability 1: the next burst hits it.
+        fp.process(1, [VecPacket::new(&pkts[0])], &stats, &mut out);
+        assert_eq!(stats.emc_hits.get(), 1);
+        assert_eq!(fp.flows.flow(r).unwrap().stats.packets, 3);
+    }
+
+    #[test]
+    fn deleted_flow_in_the_emc_is_a_miss() {
+        let mut fp = fastpath();
+        let r = put(&mut fp, "in_port(1), actions:2");
+        let stats = PmdStats::new(4);
+        let mut out = Out::default();
+        let f = frame(7);
+        fp.process(1, [VecPacket::new(&f)], &stats, &mut out);
+        fp.process(1, [VecPacket::new(&f)], &stats, &mut out);
+        assert_eq!(stats.emc_hits.get(), 1);
+        fp.flows.remove(r).unwrap();
+        fp.process(1, [VecPacket::new(&f)], &stats, &mut out);
+        assert_eq!(out.sent.len(), 2);
+        assert_eq!(out.upcalls.len(), 1);
+        assert_eq!(stats.emc_hits.get(), 1);
+        assert_eq!(stats.misses.get(), 1);
+    }
+
+    #[test]
+    fn lost_upcalls_are_counted_and_dropped() {
+        let mut fp = fastpath();
+        let stats = PmdStats::new(4);
+        let mut out = Out {
+            refuse_upcalls: true,
+            ..Out::default()
+        };
+        fp.process(1, [VecPacket::new(&frame(1))], &stats, &mut out);
+        assert_eq!(
+            (
+                stats.misses.get(),
+                stats.miss_upcalls_lost.get(),
+                out.dropped
+            ),
+            (1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn recirculation_makes_another_pass_with_the_new_id() {
+        let mut fp = fastpath();
+        put(&mut fp, "recirc_id(0),in_port(1), actions:recirc(0x7)");
+        put(
+            &mut fp,
+            "recirc_id(0x7),in_port(1), actions:userspace(pid=0,userdata(0102030405060708)),3",
+        );
+        let stats = PmdStats::new(4);
+        let mut out = Out::default();
+        let f = frame(9);
+        fp.process(1, [VecPacket::new(&f)], &stats, &mut out);
+        assert_eq!(out.sent, [(3, f.clone())]);
+        assert_eq!(out.upcalls.len(), 1);
+        assert!(!out.upcalls[0].0);
+        assert_eq!(out.upcalls[0].1, 0x0102_0304_0506_0708);
+        assert_eq!(out.upcalls[0].3, 7);
+        assert_eq!(stats.recirculations.get(), 1);
+        assert_eq!(stats.action_upcalls.get(), 1);
+    }
+
+    #[test]
+    fn recirculation_loops_stop_at_the_depth_limit() {
+        let mut fp = fastpath();
+        put(&mut fp, "recirc_id(0),in_port(1), actions:recirc(0)");
+        let stats = PmdStats::new(4);
+        let mut out = Out::default();
+        fp.process(1, [VecPacket::new(&frame(9))], &stats, &mut out);
+        assert_eq!(stats.recirculations.get(), u64::from(MAX_RECIRC_DEPTH));
+        assert_eq!((out.dropped, stats.dropped.get()), (1, 1));
+    }
+
+    #[test]
+    fn classifier_partitions_by_in_port() {
+        let mut fp = fastpath();
+        put(&mut fp, "in_port(2), actions:1");
+        let stats = PmdStats::new(4);
+        let mut out = Out::default();
+        fp.process(1, [VecPacket::new(&frame(1))], &stats, &mut out);
+        assert!(out.sent.is_empty());
+        assert_eq!(stats.misses.get(), 1);
+    }
+}
