@@ -11,6 +11,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod actions;
+pub mod command;
 pub mod dpcls;
 pub mod eal;
 pub mod emc;

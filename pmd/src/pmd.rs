@@ -1,18 +1,31 @@
 //! The PMD poll loop.
 //!
-//! One PMD runs on one worker lcore and owns its rx queues, its tx handles
-//! and its output buffers. Each iteration receives a burst from every rx
-//! queue, hands the burst to the forwarding stage, and flushes every output
-//! buffer that holds packets: output is buffered per port and sent once per
-//! iteration, so a burst leaves as a burst. The loop ends when the shared
-//! stop flag is set; then it flushes and frees everything it still holds, so
-//! every mbuf is back in its pool when `run` returns.
+//! One PMD runs on one worker lcore and owns its rx queues, its tx handles,
+//! its output buffers and its [`FastPath`] (flow table, EMC, classifier).
+//! Each iteration: apply what the command ring holds (flow changes take
+//! effect between bursts, never inside one), receive a burst from every rx
+//! queue and run it through the pipeline, then flush every output buffer
+//! that holds packets: output is buffered per port and sent once per
+//! iteration, so a burst leaves as a burst. Upcalls go to the upcall ring in
+//! packet order as they happen.
+//!
+//! Nothing here blocks, locks against the control lcore or allocates per
+//! packet: rings refuse when full (the packet is dropped and counted),
+//! upcall boxes come from a pool the control side refills, and the clock is
+//! the TSC. The loop ends when the shared stop flag is set; then it flushes
+//! and frees everything it holds, so every mbuf is back in its pool when
+//! `run` returns.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::lcore::tsc;
-use crate::mbuf::MbufBatch;
+use crate::command::{
+    Command, CommandOp, PmdChannels, Reply, ReplyBody, Upcall, UpcallType, UPCALL_RING_SIZE,
+};
+use crate::fastpath::{DatapathSink, FastPath, UpcallKind};
+use crate::key::FlowKey;
+use crate::lcore::{tsc, tsc_hz};
+use crate::mbuf::{Mbuf, MbufBatch};
 use crate::port::RxQueue;
 use crate::stats::PmdStats;
 use crate::txq::PmdTxQueue;
@@ -21,32 +34,12 @@ use crate::txq::PmdTxQueue;
 /// and datapath port numbers start at 1).
 pub type PortNo = u32;
 
-/// What a PMD does with received packets until the datapath flows replace
-/// it: a patch table from input to output port.
-#[derive(Debug, Clone, Default)]
-pub struct PatchTable {
-    out: Vec<Option<PortNo>>,
-}
+/// Commands applied per iteration at most, so a flood of flow changes
+/// cannot starve the rx queues.
+const COMMANDS_PER_ITERATION: usize = 32;
 
-impl PatchTable {
-    pub fn new(n_ports: usize) -> PatchTable {
-        PatchTable {
-            out: vec![None; n_ports],
-        }
-    }
-
-    /// Packets received on `from` leave on `to`.
-    pub fn connect(&mut self, from: PortNo, to: PortNo) {
-        if let Some(slot) = self.out.get_mut(from as usize) {
-            *slot = Some(to);
-        }
-    }
-
-    #[inline]
-    fn output(&self, from: PortNo) -> Option<PortNo> {
-        self.out.get(from as usize).copied().flatten()
-    }
-}
+/// Flows per dump reply.
+pub const DUMP_CHUNK: usize = 256;
 
 /// Everything one PMD lcore owns.
 pub struct Pmd {
@@ -55,82 +48,255 @@ pub struct Pmd {
     pub rxqs: Vec<(PortNo, RxQueue)>,
     /// Indexed by datapath port number.
     pub txqs: Vec<Option<PmdTxQueue>>,
-    pub patch: PatchTable,
+    /// Flows, EMC and classifier.
+    pub fastpath: FastPath<Mbuf>,
+    /// Rings to and from the control lcore.
+    pub channels: Arc<PmdChannels>,
     pub stats: Arc<PmdStats>,
     pub stop: Arc<AtomicBool>,
 }
 
+/// The clock flows are stamped with: milliseconds of TSC. Any lcore may
+/// read it, so the control side computes `used:` ages on the same clock.
+#[inline]
+pub fn now_ms() -> u64 {
+    let hz = tsc_hz().max(1000);
+    tsc() / (hz / 1000)
+}
+
 impl Pmd {
     /// Polls until the stop flag is set. Returns 0.
-    pub fn run(mut self) -> i32 {
-        let n_ports = self.txqs.len();
+    pub fn run(self) -> i32 {
+        let Pmd {
+            id,
+            mut rxqs,
+            mut txqs,
+            mut fastpath,
+            channels,
+            stats,
+            stop,
+        } = self;
+        let n_ports = txqs.len();
         let mut out: Vec<MbufBatch> = (0..n_ports).map(|_| MbufBatch::new()).collect();
+        let mut spare: Vec<Box<Upcall>> = (0..UPCALL_RING_SIZE as usize)
+            .map(|_| Upcall::spare(id))
+            .collect();
         let mut rx = MbufBatch::new();
+        let ms_div = (tsc_hz() / 1000).max(1);
         let mut last = tsc();
-        while !self.stop.load(Ordering::Relaxed) {
-            let mut moved = 0usize;
-            for (port, q) in self.rxqs.iter_mut() {
+        while !stop.load(Ordering::Relaxed) {
+            fastpath.set_now_ms(last / ms_div);
+            let mut sink = PmdSink {
+                id,
+                out: &mut out,
+                txqs: &mut txqs,
+                stats: &stats,
+                spare: &mut spare,
+                channels: &channels,
+            };
+            let mut busy = apply_commands(id, &mut fastpath, &channels, &stats, &mut sink);
+            for (port, q) in rxqs.iter_mut() {
                 let n = q.rx_burst(&mut rx);
                 if n == 0 {
                     continue;
                 }
-                moved += n;
-                let counters = &self.stats.ports[*port as usize];
+                busy = true;
+                let counters = &stats.ports[*port as usize];
                 counters.rx_packets.add(n as u64);
                 let bytes: u64 = rx.as_slice().iter().map(|m| u64::from(m.pkt_len())).sum();
                 counters.rx_bytes.add(bytes);
-                match self.patch.output(*port) {
-                    Some(to) if (to as usize) < n_ports && self.txqs[to as usize].is_some() => {
-                        for m in rx.drain() {
-                            let buf = &mut out[to as usize];
-                            if let Err(m) = buf.push(m) {
-                                Self::flush(&mut self.txqs, &self.stats, to, buf);
-                                // The buffer was just emptied (sent or freed).
-                                let _ = buf.push(m);
-                            }
-                        }
-                    }
-                    _ => rx.free_all(),
-                }
+                fastpath.process(*port, rx.drain(), &stats, &mut sink);
             }
-            for (port, buf) in out.iter_mut().enumerate() {
-                if !buf.is_empty() {
-                    Self::flush(&mut self.txqs, &self.stats, port as PortNo, buf);
-                }
-            }
+            sink.flush_all();
             let now = tsc();
-            if moved > 0 {
-                self.stats.busy_cycles.add(now - last);
+            if busy {
+                stats.busy_cycles.add(now - last);
             } else {
-                self.stats.idle_cycles.add(now - last);
+                stats.idle_cycles.add(now - last);
             }
-            self.stats.iterations.add(1);
+            stats.iterations.add(1);
             last = now;
         }
-        for (port, buf) in out.iter_mut().enumerate() {
-            if !buf.is_empty() {
-                Self::flush(&mut self.txqs, &self.stats, port as PortNo, buf);
-            }
-        }
+        let mut sink = PmdSink {
+            id,
+            out: &mut out,
+            txqs: &mut txqs,
+            stats: &stats,
+            spare: &mut spare,
+            channels: &channels,
+        };
+        sink.flush_all();
         0
     }
+}
 
+/// Applies up to [`COMMANDS_PER_ITERATION`] commands and replies to each.
+/// Returns whether there was any.
+fn apply_commands(
+    id: usize,
+    fastpath: &mut FastPath<Mbuf>,
+    channels: &PmdChannels,
+    stats: &PmdStats,
+    sink: &mut PmdSink<'_>,
+) -> bool {
+    let mut any = false;
+    for _ in 0..COMMANDS_PER_ITERATION {
+        let Some(cmd) = channels.commands.dequeue() else {
+            break;
+        };
+        any = true;
+        let Command { seq, op } = *cmd;
+        let body = match op {
+            CommandOp::Put {
+                ufid,
+                key,
+                mask,
+                actions,
+                flags,
+            } => ReplyBody::Put(fastpath.flows.put(ufid, &key, &mask, actions, flags)),
+            CommandOp::Del { ufid, key, mask } => ReplyBody::Del(match ufid {
+                Some(u) => fastpath.flows.del_ufid(u),
+                None => fastpath.flows.del(&key, &mask),
+            }),
+            CommandOp::Flush => {
+                let n = fastpath.flows.len();
+                fastpath.flows.flush();
+                ReplyBody::Flushed(n)
+            }
+            CommandOp::Dump { cursor, max } => {
+                let mut flows = Vec::with_capacity(max.min(DUMP_CHUNK));
+                let next = fastpath.flows.dump(cursor, max.min(DUMP_CHUNK), &mut flows);
+                ReplyBody::Dump {
+                    flows,
+                    next,
+                    now_ms: fastpath.now_ms(),
+                }
+            }
+            CommandOp::Execute {
+                pkt,
+                in_port,
+                actions,
+            } => {
+                fastpath.execute(pkt, in_port, &actions, stats, sink);
+                ReplyBody::Executed
+            }
+            CommandOp::Status => ReplyBody::Status {
+                n_flows: fastpath.flows.len(),
+                n_subtables: fastpath.flows.dpcls().n_subtables(),
+                now_ms: fastpath.now_ms(),
+            },
+        };
+        // The control side never has more commands outstanding than the
+        // reply ring holds; if it gave up waiting and the ring is full, the
+        // reply is dropped (it was for nobody).
+        let _ = channels
+            .replies
+            .enqueue(Box::new(Reply { seq, pmd: id, body }));
+    }
+    any
+}
+
+/// The PMD's [`DatapathSink`]: per-port output buffers and the upcall ring.
+struct PmdSink<'a> {
+    id: usize,
+    out: &'a mut [MbufBatch],
+    txqs: &'a mut [Option<PmdTxQueue>],
+    stats: &'a PmdStats,
+    spare: &'a mut Vec<Box<Upcall>>,
+    channels: &'a PmdChannels,
+}
+
+impl PmdSink<'_> {
     /// Sends a port's buffer; what the device refuses is counted and freed.
     #[inline]
-    fn flush(txqs: &mut [Option<PmdTxQueue>], stats: &PmdStats, port: PortNo, buf: &mut MbufBatch) {
-        let counters = &stats.ports[port as usize];
+    fn flush(&mut self, port: usize) {
+        let buf = &mut self.out[port];
+        let counters = &self.stats.ports[port];
         let bytes: u64 = buf.as_slice().iter().map(|m| u64::from(m.pkt_len())).sum();
         let total = buf.len();
-        let sent = match txqs.get_mut(port as usize) {
+        let sent = match self.txqs.get_mut(port) {
             Some(Some(q)) => q.send(buf),
             _ => 0,
         };
         let unsent_bytes: u64 = buf.as_slice().iter().map(|m| u64::from(m.pkt_len())).sum();
         counters.tx_packets.add(sent as u64);
         counters.tx_bytes.add(bytes - unsent_bytes);
+        self.stats.tx_batches.add(1);
+        self.stats.tx_batch_packets.add(total as u64);
         if sent < total {
             counters.tx_dropped.add((total - sent) as u64);
             buf.free_all();
         }
+    }
+
+    fn flush_all(&mut self) {
+        for port in 0..self.out.len() {
+            if !self.out[port].is_empty() {
+                self.flush(port);
+            }
+        }
+    }
+
+    /// An upcall box: from the spare pool, else one the control side gave
+    /// back.
+    #[inline]
+    fn take_box(&mut self) -> Option<Box<Upcall>> {
+        self.spare.pop().or_else(|| self.channels.recycle.dequeue())
+    }
+}
+
+impl DatapathSink<Mbuf> for PmdSink<'_> {
+    #[inline]
+    fn output(&mut self, port: u32, pkt: Mbuf) {
+        let p = port as usize;
+        if p >= self.out.len() || self.txqs[p].is_none() {
+            // No such port, or one this PMD cannot send on.
+            self.stats.dropped.add(1);
+            return drop(pkt);
+        }
+        if let Err(pkt) = self.out[p].push(pkt) {
+            self.flush(p);
+            // The buffer was just emptied (sent or freed).
+            let _ = self.out[p].push(pkt);
+        }
+    }
+
+    fn upcall(&mut self, kind: UpcallKind<'_>, pkt: Mbuf, key: &FlowKey) -> Result<(), Mbuf> {
+        let Some(mut up) = self.take_box() else {
+            return Err(pkt);
+        };
+        match kind {
+            UpcallKind::Miss => {
+                up.kind = UpcallType::Miss;
+                up.cookie = 0;
+                up.userdata.clear();
+            }
+            UpcallKind::Action { cookie, userdata } => {
+                up.kind = UpcallType::Action;
+                up.cookie = cookie;
+                up.userdata.clear();
+                up.userdata.extend_from_slice(userdata);
+            }
+        }
+        up.key = *key;
+        up.in_port = key.in_port();
+        up.pmd = self.id;
+        up.pkt = Some(pkt);
+        match self.channels.upcalls.enqueue(up) {
+            Ok(()) => Ok(()),
+            Err(mut up) => {
+                let pkt = up.pkt.take();
+                self.spare.push(up);
+                match pkt {
+                    Some(pkt) => Err(pkt),
+                    None => unreachable!("the packet was put in the box just above"),
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn drop(&mut self, pkt: Mbuf) {
+        drop(pkt);
     }
 }

@@ -1,4 +1,5 @@
-//! DPDK in-process: EAL with `net_ring` ports, a PMD forwarding between them.
+//! DPDK in-process: EAL with `net_ring` ports, a PMD forwarding between them
+//! by a datapath flow installed through its command ring.
 //!
 //! EAL can be initialised once per process, so this binary holds a single
 //! test that walks through every step in order.
@@ -7,11 +8,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pmd::command::{Command, CommandOp, PmdChannels, Reply, ReplyBody, UpcallType};
 use pmd::eal::{Eal, EalArgs, EalError, MemoryMode};
+use pmd::emc::Emc;
+use pmd::fastpath::FastPath;
+use pmd::flow::{DumpCursor, FlowTable, PutFlags};
 use pmd::lcore;
 use pmd::mbuf::MbufBatch;
 use pmd::mempool::Mempool;
-use pmd::pmd::{PatchTable, Pmd};
+use pmd::odp::parse_flow;
+use pmd::pmd::Pmd;
 use pmd::port::Port;
 use pmd::ring::Ring;
 use pmd::stats::PmdStats;
@@ -87,20 +93,33 @@ fn eal_ports_rings_and_forwarding() {
     let mut rx1 = rx1.remove(0);
     let stats = Arc::new(PmdStats::new(3));
     let stop = Arc::new(AtomicBool::new(false));
-    let mut patch = PatchTable::new(3);
-    patch.connect(1, 2);
+    let channels = PmdChannels::new(0).expect("rings");
     let mut txqs = vec![None, None, None];
     txqs[2] = PmdTxQueue::distribute(tx1, 1).pop();
     let pmd = Pmd {
         id: 0,
         rxqs: vec![(1, rx0.remove(0))],
         txqs,
-        patch,
+        fastpath: FastPath::new(FlowTable::default(), Emc::default()),
+        channels: channels.clone(),
         stats: stats.clone(),
         stop: stop.clone(),
     };
     let worker = lcore::workers()[0];
     let handle = lcore::launch(worker, move || pmd.run()).expect("launch");
+
+    // Install `in_port(1) -> 2` through the command ring and wait for the
+    // PMD to confirm it.
+    let flow = parse_flow("in_port(1),eth_type(0x0800), actions:2").expect("flow");
+    let put = CommandOp::Put {
+        ufid: None,
+        key: flow.key,
+        mask: flow.mask,
+        actions: Arc::from(flow.actions),
+        flags: PutFlags::CREATE,
+    };
+    let reply = call(&channels, 1, put);
+    assert!(matches!(reply.body, ReplyBody::Put(Ok(ref o)) if o.created));
 
     let mut sent = 0;
     while sent < N {
@@ -124,6 +143,61 @@ fn eal_ports_rings_and_forwarding() {
         rx1.rx_burst(&mut batch);
         received.extend(batch.drain().map(|m| m.data().to_vec()));
     }
+    // The flow counted every packet.
+    let reply = call(
+        &channels,
+        2,
+        CommandOp::Dump {
+            cursor: DumpCursor::default(),
+            max: 10,
+        },
+    );
+    let ReplyBody::Dump { flows, next, .. } = reply.body else {
+        panic!("not a dump reply");
+    };
+    assert!(next.is_none());
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].stats.packets, N as u64);
+    let expect_bytes: u64 = (0..N).map(|i| frame(i).len() as u64).sum();
+    assert_eq!(flows[0].stats.bytes, expect_bytes);
+    assert_eq!(stats.emc_hits.get() + stats.megaflow_hits.get(), N as u64);
+    assert_eq!(stats.misses.get(), 0);
+
+    // Delete it: the next packet is a miss upcall, not an output.
+    let reply = call(
+        &channels,
+        3,
+        CommandOp::Del {
+            ufid: None,
+            key: flow.key,
+            mask: flow.mask,
+        },
+    );
+    assert!(matches!(reply.body, ReplyBody::Del(Ok(ref f)) if f.stats.packets == N as u64));
+    let mut batch = MbufBatch::new();
+    let mut m = pool.alloc().expect("mbuf");
+    let f = frame(0);
+    m.append(f.len() as u16).expect("room").copy_from_slice(&f);
+    batch.push(m).ok().expect("room in batch");
+    while !batch.is_empty() {
+        tx0.tx_burst(&mut batch);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let upcall = loop {
+        if let Some(u) = channels.upcalls.dequeue() {
+            break u;
+        }
+        assert!(Instant::now() < deadline, "no upcall");
+    };
+    assert_eq!(upcall.kind, UpcallType::Miss);
+    assert_eq!(upcall.in_port, 1);
+    assert_eq!(upcall.pmd, 0);
+    assert_eq!(upcall.pkt.as_ref().map(|m| m.data().to_vec()), Some(f));
+    assert_eq!(stats.misses.get(), 1);
+    rx1.rx_burst(&mut batch);
+    assert!(batch.is_empty(), "the deleted flow forwarded a packet");
+    drop(upcall);
+
     stop.store(true, Ordering::Relaxed);
     assert_eq!(handle.join(), 0);
 
@@ -131,17 +205,34 @@ fn eal_ports_rings_and_forwarding() {
     for (i, r) in received.iter().enumerate() {
         assert_eq!(r, &frame(i), "packet {i} byte for byte");
     }
-    assert_eq!(stats.ports[1].rx_packets.get(), N as u64);
+    assert_eq!(stats.ports[1].rx_packets.get(), N as u64 + 1);
     assert_eq!(stats.ports[2].tx_packets.get(), N as u64);
     assert_eq!(stats.ports[2].tx_dropped.get(), 0);
-    let expect_bytes: u64 = (0..N).map(|i| frame(i).len() as u64).sum();
     assert_eq!(stats.ports[2].tx_bytes.get(), expect_bytes);
     assert_eq!(p1.stats().expect("stats").tx_packets, N as u64);
 
+    drop(channels);
     p0.close().expect("close p0");
     p1.close().expect("close p1");
     // Every mbuf is back in the pool.
     assert_eq!(pool.available(), full);
     drop(pool);
     drop(eal);
+}
+
+/// Sends one command and waits for its reply.
+fn call(channels: &PmdChannels, seq: u64, op: CommandOp) -> Box<Reply> {
+    assert!(channels
+        .commands
+        .enqueue(Box::new(Command { seq, op }))
+        .is_ok());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(r) = channels.replies.dequeue() {
+            assert_eq!(r.seq, seq);
+            return r;
+        }
+        assert!(Instant::now() < deadline, "no reply to command {seq}");
+        std::thread::sleep(Duration::from_micros(100));
+    }
 }

@@ -1,0 +1,199 @@
+//! Messages between the control lcore and a PMD, and the rings that carry
+//! them.
+//!
+//! Vocabulary: a *command* asks one PMD to change or report its flows (the
+//! dpif operations: put, del, flush, dump, execute) and carries a sequence
+//! number; the PMD answers every command with one *reply* carrying the same
+//! number, after the change is in effect for every later packet. An
+//! *upcall* goes the other way with a packet the control side must see.
+//!
+//! Each PMD has four single-producer single-consumer rings ([`PmdChannels`]):
+//! commands (control to PMD), replies (PMD to control), upcalls (PMD to
+//! control) and recycled upcall boxes (control to PMD). Upcalls travel in
+//! boxes the PMD allocates once at start and the control side hands back
+//! after use, so a miss costs no allocation, and a PMD whose control side is
+//! slow runs out of boxes and counts lost upcalls instead of growing.
+//!
+//! Who calls it: the control lcore builds commands and consumes replies and
+//! upcalls (`src/dpif.rs`); the PMD loop ([`crate::pmd`]) does the rest.
+//! Rings never block: a full ring refuses, and the sender decides (the
+//! control side reports "busy", the PMD drops and counts).
+
+use std::sync::Arc;
+
+use crate::actions::DpAction;
+use crate::flow::{DpFlow, DpifError, DumpCursor, PutFlags, PutOutcome};
+use crate::key::{FlowKey, FlowMask};
+use crate::mbuf::Mbuf;
+use crate::ring::{Ring, RingError};
+
+/// A request to one PMD.
+pub struct Command {
+    /// Echoed in the reply.
+    pub seq: u64,
+    /// What to do.
+    pub op: CommandOp,
+}
+
+/// The operations a PMD performs for the control side.
+pub enum CommandOp {
+    /// dpif `flow_put`.
+    Put {
+        /// The flow's id; `None` derives it from key and mask.
+        ufid: Option<u128>,
+        /// The key (masked by `mask` on install).
+        key: FlowKey,
+        /// The mask.
+        mask: FlowMask,
+        /// The actions; empty = drop.
+        actions: Arc<[DpAction]>,
+        /// CREATE / MODIFY / ZERO_STATS.
+        flags: PutFlags,
+    },
+    /// dpif `flow_del`, by ufid when given, else by key and mask.
+    Del {
+        /// The flow's id, if the client named it.
+        ufid: Option<u128>,
+        /// The key.
+        key: FlowKey,
+        /// The mask.
+        mask: FlowMask,
+    },
+    /// dpif `flow_flush`: delete every flow.
+    Flush,
+    /// Copy up to `max` flows from `cursor` (one chunk of a dump).
+    Dump {
+        /// Where to continue.
+        cursor: DumpCursor,
+        /// Most flows in the reply.
+        max: usize,
+    },
+    /// dpif `execute`: run `actions` on `pkt` as if received on `in_port`.
+    Execute {
+        /// The packet.
+        pkt: Mbuf,
+        /// The input port it is taken to come from.
+        in_port: u32,
+        /// What to do with it.
+        actions: Arc<[DpAction]>,
+    },
+    /// Report table sizes; also a barrier: the reply means every earlier
+    /// command is in effect.
+    Status,
+}
+
+/// A PMD's answer to one [`Command`].
+pub struct Reply {
+    /// The command's `seq`.
+    pub seq: u64,
+    /// The answering PMD.
+    pub pmd: usize,
+    /// The outcome.
+    pub body: ReplyBody,
+}
+
+/// Outcomes, one per [`CommandOp`].
+pub enum ReplyBody {
+    /// Of `Put`.
+    Put(Result<PutOutcome, DpifError>),
+    /// Of `Del`: the deleted flow with its final stats.
+    Del(Result<DpFlow, DpifError>),
+    /// Of `Flush`: how many flows were deleted.
+    Flushed(usize),
+    /// Of `Dump`.
+    Dump {
+        /// The chunk.
+        flows: Vec<DpFlow>,
+        /// Where the next chunk starts; `None` when the dump is done.
+        next: Option<DumpCursor>,
+        /// The PMD's clock when it copied the chunk (for `used:`).
+        now_ms: u64,
+    },
+    /// Of `Execute`.
+    Executed,
+    /// Of `Status`.
+    Status {
+        /// Live flows.
+        n_flows: usize,
+        /// Classifier subtables (`n_masks`).
+        n_subtables: usize,
+        /// The PMD's clock.
+        now_ms: u64,
+    },
+}
+
+/// Why a packet went up.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum UpcallType {
+    /// No flow matched (`DPIF_UC_MISS`).
+    Miss,
+    /// A `userspace` action ran (`DPIF_UC_ACTION`).
+    Action,
+}
+
+/// A packet for the control side, in a recycled box.
+pub struct Upcall {
+    /// Miss or action.
+    pub kind: UpcallType,
+    /// The packet; `None` only while the box is spare.
+    pub pkt: Option<Mbuf>,
+    /// The key the PMD extracted (after any actions that ran before).
+    pub key: FlowKey,
+    /// The port the packet came in on.
+    pub in_port: u32,
+    /// The PMD that sent it.
+    pub pmd: usize,
+    /// The `userspace` action's cookie (0 for a miss).
+    pub cookie: u64,
+    /// The `userspace` action's extra bytes (empty for a miss). Its
+    /// capacity is kept across uses, so it allocates only for userdata
+    /// longer than any seen before on this box.
+    pub userdata: Vec<u8>,
+}
+
+/// Room reserved for userdata in each upcall box.
+pub const UPCALL_USERDATA_ROOM: usize = 64;
+
+impl Upcall {
+    /// An empty box for the PMD's pool.
+    pub fn spare(pmd: usize) -> Box<Upcall> {
+        Box::new(Upcall {
+            kind: UpcallType::Miss,
+            pkt: None,
+            key: FlowKey::default(),
+            in_port: 0,
+            pmd,
+            cookie: 0,
+            userdata: Vec::with_capacity(UPCALL_USERDATA_ROOM),
+        })
+    }
+}
+
+/// The four rings of one PMD.
+pub struct PmdChannels {
+    /// Control to PMD.
+    pub commands: Ring<Box<Command>>,
+    /// PMD to control.
+    pub replies: Ring<Box<Reply>>,
+    /// PMD to control.
+    pub upcalls: Ring<Box<Upcall>>,
+    /// Control to PMD: upcall boxes to reuse.
+    pub recycle: Ring<Box<Upcall>>,
+}
+
+/// Ring sizes (powers of two; each holds one less).
+pub const COMMAND_RING_SIZE: u32 = 256;
+/// Upcalls queued at most per PMD; also the size of its upcall box pool.
+pub const UPCALL_RING_SIZE: u32 = 1024;
+
+impl PmdChannels {
+    /// The rings of PMD `pmd` (names are unique per PMD in the process).
+    pub fn new(pmd: usize) -> Result<Arc<PmdChannels>, RingError> {
+        Ok(Arc::new(PmdChannels {
+            commands: Ring::new(&format!("fvs_cmd{pmd}"), COMMAND_RING_SIZE)?,
+            replies: Ring::new(&format!("fvs_rep{pmd}"), COMMAND_RING_SIZE)?,
+            upcalls: Ring::new(&format!("fvs_upc{pmd}"), UPCALL_RING_SIZE)?,
+            recycle: Ring::new(&format!("fvs_rcy{pmd}"), UPCALL_RING_SIZE)?,
+        }))
+    }
+}
