@@ -38,9 +38,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "LIST")]
     pub pmd_cores: Option<String>,
     /// Forward everything received on port A to port B (repeatable), e.g.
-    /// p0:p1. Use A:B and B:A for both directions.
+    /// p0:p1: installs the datapath flow `in_port(A), actions:B`. Use A:B
+    /// and B:A for both directions.
     #[arg(long = "patch", value_name = "A:B")]
     pub patches: Vec<String>,
+    /// Datapath flows to install at start, one per line in dpctl syntax
+    /// (`in_port(1),eth_type(0x0800), actions:2`); `#` starts a comment.
+    #[arg(long, value_name = "FILE")]
+    pub flows: Option<PathBuf>,
+    /// The control socket for `ovs-appctl -t PATH …` [default:
+    /// /run/ferrovs/ferrovs.ctl].
+    #[arg(long, value_name = "PATH")]
+    pub ctl: Option<PathBuf>,
     /// Number of mbufs in the packet pool.
     #[arg(long, value_name = "N")]
     pub mbufs: Option<u32>,

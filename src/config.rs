@@ -4,7 +4,9 @@
 //! [`SwitchConfig`], checked before DPDK is touched, so a mistake gets one
 //! sentence and a non-zero exit instead of a half-started switch.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use pmd::odp::OdpFlow;
 
 use serde::Deserialize;
 
@@ -62,7 +64,15 @@ pub struct SwitchConfig {
     pub mbufs: u32,
     pub eal_extra: Vec<String>,
     pub quiet: bool,
+    /// Datapath flows from `--flows`, each with where it came from
+    /// (`FILE:LINE`) for error messages.
+    pub flows: Vec<(String, OdpFlow)>,
+    /// The control socket's path.
+    pub ctl_path: PathBuf,
 }
+
+/// Where the control socket goes unless `--ctl` says otherwise.
+pub const DEFAULT_CTL_PATH: &str = "/run/ferrovs/ferrovs.ctl";
 
 /// The config file's shape.
 #[derive(Debug, Default, Deserialize)]
@@ -244,6 +254,17 @@ impl SwitchConfig {
         }
         let eal_text = args.eal.clone().or(file.eal).unwrap_or_default();
         let eal_extra = eal_text.split_whitespace().map(str::to_owned).collect();
+        let flows = match &args.flows {
+            Some(path) => crate::dpctl::read_flows_file(path)?
+                .into_iter()
+                .map(|(line, f)| (format!("{}:{line}", path.display()), f))
+                .collect(),
+            None => Vec::new(),
+        };
+        let ctl_path = args
+            .ctl
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CTL_PATH));
         Ok(SwitchConfig {
             ports,
             pmd_cores,
@@ -251,6 +272,8 @@ impl SwitchConfig {
             mbufs,
             eal_extra,
             quiet: args.quiet,
+            flows,
+            ctl_path,
         })
     }
 }

@@ -2,9 +2,12 @@
 //!
 //! `run` starts the EAL with safe arguments (`--no-pci` unless the user
 //! named a PCI device; hugepages when usable, `--no-huge` with a warning
-//! otherwise), creates the packet pool, opens and starts every port, spreads
-//! the rx queues over the PMD lcores, and launches them. The control lcore
-//! then prints a status line once a second until SIGINT or SIGTERM. The stop
+//! otherwise), binds the control socket, creates the packet pool, opens and
+//! starts every port, spreads the rx queues over the PMD lcores, gives every
+//! PMD the start-up flows (`--patch` and `--flows`) before it polls a single
+//! packet, and launches them. The control lcore then serves the control
+//! socket, consumes upcalls and prints a status line once a second until
+//! SIGINT, SIGTERM or `ovs-appctl exit`. The stop
 //! is ordered so that nothing leaks: PMDs finish and flush first, then ports
 //! stop and close (a `net_pcap` port writes its file on close), and the pool
 //! is checked to be full again before the EAL is cleaned up.
@@ -14,16 +17,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pmd::command::PmdChannels;
 use pmd::eal::{Eal, EalArgs, MemoryMode};
+use pmd::emc::Emc;
+use pmd::fastpath::FastPath;
+use pmd::flow::{FlowTable, PutFlags};
+use pmd::key::{FlowKey, FlowMask};
 use pmd::lcore;
 use pmd::mempool::Mempool;
-use pmd::pmd::{PatchTable, Pmd, PortNo};
+use pmd::pmd::{Pmd, PortNo};
 use pmd::port::Port;
 use pmd::stats::PmdStats;
 use pmd::txq::PmdTxQueue;
 use thiserror::Error;
 
 use crate::config::SwitchConfig;
+use crate::ctl::{CtlError, CtlServer};
+use crate::dpif::{Dpif, PmdHandle};
 
 #[derive(Debug, Error)]
 pub enum SwitchError {
@@ -41,6 +51,12 @@ pub enum SwitchError {
     Signals(std::io::Error),
     #[error("no core is left for the control lcore: --pmd-cores takes every core from 0 up")]
     NoControlCore,
+    #[error(transparent)]
+    Ctl(#[from] CtlError),
+    #[error(transparent)]
+    Ring(#[from] pmd::ring::RingError),
+    #[error("{origin}: {reason}")]
+    Flow { origin: String, reason: String },
 }
 
 /// One opened port and its datapath number.
@@ -86,6 +102,13 @@ pub fn run(cfg: SwitchConfig) -> Result<(), SwitchError> {
 }
 
 fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), SwitchError> {
+    let mut server = CtlServer::bind(&cfg.ctl_path)?;
+    server.commands_mut().set_version(format!(
+        "ferrovs {} (DPDK {})",
+        env!("CARGO_PKG_VERSION"),
+        Eal::version()
+    ));
+    crate::dpctl::register(server.commands_mut())?;
     let pool = Mempool::new("ferrovs_pkts", cfg.mbufs)?;
     let n_pmds = cfg.pmd_cores.len();
     // Datapath port numbers start at 1; index 0 stays unused.
@@ -120,27 +143,37 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         });
     }
 
-    let mut patch = PatchTable::new(n_slots);
-    for &(from, to) in &cfg.patches {
-        patch.connect((from + 1) as PortNo, (to + 1) as PortNo);
-    }
-
     let workers = lcore::workers();
     let mut handles = Vec::new();
     let mut all_stats = Vec::new();
+    let mut pmd_handles = Vec::new();
     for (id, (rxqs, txqs)) in rx_assign.into_iter().zip(tx_assign).enumerate() {
         let stats = Arc::new(PmdStats::new(n_slots));
         all_stats.push(stats.clone());
+        let channels = PmdChannels::new(id)?;
+        let mut emc = Emc::default();
+        emc.seed(id as u32 + 1);
+        let mut fastpath = FastPath::new(startup_flows(cfg)?, emc);
+        fastpath.set_now_ms(pmd::pmd::now_ms());
         let pmd = Pmd {
             id,
             rxqs,
             txqs,
-            patch: patch.clone(),
-            stats,
+            fastpath,
+            channels: channels.clone(),
+            stats: stats.clone(),
             stop: stop.clone(),
         };
         handles.push(lcore::launch(workers[id], move || pmd.run())?);
+        pmd_handles.push(PmdHandle {
+            id,
+            core: workers[id],
+            numa: lcore::socket_of(workers[id]),
+            channels,
+            stats,
+        });
     }
+    let mut dpif = Dpif::new(pmd_handles);
     let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
     eprintln!(
         "ferrovs: running with {} port(s) [{}] on {} PMD lcore(s); Ctrl-C to stop",
@@ -149,14 +182,31 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         n_pmds
     );
 
+    eprintln!(
+        "ferrovs: control socket {} (ovs-appctl -t {} list-commands)",
+        cfg.ctl_path.display(),
+        cfg.ctl_path.display()
+    );
+
     let mut status = StatusLine::new(&names, !cfg.quiet);
     while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(50));
+        let answered = server.poll(&mut |name: &str, args: &[String]| {
+            crate::dpctl::handle(&mut dpif, stop, name, args)
+        });
+        let upcalls = dpif.handle_upcalls();
+        if answered == 0 && upcalls == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
         status.tick(&all_stats, &ports, false);
     }
+    // Answer the `exit` that may have stopped us before going away.
+    server.poll(&mut |_: &str, _: &[String]| Err("ferrovs is stopping\n".to_string()));
+    drop(server);
     for h in handles {
         h.join();
     }
+    // Upcalls still queued hold mbufs: free them before counting the pool.
+    drop(dpif);
     status.tick(&all_stats, &ports, true);
     for p in ports {
         p.port.close()?;
@@ -170,6 +220,39 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         );
     }
     Ok(())
+}
+
+/// The flows every PMD starts with: `--patch A:B` as `in_port(A),
+/// actions:B` (every packet from A), then the `--flows` file.
+fn startup_flows(cfg: &SwitchConfig) -> Result<FlowTable, SwitchError> {
+    let mut table = FlowTable::default();
+    for &(from, to) in &cfg.patches {
+        let mut key = FlowKey::default();
+        key.set_in_port((from + 1) as PortNo);
+        let actions: Arc<[pmd::actions::DpAction]> =
+            Arc::from(vec![pmd::actions::DpAction::Output((to + 1) as PortNo)]);
+        table
+            .put(None, &key, &FlowMask::default(), actions, PutFlags::CREATE)
+            .map_err(|e| SwitchError::Flow {
+                origin: format!("--patch {}:{}", cfg.ports[from].name, cfg.ports[to].name),
+                reason: e.to_string(),
+            })?;
+    }
+    for (origin, f) in &cfg.flows {
+        table
+            .put(
+                f.ufid,
+                &f.key,
+                &f.mask,
+                Arc::from(f.actions.clone()),
+                PutFlags::CREATE,
+            )
+            .map_err(|e| SwitchError::Flow {
+                origin: origin.clone(),
+                reason: e.to_string(),
+            })?;
+    }
+    Ok(table)
 }
 
 /// Per-port totals summed over the PMDs.

@@ -17,7 +17,11 @@ fn patch_forwarding_copies_the_pcap_exactly() {
 
     let p0 = format!("p0=net_pcap0,rx_pcap={}", inp.display());
     let p1 = format!("p1=net_pcap1,tx_pcap={}", out.display());
-    let mut sw = Switch::start(&["run", "--port", &p0, "--port", &p1, "--patch", "p0:p1"]);
+    let ctl = dir.path("ctl");
+    let ctl = ctl.to_str().unwrap();
+    let mut sw = Switch::start(&[
+        "run", "--port", &p0, "--port", &p1, "--patch", "p0:p1", "--ctl", ctl,
+    ]);
     sw.wait_stdout(Duration::from_secs(30), |l| {
         l.contains("p1: rx 0 (") && l.contains("tx 1000 (")
     });
@@ -48,8 +52,11 @@ fn sigint_stops_cleanly_with_traffic_flowing() {
     let inp = dir.path("in.pcap");
     write_pcap(&inp, &(0..64).map(|i| udp_frame(i, 18)).collect::<Vec<_>>());
     let p0 = format!("p0=net_pcap0,rx_pcap={},infinite_rx=1", inp.display());
+    let ctl = dir.path("ctl");
     let mut sw = Switch::start(&[
         "run",
+        "--ctl",
+        ctl.to_str().unwrap(),
         "--port",
         &p0,
         "--port",

@@ -51,6 +51,16 @@ pub fn current() -> u32 {
     unsafe { dpdk_sys::rte_lcore_id() }
 }
 
+/// The NUMA socket of an lcore.
+pub fn socket_of(lcore: u32) -> u32 {
+    if lcore >= dpdk_sys::RTE_MAX_LCORE {
+        return 0;
+    }
+    // SAFETY: a plain read of the EAL's lcore table at an index checked
+    // above to be in range.
+    unsafe { dpdk_sys::rte_lcore_to_socket_id(lcore) }
+}
+
 /// The TSC now.
 #[inline]
 pub fn tsc() -> u64 {

@@ -99,6 +99,11 @@ impl Commands {
         Ok(())
     }
 
+    /// Changes the text `version` answers with.
+    pub fn set_version(&mut self, version_text: impl Into<String>) {
+        self.version = version_text.into();
+    }
+
     /// The `list-commands` text: a header, then one line per command with its usage.
     pub fn list(&self) -> String {
         let mut text = String::from("The available commands are:\n");

@@ -1,0 +1,555 @@
+//! The control side of the datapath: the one interface between the
+//! control lcore and the PMDs.
+//!
+//! Vocabulary follows dpif (seed 003): flow put / del / flush / dump,
+//! execute, upcalls, and the PMD statistics. A [`Dpif`] holds a handle on
+//! every PMD: its command, reply, upcall and recycle rings and its
+//! counters. Every flow operation is *broadcast*: each PMD gets the same
+//! command and owns its own copy of every flow, so a flow applies whichever
+//! PMD polls the flow's in_port. `flow_dump` merges the PMDs' copies of a
+//! flow (same ufid) into one line, summing packets and bytes, taking the
+//! latest `used` and OR-ing the TCP flags; results of put and del are the
+//! same sums.
+//!
+//! Who calls it: the control lcore only (the switch's main loop, the
+//! control socket's handler). A call sends a command and waits, with a
+//! timeout, for the PMD's reply, which the PMD sends once the change is in
+//! effect for its next packet; so when a call returns, every PMD obeys it
+//! (a barrier). Replies to calls that timed out are recognised by their
+//! sequence number and discarded.
+//!
+//! Upcalls: until the translation layer exists, [`Dpif::handle_upcalls`]
+//! is the consumer: it counts miss and action upcalls, frees their packets
+//! and hands the boxes back to their PMD.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pmd::actions::DpAction;
+use pmd::command::{Command, CommandOp, PmdChannels, ReplyBody, UpcallType};
+use pmd::flow::{DpFlow, DpifError, DumpCursor, FlowStats, PutFlags};
+use pmd::key::{FlowKey, FlowMask};
+use pmd::mbuf::Mbuf;
+use pmd::pmd::DUMP_CHUNK;
+use pmd::stats::PmdStats;
+use thiserror::Error;
+
+/// How long a call waits for a PMD by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a datapath call failed.
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+pub enum DpifCallError {
+    /// The PMD refused the operation (EEXIST, ENOENT, EINVAL, EFBIG).
+    #[error(transparent)]
+    Flow(#[from] DpifError),
+    /// The PMD did not answer in time.
+    #[error("PMD {pmd} did not answer within {ms} ms")]
+    Timeout { pmd: usize, ms: u128 },
+    /// The PMD's command ring is full.
+    #[error("PMD {pmd} has too many commands queued; try again")]
+    Busy { pmd: usize },
+    /// The PMD answered with the reply of another operation.
+    #[error("PMD {pmd} gave a reply that does not match the command")]
+    Mismatch { pmd: usize },
+}
+
+impl DpifCallError {
+    /// The errno of a flow error (for callers that report numbers).
+    pub fn errno(self) -> Option<i32> {
+        match self {
+            DpifCallError::Flow(e) => Some(e.errno()),
+            _ => None,
+        }
+    }
+}
+
+/// The control side's handle on one PMD.
+pub struct PmdHandle {
+    /// PMD index (0, 1, …).
+    pub id: usize,
+    /// The lcore (core) it runs on.
+    pub core: u32,
+    /// Its NUMA socket.
+    pub numa: u32,
+    /// Its rings.
+    pub channels: Arc<PmdChannels>,
+    /// Its counters.
+    pub stats: Arc<PmdStats>,
+}
+
+/// A copy of a PMD's counters (for show and clear).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub tx_dropped: u64,
+    pub emc_hits: u64,
+    pub megaflow_hits: u64,
+    pub subtables_probed: u64,
+    pub misses: u64,
+    pub miss_upcalls_lost: u64,
+    pub action_upcalls: u64,
+    pub action_upcalls_lost: u64,
+    pub recirculations: u64,
+    pub dropped: u64,
+    pub tx_batches: u64,
+    pub tx_batch_packets: u64,
+    pub busy_cycles: u64,
+    pub idle_cycles: u64,
+}
+
+impl StatsSnapshot {
+    /// Reads `s` now.
+    pub fn read(s: &PmdStats) -> StatsSnapshot {
+        StatsSnapshot {
+            rx_packets: s.ports.iter().map(|p| p.rx_packets.get()).sum(),
+            tx_packets: s.ports.iter().map(|p| p.tx_packets.get()).sum(),
+            tx_dropped: s.ports.iter().map(|p| p.tx_dropped.get()).sum(),
+            emc_hits: s.emc_hits.get(),
+            megaflow_hits: s.megaflow_hits.get(),
+            subtables_probed: s.subtables_probed.get(),
+            misses: s.misses.get(),
+            miss_upcalls_lost: s.miss_upcalls_lost.get(),
+            action_upcalls: s.action_upcalls.get(),
+            action_upcalls_lost: s.action_upcalls_lost.get(),
+            recirculations: s.recirculations.get(),
+            dropped: s.dropped.get(),
+            tx_batches: s.tx_batches.get(),
+            tx_batch_packets: s.tx_batch_packets.get(),
+            busy_cycles: s.busy_cycles.get(),
+            idle_cycles: s.idle_cycles.get(),
+        }
+    }
+
+    /// `self - base`, field by field (counters only grow).
+    pub fn since(&self, base: &StatsSnapshot) -> StatsSnapshot {
+        let d = |a: u64, b: u64| a.wrapping_sub(b);
+        StatsSnapshot {
+            rx_packets: d(self.rx_packets, base.rx_packets),
+            tx_packets: d(self.tx_packets, base.tx_packets),
+            tx_dropped: d(self.tx_dropped, base.tx_dropped),
+            emc_hits: d(self.emc_hits, base.emc_hits),
+            megaflow_hits: d(self.megaflow_hits, base.megaflow_hits),
+            subtables_probed: d(self.subtables_probed, base.subtables_probed),
+            misses: d(self.misses, base.misses),
+            miss_upcalls_lost: d(self.miss_upcalls_lost, base.miss_upcalls_lost),
+            action_upcalls: d(self.action_upcalls, base.action_upcalls),
+            action_upcalls_lost: d(self.action_upcalls_lost, base.action_upcalls_lost),
+            recirculations: d(self.recirculations, base.recirculations),
+            dropped: d(self.dropped, base.dropped),
+            tx_batches: d(self.tx_batches, base.tx_batches),
+            tx_batch_packets: d(self.tx_batch_packets, base.tx_batch_packets),
+            busy_cycles: d(self.busy_cycles, base.busy_cycles),
+            idle_cycles: d(self.idle_cycles, base.idle_cycles),
+        }
+    }
+}
+
+/// Counts kept by the interim upcall consumer.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct UpcallCounts {
+    /// Miss upcalls received (and freed).
+    pub misses: u64,
+    /// Action upcalls received (and freed).
+    pub actions: u64,
+}
+
+/// The datapath as the control lcore sees it.
+pub struct Dpif {
+    pmds: Vec<PmdHandle>,
+    seq: u64,
+    timeout: Duration,
+    /// Per PMD: the counters at the last `pmd-stats-clear`.
+    baseline: Vec<StatsSnapshot>,
+    upcalls: UpcallCounts,
+}
+
+impl Dpif {
+    /// A datapath over running PMDs.
+    pub fn new(pmds: Vec<PmdHandle>) -> Dpif {
+        let baseline = vec![StatsSnapshot::default(); pmds.len()];
+        Dpif {
+            pmds,
+            seq: 0,
+            timeout: DEFAULT_TIMEOUT,
+            baseline,
+            upcalls: UpcallCounts::default(),
+        }
+    }
+
+    /// Changes how long calls wait for a PMD.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// The PMDs.
+    pub fn pmds(&self) -> &[PmdHandle] {
+        &self.pmds
+    }
+
+    /// Sends `op` to PMD `pmd` and waits for its reply.
+    pub fn call(&mut self, pmd: usize, op: CommandOp) -> Result<ReplyBody, DpifCallError> {
+        self.seq += 1;
+        let seq = self.seq;
+        let ch = &self.pmds[pmd].channels;
+        if ch.commands.enqueue(Box::new(Command { seq, op })).is_err() {
+            return Err(DpifCallError::Busy { pmd });
+        }
+        let deadline = Instant::now() + self.timeout;
+        let mut spins = 0u32;
+        loop {
+            while let Some(reply) = ch.replies.dequeue() {
+                if reply.seq == seq {
+                    return Ok(reply.body);
+                }
+                // A late reply to a call that timed out: nobody wants it.
+            }
+            if Instant::now() >= deadline {
+                return Err(DpifCallError::Timeout {
+                    pmd,
+                    ms: self.timeout.as_millis(),
+                });
+            }
+            // A PMD answers within one poll iteration (microseconds): spin
+            // briefly, then yield the core.
+            spins += 1;
+            if spins < 100 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::sleep(Duration::from_micros(20));
+            }
+        }
+    }
+
+    /// dpif `flow_put` on every PMD. Returns the stats before the change
+    /// summed over the PMDs (zero for a create).
+    pub fn flow_put(
+        &mut self,
+        ufid: Option<u128>,
+        key: &FlowKey,
+        mask: &FlowMask,
+        actions: Arc<[DpAction]>,
+        flags: PutFlags,
+    ) -> Result<FlowStats, DpifCallError> {
+        let mut total = FlowStats::default();
+        let mut first_err = None;
+        for pmd in 0..self.pmds.len() {
+            let op = CommandOp::Put {
+                ufid,
+                key: *key,
+                mask: *mask,
+                actions: actions.clone(),
+                flags,
+            };
+            match self.call(pmd, op) {
+                Ok(ReplyBody::Put(Ok(o))) => add_stats(&mut total, &o.stats),
+                Ok(ReplyBody::Put(Err(e))) => {
+                    first_err.get_or_insert(DpifCallError::Flow(e));
+                }
+                Ok(_) => {
+                    first_err.get_or_insert(DpifCallError::Mismatch { pmd });
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(total), Err)
+    }
+
+    /// dpif `flow_del` on every PMD (by ufid when given). Returns the final
+    /// stats summed over the PMDs.
+    pub fn flow_del(
+        &mut self,
+        ufid: Option<u128>,
+        key: &FlowKey,
+        mask: &FlowMask,
+    ) -> Result<FlowStats, DpifCallError> {
+        let mut total = FlowStats::default();
+        let mut first_err = None;
+        for pmd in 0..self.pmds.len() {
+            let op = CommandOp::Del {
+                ufid,
+                key: *key,
+                mask: *mask,
+            };
+            match self.call(pmd, op) {
+                Ok(ReplyBody::Del(Ok(f))) => add_stats(&mut total, &f.stats),
+                Ok(ReplyBody::Del(Err(e))) => {
+                    first_err.get_or_insert(DpifCallError::Flow(e));
+                }
+                Ok(_) => {
+                    first_err.get_or_insert(DpifCallError::Mismatch { pmd });
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(total), Err)
+    }
+
+    /// dpif `flow_flush`: deletes every flow on every PMD and discards the
+    /// upcalls already queued. Returns the number of flows (distinct over
+    /// PMDs: the largest count).
+    pub fn flow_flush(&mut self) -> Result<usize, DpifCallError> {
+        let mut n = 0;
+        for pmd in 0..self.pmds.len() {
+            match self.call(pmd, CommandOp::Flush)? {
+                ReplyBody::Flushed(k) => n = n.max(k),
+                _ => return Err(DpifCallError::Mismatch { pmd }),
+            }
+        }
+        self.handle_upcalls();
+        Ok(n)
+    }
+
+    /// Every flow, merged over the PMDs by ufid, in the order first seen;
+    /// with the clock to print `used:` ages against.
+    pub fn flow_dump(&mut self) -> Result<(Vec<DpFlow>, u64), DpifCallError> {
+        let mut flows: Vec<DpFlow> = Vec::new();
+        let mut index: HashMap<u128, usize> = HashMap::new();
+        let mut now = 0;
+        for pmd in 0..self.pmds.len() {
+            let mut cursor = DumpCursor::default();
+            loop {
+                let op = CommandOp::Dump {
+                    cursor,
+                    max: DUMP_CHUNK,
+                };
+                let ReplyBody::Dump {
+                    flows: chunk,
+                    next,
+                    now_ms,
+                } = self.call(pmd, op)?
+                else {
+                    return Err(DpifCallError::Mismatch { pmd });
+                };
+                now = now.max(now_ms);
+                for f in chunk {
+                    match index.get(&f.ufid) {
+                        Some(&i) => add_stats(&mut flows[i].stats, &f.stats),
+                        None => {
+                            index.insert(f.ufid, flows.len());
+                            flows.push(f);
+                        }
+                    }
+                }
+                match next {
+                    Some(c) => cursor = c,
+                    None => break,
+                }
+            }
+        }
+        Ok((flows, now))
+    }
+
+    /// dpif `execute` on PMD `pmd`: its outputs leave through that PMD's
+    /// transmit queues.
+    pub fn execute(
+        &mut self,
+        pmd: usize,
+        pkt: Mbuf,
+        in_port: u32,
+        actions: Arc<[DpAction]>,
+    ) -> Result<(), DpifCallError> {
+        match self.call(
+            pmd,
+            CommandOp::Execute {
+                pkt,
+                in_port,
+                actions,
+            },
+        )? {
+            ReplyBody::Executed => Ok(()),
+            _ => Err(DpifCallError::Mismatch { pmd }),
+        }
+    }
+
+    /// Flows and subtables on PMD `pmd`; waits until it applied every
+    /// earlier command.
+    pub fn status(&mut self, pmd: usize) -> Result<(usize, usize), DpifCallError> {
+        match self.call(pmd, CommandOp::Status)? {
+            ReplyBody::Status {
+                n_flows,
+                n_subtables,
+                ..
+            } => Ok((n_flows, n_subtables)),
+            _ => Err(DpifCallError::Mismatch { pmd }),
+        }
+    }
+
+    /// The interim upcall consumer: takes every queued upcall, counts it,
+    /// frees its packet and gives the box back to its PMD. Returns how many.
+    pub fn handle_upcalls(&mut self) -> usize {
+        let mut n = 0;
+        let mut batch = Vec::with_capacity(64);
+        for h in &self.pmds {
+            loop {
+                batch.clear();
+                if h.channels.upcalls.dequeue_burst(&mut batch, 64) == 0 {
+                    break;
+                }
+                n += batch.len();
+                for mut up in batch.drain(..) {
+                    match up.kind {
+                        UpcallType::Miss => self.upcalls.misses += 1,
+                        UpcallType::Action => self.upcalls.actions += 1,
+                    }
+                    up.pkt = None;
+                    // The recycle ring has room for every box the PMD
+                    // owns; if not, the box is simply freed here.
+                    let _ = h.channels.recycle.enqueue(up);
+                }
+            }
+        }
+        n
+    }
+
+    /// What the upcall consumer has seen.
+    pub fn upcall_counts(&self) -> UpcallCounts {
+        self.upcalls
+    }
+
+    /// A PMD's counters since the last clear.
+    pub fn pmd_stats(&self, pmd: usize) -> StatsSnapshot {
+        StatsSnapshot::read(&self.pmds[pmd].stats).since(&self.baseline[pmd])
+    }
+
+    /// `dpif-netdev/pmd-stats-clear`: later shows count from now.
+    pub fn pmd_stats_clear(&mut self) {
+        for (b, h) in self.baseline.iter_mut().zip(&self.pmds) {
+            *b = StatsSnapshot::read(&h.stats);
+        }
+    }
+
+    /// `dpif-netdev/pmd-stats-show`, shaped like Open vSwitch's.
+    pub fn pmd_stats_show(&self) -> String {
+        let mut out = String::new();
+        for (i, h) in self.pmds.iter().enumerate() {
+            format_pmd_stats(&mut out, h.numa, h.core, &self.pmd_stats(i));
+        }
+        out
+    }
+}
+
+fn add_stats(total: &mut FlowStats, s: &FlowStats) {
+    total.packets += s.packets;
+    total.bytes += s.bytes;
+    total.tcp_flags |= s.tcp_flags;
+    total.used_ms = total.used_ms.max(s.used_ms);
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// One PMD's block of `pmd-stats-show`.
+pub fn format_pmd_stats(out: &mut String, numa: u32, core: u32, s: &StatsSnapshot) {
+    let passes = s.rx_packets + s.recirculations;
+    let total_cycles = s.busy_cycles + s.idle_cycles;
+    let pct = |c: u64| 100.0 * ratio(c, total_cycles);
+    let _ = writeln!(out, "pmd thread numa_id {numa} core_id {core}:");
+    let _ = writeln!(out, "  packets received: {}", s.rx_packets);
+    let _ = writeln!(out, "  packet recirculations: {}", s.recirculations);
+    let _ = writeln!(
+        out,
+        "  avg. datapath passes per packet: {:.2}",
+        ratio(passes, s.rx_packets)
+    );
+    let _ = writeln!(out, "  emc hits: {}", s.emc_hits);
+    let _ = writeln!(out, "  smc hits: 0");
+    let _ = writeln!(out, "  megaflow hits: {}", s.megaflow_hits);
+    let _ = writeln!(
+        out,
+        "  avg. subtable lookups per megaflow hit: {:.2}",
+        ratio(s.subtables_probed, s.megaflow_hits)
+    );
+    let _ = writeln!(
+        out,
+        "  miss with success upcall: {}",
+        s.misses - s.miss_upcalls_lost.min(s.misses)
+    );
+    let _ = writeln!(out, "  miss with failed upcall: {}", s.miss_upcalls_lost);
+    let _ = writeln!(
+        out,
+        "  avg. packets per output batch: {:.2}",
+        ratio(s.tx_batch_packets, s.tx_batches)
+    );
+    let _ = writeln!(
+        out,
+        "  idle cycles: {} ({:.2}%)",
+        s.idle_cycles,
+        pct(s.idle_cycles)
+    );
+    let _ = writeln!(
+        out,
+        "  processing cycles: {} ({:.2}%)",
+        s.busy_cycles,
+        pct(s.busy_cycles)
+    );
+    let _ = writeln!(
+        out,
+        "  avg cycles per packet: {:.2} ({}/{})",
+        ratio(total_cycles, passes),
+        total_cycles,
+        passes
+    );
+    let _ = writeln!(
+        out,
+        "  avg processing cycles per packet: {:.2} ({}/{})",
+        ratio(s.busy_cycles, passes),
+        s.busy_cycles,
+        passes
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_block_is_shaped_like_ovs() {
+        let s = StatsSnapshot {
+            rx_packets: 100,
+            recirculations: 20,
+            emc_hits: 70,
+            megaflow_hits: 40,
+            subtables_probed: 60,
+            misses: 10,
+            miss_upcalls_lost: 2,
+            tx_batches: 4,
+            tx_batch_packets: 90,
+            busy_cycles: 3000,
+            idle_cycles: 1000,
+            ..StatsSnapshot::default()
+        };
+        let mut out = String::new();
+        format_pmd_stats(&mut out, 0, 1, &s);
+        assert_eq!(
+            out,
+            "pmd thread numa_id 0 core_id 1:\n\
+             \x20 packets received: 100\n\
+             \x20 packet recirculations: 20\n\
+             \x20 avg. datapath passes per packet: 1.20\n\
+             \x20 emc hits: 70\n\
+             \x20 smc hits: 0\n\
+             \x20 megaflow hits: 40\n\
+             \x20 avg. subtable lookups per megaflow hit: 1.50\n\
+             \x20 miss with success upcall: 8\n\
+             \x20 miss with failed upcall: 2\n\
+             \x20 avg. packets per output batch: 22.50\n\
+             \x20 idle cycles: 1000 (25.00%)\n\
+             \x20 processing cycles: 3000 (75.00%)\n\
+             \x20 avg cycles per packet: 33.33 (4000/120)\n\
+             \x20 avg processing cycles per packet: 25.00 (3000/120)\n"
+        );
+    }
+}
