@@ -104,7 +104,7 @@ pub fn run(cfg: SwitchConfig) -> Result<(), SwitchError> {
 fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), SwitchError> {
     let mut server = CtlServer::bind(&cfg.ctl_path)?;
     server.commands_mut().set_version(format!(
-        "ferrovs {} (DPDK {})",
+        "ferrovs {} ({})",
         env!("CARGO_PKG_VERSION"),
         Eal::version()
     ));

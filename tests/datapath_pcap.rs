@@ -1,0 +1,361 @@
+//! The datapath in the real binary: flows from `--flows` and from the
+//! control socket, traffic from `net_pcap`, exact packets out, and counters
+//! read with the real `ovs-appctl`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{read_pcap, write_pcap, Switch, TempDir};
+use etherparse::PacketBuilder;
+
+const SRC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+const DST: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+/// `ovs-appctl -t SOCKET ARGS…`: (exit code, stdout, stderr).
+fn appctl(socket: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("ovs-appctl")
+        .arg("-t")
+        .arg(socket)
+        .args(args)
+        .output()
+        .expect("run ovs-appctl (package openvswitch-common)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn appctl_ok(socket: &Path, args: &[&str]) -> String {
+    let (code, out, err) = appctl(socket, args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    out
+}
+
+/// Waits until the control socket answers.
+fn wait_ctl(socket: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while appctl(socket, &["version"]).0 != 0 {
+        assert!(Instant::now() < deadline, "control socket never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A `pmd-stats-show` line's value, summed over PMDs.
+fn stat(show: &str, name: &str) -> u64 {
+    show.lines()
+        .filter_map(|l| l.trim().strip_prefix(name)?.strip_prefix(": "))
+        .map(|v| v.split(' ').next().unwrap_or("").parse::<u64>().unwrap())
+        .sum()
+}
+
+fn wait_stat(socket: &Path, name: &str, pred: impl Fn(u64) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let show = appctl_ok(socket, &["dpif-netdev/pmd-stats-show"]);
+        if pred(stat(&show, name)) {
+            return show;
+        }
+        assert!(Instant::now() < deadline, "{name} never matched: {show}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn payload(i: u32) -> Vec<u8> {
+    (0..20u32).map(|k| (k * 7 + i) as u8).collect()
+}
+
+fn udp(i: u32, dst_port: u16) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(SRC, DST)
+        .ipv4([10, 0, 0, i as u8], [172, 16, 0, 1], 64)
+        .udp(1000 + i as u16, dst_port);
+    let mut out = Vec::new();
+    b.write(&mut out, &payload(i)).unwrap();
+    out
+}
+
+/// What flow 1 must make of `udp(i, 5001)`: a VLAN 10 tag and a new
+/// IPv4 destination, with checksums as an independent builder computes them.
+fn udp_rewritten(i: u32) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(SRC, DST)
+        .single_vlan(10.try_into().unwrap())
+        .ipv4([10, 0, 0, i as u8], [192, 168, 0, 1], 64)
+        .udp(1000 + i as u16, 5001);
+    let mut out = Vec::new();
+    b.write(&mut out, &payload(i)).unwrap();
+    out
+}
+
+fn tcp(i: u32) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(SRC, DST)
+        .ipv4([10, 0, 0, i as u8], [172, 16, 0, 2], 64)
+        .tcp(2000 + i as u16, 80, 1, 1000)
+        .syn();
+    let mut out = Vec::new();
+    b.write(&mut out, &payload(i)).unwrap();
+    out
+}
+
+const FLOWS: &str = "\
+# UDP to 5001: rewrite the destination, tag VLAN 10, out p1.
+in_port(1),eth_type(0x0800),ipv4(proto=17,frag=no),udp(dst=5001), actions:set(ipv4(dst=192.168.0.1)),push_vlan(vid=10,pcp=0),2
+in_port(1),eth_type(0x0800),ipv4(proto=17,frag=no),udp(dst=5002), actions:3
+in_port(1),eth_type(0x0800),ipv4(proto=17,frag=no),udp(dst=5003), actions:drop   # dropped
+in_port(1),eth_type(0x0800),ipv4(proto=6,frag=no), actions:2,3
+";
+
+#[test]
+fn flows_file_forwards_exact_packets_and_counts_them() {
+    let dir = TempDir::new("dp-pcap");
+    let (inp, out1, out2) = (
+        dir.path("in.pcap"),
+        dir.path("out1.pcap"),
+        dir.path("out2.pcap"),
+    );
+    let flows = dir.path("flows.txt");
+    std::fs::write(&flows, FLOWS).unwrap();
+    // 10 × 5001, 7 × 5002, 5 × 5003, 3 × TCP, 2 × no flow, interleaved.
+    let kinds: Vec<u32> = vec![
+        1, 2, 1, 3, 1, 2, 4, 1, 5, 2, 1, 3, 1, 2, 4, 1, 3, 2, 1, 5, 1, 3, 2, 4, 1, 2, 3,
+    ];
+    let frames: Vec<Vec<u8>> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let i = i as u32;
+            match k {
+                1 => udp(i, 5001),
+                2 => udp(i, 5002),
+                3 => udp(i, 5003),
+                4 => tcp(i),
+                _ => udp(i, 9999),
+            }
+        })
+        .collect();
+    let count = |k| kinds.iter().filter(|&&x| x == k).count() as u64;
+    let bytes = |k| {
+        frames
+            .iter()
+            .zip(&kinds)
+            .filter(|(_, &x)| x == k)
+            .map(|(f, _)| f.len() as u64)
+            .sum::<u64>()
+    };
+    assert_eq!(
+        [count(1), count(2), count(3), count(4), count(5)],
+        [10, 7, 5, 3, 2]
+    );
+    write_pcap(&inp, &frames);
+
+    let socket = dir.path("ctl");
+    let p0 = format!("p0=net_pcap0,rx_pcap={}", inp.display());
+    let p1 = format!("p1=net_pcap1,tx_pcap={}", out1.display());
+    let p2 = format!("p2=net_pcap2,tx_pcap={}", out2.display());
+    let mut sw = Switch::start(&[
+        "run",
+        "--port",
+        &p0,
+        "--port",
+        &p1,
+        "--port",
+        &p2,
+        "--flows",
+        flows.to_str().unwrap(),
+        "--ctl",
+        socket.to_str().unwrap(),
+        "--quiet",
+    ]);
+    wait_ctl(&socket);
+    let show = wait_stat(&socket, "packets received", |n| n == 27);
+    assert_eq!(stat(&show, "emc hits") + stat(&show, "megaflow hits"), 25);
+    assert_eq!(stat(&show, "miss with success upcall"), 2);
+    assert_eq!(stat(&show, "miss with failed upcall"), 0);
+    assert_eq!(stat(&show, "packet recirculations"), 0);
+
+    let dump = appctl_ok(&socket, &["dpctl/dump-flows"]);
+    let lines: Vec<&str> = dump.lines().collect();
+    assert_eq!(lines.len(), 4, "{dump}");
+    let find = |needle: &str| {
+        *lines
+            .iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} in {dump}"))
+    };
+    let expect = |needle: &str, k: &[u32]| {
+        let (n, b): (u64, u64) = k
+            .iter()
+            .map(|&k| (count(k), bytes(k)))
+            .fold((0, 0), |a, x| (a.0 + x.0, a.1 + x.1));
+        let line = find(needle);
+        assert!(
+            line.contains(&format!(", packets:{n}, bytes:{b}, used:")),
+            "{line}"
+        );
+    };
+    expect("udp(dst=5001)", &[1]);
+    expect("udp(dst=5002)", &[2]);
+    expect("udp(dst=5003)", &[3]);
+    expect("ipv4(proto=6,frag=no)", &[4]);
+    assert!(find("udp(dst=5001)")
+        .ends_with("actions:set(ipv4(dst=192.168.0.1)),push_vlan(vid=10,pcp=0),2"));
+    assert!(find("udp(dst=5003)").ends_with("actions:drop"));
+    assert!(find("proto=6").contains("flags:S"), "{}", find("proto=6"));
+
+    let status = sw.signal_and_wait(libc::SIGTERM);
+    assert!(status.success(), "{:#?}", sw.stderr_lines);
+    assert!(
+        sw.stderr_lines
+            .iter()
+            .any(|l| l == "ferrovs: stopped; 16383 of 16383 mbufs are back in the pool"),
+        "{:#?}",
+        sw.stderr_lines
+    );
+
+    let mut want1 = Vec::new();
+    let mut want2 = Vec::new();
+    for (i, (f, k)) in frames.iter().zip(&kinds).enumerate() {
+        match k {
+            1 => want1.push(udp_rewritten(i as u32)),
+            2 => want2.push(f.clone()),
+            4 => {
+                want1.push(f.clone());
+                want2.push(f.clone());
+            }
+            _ => {}
+        }
+    }
+    let got1 = read_pcap(&out1);
+    let got2 = read_pcap(&out2);
+    assert_eq!(got1.len(), want1.len());
+    for (i, (g, w)) in got1.iter().zip(&want1).enumerate() {
+        assert_eq!(g, w, "p1 packet {i}");
+    }
+    assert_eq!(got2, want2);
+}
+
+#[test]
+fn deleted_flow_sends_its_next_packets_up_as_misses() {
+    let dir = TempDir::new("dp-del");
+    let inp = dir.path("in.pcap");
+    write_pcap(&inp, &[udp(1, 5001)]);
+    let socket = dir.path("ctl");
+    let p0 = format!("p0=net_pcap0,rx_pcap={},infinite_rx=1", inp.display());
+    let mut sw = Switch::start(&[
+        "run",
+        "--port",
+        &p0,
+        "--port",
+        "p1=net_null0,no-rx=1",
+        "--ctl",
+        socket.to_str().unwrap(),
+        "--quiet",
+    ]);
+    wait_ctl(&socket);
+    // No flow yet: everything misses.
+    wait_stat(&socket, "miss with success upcall", |n| n > 0);
+    // Install through the socket (FLOW ACTIONS as two arguments).
+    assert_eq!(
+        appctl_ok(
+            &socket,
+            &["dpctl/add-flow", "in_port(1),eth_type(0x0800)", "2"]
+        ),
+        ""
+    );
+    appctl_ok(&socket, &["dpif-netdev/pmd-stats-clear"]);
+    let show = wait_stat(&socket, "emc hits", |n| n > 1000);
+    assert_eq!(stat(&show, "miss with success upcall"), 0, "{show}");
+    let dump = appctl_ok(&socket, &["dpctl/dump-flows"]);
+    assert!(
+        dump.starts_with("in_port(1),eth_type(0x0800), packets:"),
+        "{dump}"
+    );
+    // Delete: the EMC still holds the flow, yet the next packets miss.
+    let del = appctl_ok(
+        &socket,
+        &["dpctl/del-flow", "-s", "in_port(1),eth_type(0x0800)"],
+    );
+    assert!(del.starts_with("packets:"), "{del}");
+    appctl_ok(&socket, &["dpif-netdev/pmd-stats-clear"]);
+    let show = wait_stat(&socket, "miss with success upcall", |n| n > 1000);
+    assert_eq!(stat(&show, "emc hits"), 0, "{show}");
+    assert_eq!(stat(&show, "megaflow hits"), 0, "{show}");
+    assert_eq!(appctl_ok(&socket, &["dpctl/dump-flows"]), "");
+
+    // `exit` stops the switch cleanly.
+    assert_eq!(appctl_ok(&socket, &["exit"]), "");
+    let status = sw.wait(Duration::from_secs(10));
+    assert!(status.success());
+}
+
+#[test]
+fn bad_input_gets_one_sentence_and_the_switch_keeps_running() {
+    let dir = TempDir::new("dp-err");
+    let socket = dir.path("ctl");
+    let mut sw = Switch::start(&[
+        "run",
+        "--port",
+        "p0=net_null0,no-rx=1",
+        "--ctl",
+        socket.to_str().unwrap(),
+        "--quiet",
+    ]);
+    wait_ctl(&socket);
+    let err = |args: &[&str], text: &str| {
+        let (code, out, err) = appctl(&socket, args);
+        assert_eq!(code, 2, "{args:?}: {out}");
+        assert_eq!(
+            err,
+            format!(
+                "{text}\novs-appctl: {}: server returned an error\n",
+                socket.display()
+            ),
+            "{args:?}"
+        );
+    };
+    err(
+        &["dpctl/add-flow", "in_port(1),bogus(1)", "2"],
+        "dpctl/add-flow: unknown or unsupported key attribute `bogus(…)`.",
+    );
+    appctl_ok(&socket, &["dpctl/add-flow", "in_port(1)", "drop"]);
+    err(
+        &["dpctl/add-flow", "in_port(1)", "drop"],
+        "dpctl/add-flow: a flow with that key already exists.",
+    );
+    err(
+        &["dpctl/del-flow", "in_port(2)"],
+        "dpctl/del-flow: no flow with that key exists.",
+    );
+    err(
+        &["dpctl/mod-flow", "in_port(2)", "1"],
+        "dpctl/mod-flow: no flow with that key exists.",
+    );
+    err(
+        &["dpctl/add-flow", "in_port(1)"],
+        "dpctl/add-flow: needs a flow and its actions, e.g. \"in_port(1)\" 2.",
+    );
+    err(
+        &["dpctl/dump-flows", "--bogus"],
+        "dpctl/dump-flows: unknown option --bogus.",
+    );
+    // Modify keeps the flow and may zero its stats; the switch still answers.
+    appctl_ok(&socket, &["dpctl/mod-flow", "--clear", "in_port(1)", "2"]);
+    assert_eq!(
+        appctl_ok(&socket, &["dpctl/dump-flows"]),
+        "in_port(1), packets:0, bytes:0, used:never, actions:2\n"
+    );
+    appctl_ok(&socket, &["dpctl/del-flows"]);
+    assert_eq!(appctl_ok(&socket, &["dpctl/dump-flows"]), "");
+    let version = appctl_ok(&socket, &["version"]);
+    assert!(
+        version.starts_with(&format!(
+            "ferrovs {} (DPDK 22.11",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{version}"
+    );
+    let status = sw.signal_and_wait(libc::SIGTERM);
+    assert!(status.success());
+}
