@@ -232,7 +232,7 @@ fn bench_fastpath(c: &mut Criterion) {
         let mut burst = Vec::with_capacity(BURST);
         g.bench_function(name, |b| {
             b.iter(|| {
-                burst.extend(sink.0.drain(..));
+                burst.append(&mut sink.0);
                 fp.process(1, burst.drain(..), &stats, &mut sink);
             })
         });

@@ -93,6 +93,8 @@ pub struct Reply {
 }
 
 /// Outcomes, one per [`CommandOp`].
+// Replies travel boxed, so the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ReplyBody {
     /// Of `Put`.
     Put(Result<PutOutcome, DpifError>),

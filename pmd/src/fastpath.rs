@@ -237,9 +237,9 @@ impl<P: PacketBuf> FastPath<P> {
 
         // Sum the stats per flow (a burst usually hits a handful).
         let mut n_hit = 0usize;
-        for i in 0..n {
+        for (i, pkt) in batch.iter().enumerate() {
             let Some(r) = sc.found[i] else { continue };
-            let bytes = batch[i].data().len() as u64;
+            let bytes = pkt.data().len() as u64;
             let flags = sc.keys[i].tcp_flags();
             match sc.hit_flows[..n_hit].iter().position(|&f| f == Some(r)) {
                 Some(j) => {

@@ -202,6 +202,8 @@ struct PmdSink<'a> {
     out: &'a mut [MbufBatch],
     txqs: &'a mut [Option<PmdTxQueue>],
     stats: &'a PmdStats,
+    /// Boxes, not values: each one travels through the upcall ring as is.
+    #[allow(clippy::vec_box)]
     spare: &'a mut Vec<Box<Upcall>>,
     channels: &'a PmdChannels,
 }

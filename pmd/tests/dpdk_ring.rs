@@ -128,7 +128,7 @@ fn eal_ports_rings_and_forwarding() {
             let f = frame(sent);
             let mut m = pool.alloc().expect("mbuf");
             m.append(f.len() as u16).expect("room").copy_from_slice(&f);
-            batch.push(m).ok().expect("room in batch");
+            batch.push(m).expect("room in batch");
             sent += 1;
         }
         while !batch.is_empty() {
@@ -178,7 +178,7 @@ fn eal_ports_rings_and_forwarding() {
     let mut m = pool.alloc().expect("mbuf");
     let f = frame(0);
     m.append(f.len() as u16).expect("room").copy_from_slice(&f);
-    batch.push(m).ok().expect("room in batch");
+    batch.push(m).expect("room in batch");
     while !batch.is_empty() {
         tx0.tx_burst(&mut batch);
     }

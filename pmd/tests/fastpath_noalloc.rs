@@ -124,7 +124,7 @@ fn steady_state_bursts_allocate_nothing() {
     let mut run = |fp: &mut FastPath<VecPacket>, sink: &mut Recycle, rounds: u64| {
         for r in 0..rounds {
             fp.set_now_ms(r);
-            burst.extend(sink.pool.drain(..));
+            burst.append(&mut sink.pool);
             fp.process(1, burst.drain(..), &stats, sink);
         }
     };
