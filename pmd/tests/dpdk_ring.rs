@@ -198,6 +198,40 @@ fn eal_ports_rings_and_forwarding() {
     assert!(batch.is_empty(), "the deleted flow forwarded a packet");
     drop(upcall);
 
+    // Execute: the control side hands the PMD a packet and actions; the
+    // output leaves on p1 and the userspace action comes back as an action
+    // upcall with its cookie.
+    let f = frame(3);
+    let mut m = pool.alloc().expect("mbuf");
+    m.append(f.len() as u16).expect("room").copy_from_slice(&f);
+    let actions =
+        pmd::odp::parse_actions("userspace(pid=0,userdata(00000000000000aa)),2").expect("actions");
+    let reply = call(
+        &channels,
+        4,
+        CommandOp::Execute {
+            pkt: m,
+            in_port: 1,
+            actions: Arc::from(actions),
+        },
+    );
+    assert!(matches!(reply.body, ReplyBody::Executed));
+    let upcall = channels.upcalls.dequeue().expect("action upcall");
+    assert_eq!(upcall.kind, UpcallType::Action);
+    assert_eq!(upcall.cookie, 0xaa);
+    assert_eq!(
+        upcall.pkt.as_ref().map(|m| m.data().to_vec()),
+        Some(f.clone())
+    );
+    drop(upcall);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut out = Vec::new();
+    while out.is_empty() && Instant::now() < deadline {
+        rx1.rx_burst(&mut batch);
+        out.extend(batch.drain().map(|m| m.data().to_vec()));
+    }
+    assert_eq!(out, [f]);
+
     stop.store(true, Ordering::Relaxed);
     assert_eq!(handle.join(), 0);
 
@@ -206,10 +240,13 @@ fn eal_ports_rings_and_forwarding() {
         assert_eq!(r, &frame(i), "packet {i} byte for byte");
     }
     assert_eq!(stats.ports[1].rx_packets.get(), N as u64 + 1);
-    assert_eq!(stats.ports[2].tx_packets.get(), N as u64);
+    assert_eq!(stats.ports[2].tx_packets.get(), N as u64 + 1);
     assert_eq!(stats.ports[2].tx_dropped.get(), 0);
-    assert_eq!(stats.ports[2].tx_bytes.get(), expect_bytes);
-    assert_eq!(p1.stats().expect("stats").tx_packets, N as u64);
+    assert_eq!(
+        stats.ports[2].tx_bytes.get(),
+        expect_bytes + frame(3).len() as u64
+    );
+    assert_eq!(p1.stats().expect("stats").tx_packets, N as u64 + 1);
 
     drop(channels);
     p0.close().expect("close p0");
