@@ -1,6 +1,6 @@
 //! The datapath's control-socket commands, as `ovs-appctl` users know them:
 //! `dpctl/add-flow`, `dpctl/mod-flow`, `dpctl/del-flow`, `dpctl/dump-flows`,
-//! `dpctl/del-flows`, `dpif-netdev/pmd-stats-show`,
+//! `dpctl/del-flows`, `dpctl/show`, `dpif-netdev/pmd-stats-show`,
 //! `dpif-netdev/pmd-stats-clear` and `exit`; plus the `--flows FILE`
 //! reader, which takes the same flow syntax.
 //!
@@ -9,7 +9,7 @@
 //! mod, the actions, e.g. `dpctl/add-flow "in_port(1),eth_type(0x0800)" 2`.
 //! A single argument holding a whole `dump-flows` line (`…, actions:2`) is
 //! accepted too. Options: `-s`/`--statistics` prints the flow's stats after
-//! mod and del, `--clear` zeroes them on mod, `--may-create` lets mod create,
+//! mod and del and adds port counters to `show`, `--clear` zeroes them on mod, `--may-create` lets mod create,
 //! `-m`/`--more` shows ufids in dumps.
 //!
 //! Who calls it: the control lcore's socket handler, with the [`Dpif`].
@@ -38,6 +38,7 @@ pub fn register(commands: &mut Commands) -> Result<(), CtlError> {
     commands.register("dpctl/del-flow", "[-s] [DP] FLOW", 1, 3)?;
     commands.register("dpctl/dump-flows", "[-m] [DP]", 0, 2)?;
     commands.register("dpctl/del-flows", "[DP]", 0, 1)?;
+    commands.register("dpctl/show", "[-s] [DP]", 0, 2)?;
     commands.register("dpif-netdev/pmd-stats-show", "", 0, 0)?;
     commands.register("dpif-netdev/pmd-stats-clear", "", 0, 0)?;
     commands.register("exit", "", 0, 0)?;
@@ -58,6 +59,7 @@ pub fn handle(
         "dpctl/mod-flow" => &["--clear", "--may-create", "-s", "--statistics"],
         "dpctl/del-flow" => &["-s", "--statistics"],
         "dpctl/dump-flows" => &["-m", "--more"],
+        "dpctl/show" => &["-s", "--statistics"],
         _ => &[],
     };
     if let Some(bad) = opts.iter().find(|o| !known.contains(o)) {
@@ -112,6 +114,7 @@ pub fn handle(
             dpif.flow_flush().map_err(|e| fail(format!("{e}.")))?;
             Ok(String::new())
         }
+        "dpctl/show" => dpif.show(stats_wanted).map_err(|e| fail(format!("{e}."))),
         "dpif-netdev/pmd-stats-show" => Ok(dpif.pmd_stats_show()),
         "dpif-netdev/pmd-stats-clear" => {
             dpif.pmd_stats_clear();

@@ -160,6 +160,8 @@ pub struct UpcallCounts {
 /// The datapath as the control lcore sees it.
 pub struct Dpif {
     pmds: Vec<PmdHandle>,
+    /// Port names; datapath port `i + 1` is `port_names[i]`.
+    port_names: Vec<String>,
     seq: u64,
     timeout: Duration,
     /// Per PMD: the counters at the last `pmd-stats-clear`.
@@ -168,11 +170,13 @@ pub struct Dpif {
 }
 
 impl Dpif {
-    /// A datapath over running PMDs.
-    pub fn new(pmds: Vec<PmdHandle>) -> Dpif {
+    /// A datapath over running PMDs, with its ports' names in datapath
+    /// port order (1, 2, …).
+    pub fn new(pmds: Vec<PmdHandle>, port_names: Vec<String>) -> Dpif {
         let baseline = vec![StatsSnapshot::default(); pmds.len()];
         Dpif {
             pmds,
+            port_names,
             seq: 0,
             timeout: DEFAULT_TIMEOUT,
             baseline,
@@ -424,6 +428,64 @@ impl Dpif {
         for (b, h) in self.baseline.iter_mut().zip(&self.pmds) {
             *b = StatsSnapshot::read(&h.stats);
         }
+    }
+
+    /// `dpctl/show [-s]`: lookups, flows and masks over all PMDs, the
+    /// ports, and with `stats` each port's packet counters (as the PMDs
+    /// count them: received, sent, and refused by the device on send).
+    pub fn show(&mut self, stats: bool) -> Result<String, DpifCallError> {
+        let (mut n_flows, mut n_masks) = (0, 0);
+        for pmd in 0..self.pmds.len() {
+            let (f, m) = self.status(pmd)?;
+            n_flows = n_flows.max(f);
+            n_masks = n_masks.max(m);
+        }
+        let mut t = StatsSnapshot::default();
+        for h in &self.pmds {
+            let s = StatsSnapshot::read(&h.stats);
+            t.emc_hits += s.emc_hits;
+            t.megaflow_hits += s.megaflow_hits;
+            t.subtables_probed += s.subtables_probed;
+            t.misses += s.misses;
+            t.miss_upcalls_lost += s.miss_upcalls_lost;
+        }
+        let hits = t.emc_hits + t.megaflow_hits;
+        let mut out = String::from("netdev@ferrovs:\n");
+        let _ = writeln!(
+            out,
+            "  lookups: hit:{hits} missed:{} lost:{}",
+            t.misses, t.miss_upcalls_lost
+        );
+        let _ = writeln!(out, "  flows: {n_flows}");
+        let _ = writeln!(
+            out,
+            "  masks: hit:{} total:{n_masks} hit/pkt:{:.2}",
+            t.subtables_probed,
+            ratio(t.subtables_probed, hits + t.misses)
+        );
+        for (i, name) in self.port_names.iter().enumerate() {
+            let port = i + 1;
+            let _ = writeln!(out, "  port {port}: {name}");
+            if !stats {
+                continue;
+            }
+            let (mut rx, mut rx_bytes, mut tx, mut tx_bytes, mut tx_dropped) = (0, 0, 0, 0, 0);
+            for h in &self.pmds {
+                if let Some(c) = h.stats.ports.get(port) {
+                    rx += c.rx_packets.get();
+                    rx_bytes += c.rx_bytes.get();
+                    tx += c.tx_packets.get();
+                    tx_bytes += c.tx_bytes.get();
+                    tx_dropped += c.tx_dropped.get();
+                }
+            }
+            let _ = writeln!(out, "    RX packets:{rx} bytes:{rx_bytes}");
+            let _ = writeln!(
+                out,
+                "    TX packets:{tx} bytes:{tx_bytes} dropped:{tx_dropped}"
+            );
+        }
+        Ok(out)
     }
 
     /// `dpif-netdev/pmd-stats-show`, shaped like Open vSwitch's.

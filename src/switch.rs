@@ -173,7 +173,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             stats,
         });
     }
-    let mut dpif = Dpif::new(pmd_handles);
+    let mut dpif = Dpif::new(pmd_handles, ports.iter().map(|p| p.name.clone()).collect());
     let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
     eprintln!(
         "ferrovs: running with {} port(s) [{}] on {} PMD lcore(s); Ctrl-C to stop",

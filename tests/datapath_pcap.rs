@@ -204,6 +204,40 @@ fn flows_file_forwards_exact_packets_and_counts_them() {
     assert!(find("udp(dst=5003)").ends_with("actions:drop"));
     assert!(find("proto=6").contains("flags:S"), "{}", find("proto=6"));
 
+    // Per-port counters: everything in on p0; p1 gets the 5001 and TCP
+    // packets (VLAN tag added: 4 more bytes each), p2 the 5002 and TCP ones.
+    let show = appctl_ok(&socket, &["dpctl/show", "-s"]);
+    let tagged: u64 = bytes(1) + 4 * count(1);
+    // Two masks: UDP by destination port, and TCP. How many probes the
+    // megaflow hits took depends on the EMC's sampling; only its shape is
+    // fixed.
+    let masks = show.lines().nth(3).unwrap_or("").to_string();
+    assert!(
+        masks.starts_with("  masks: hit:") && masks.contains(" total:2 hit/pkt:"),
+        "{show}"
+    );
+    assert_eq!(
+        show,
+        format!(
+            "netdev@ferrovs:\n\
+             \x20 lookups: hit:25 missed:2 lost:0\n\
+             \x20 flows: 4\n\
+             {masks}\n\
+             \x20 port 1: p0\n\
+             \x20   RX packets:27 bytes:{all}\n\
+             \x20   TX packets:0 bytes:0 dropped:0\n\
+             \x20 port 2: p1\n\
+             \x20   RX packets:0 bytes:0\n\
+             \x20   TX packets:13 bytes:{p1} dropped:0\n\
+             \x20 port 3: p2\n\
+             \x20   RX packets:0 bytes:0\n\
+             \x20   TX packets:10 bytes:{p2} dropped:0\n",
+            all = frames.iter().map(|f| f.len() as u64).sum::<u64>(),
+            p1 = tagged + bytes(4),
+            p2 = bytes(2) + bytes(4),
+        )
+    );
+
     let status = sw.signal_and_wait(libc::SIGTERM);
     assert!(status.success(), "{:#?}", sw.stderr_lines);
     assert!(
