@@ -128,8 +128,18 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         let (max_rx, max_tx) = port.max_queues()?;
         let n_rxq = max_rx.min(1);
         let n_txq = max_tx.min(n_pmds as u16);
-        port.configure(n_rxq, n_txq, &pool)?;
-        port.start()?;
+        if let Err(e) = port
+            .configure(n_rxq, n_txq, &pool)
+            .and_then(|()| port.start())
+        {
+            // Queues may hold mbufs of the pool: close every port before
+            // the pool goes, or the EAL's cleanup frees into a dead pool.
+            let _ = port.close();
+            for p in ports {
+                let _ = p.port.close();
+            }
+            return Err(e.into());
+        }
         let (rxqs, txqs) = port.queues();
         for (q, rxq) in rxqs.into_iter().enumerate() {
             rx_assign[(i + q) % n_pmds].push((port_no, rxq));
