@@ -33,7 +33,7 @@ use crate::emc::Emc;
 use crate::flow::{FlowRef, FlowTable};
 use crate::key::FlowKey;
 use crate::mbuf::BURST;
-use crate::parse::{parse, ParseInfo};
+use crate::parse::{parse, parse_into, ParseInfo};
 use crate::stats::PmdStats;
 
 /// Passes a packet may make: the first plus this many recirculations.
@@ -86,7 +86,10 @@ pub struct FastPath<P> {
 struct Scratch {
     keys: [FlowKey; BURST],
     hashes: [u32; BURST],
-    infos: [Option<ParseInfo>; BURST],
+    /// Header layouts from the parse, valid where `parsed` has the bit.
+    infos: [ParseInfo; BURST],
+    /// Bit `i`: `infos[i]` describes packet `i` (not so after recirculation).
+    parsed: u32,
     depth: [u8; BURST],
     found: [Option<FlowRef>; BURST],
     /// Distinct flows hit in the pass and their summed stats.
@@ -119,7 +122,8 @@ impl<P: PacketBuf> FastPath<P> {
             scratch: Box::new(Scratch {
                 keys: [FlowKey::default(); BURST],
                 hashes: [0; BURST],
-                infos: [None; BURST],
+                infos: [ParseInfo::default(); BURST],
+                parsed: 0,
                 depth: [0; BURST],
                 found: [None; BURST],
                 hit_flows: [None; BURST],
@@ -159,13 +163,20 @@ impl<P: PacketBuf> FastPath<P> {
                 break;
             }
             let n = self.batch.len();
-            for i in 0..n {
-                let key = &mut self.scratch.keys[i];
+            let sc = &mut *self.scratch;
+            for (i, pkt) in self.batch.iter().enumerate() {
+                let key = &mut sc.keys[i];
                 *key = FlowKey::default();
-                self.scratch.infos[i] = Some(parse(self.batch[i].data(), in_port, key));
-                self.scratch.hashes[i] = key.hash();
-                self.scratch.depth[i] = 0;
+                parse_into(pkt.data(), in_port, key, &mut sc.infos[i]);
+                sc.depth[i] = 0;
             }
+            // Hashes in a loop of their own: each is a chain of dependent
+            // multiplies, and with no call in between the CPU overlaps the
+            // chains of different packets.
+            for i in 0..n {
+                sc.hashes[i] = sc.keys[i].hash();
+            }
+            sc.parsed = if n == BURST { u32::MAX } else { (1 << n) - 1 };
             self.pass(n, stats, sink);
             self.drain_recirculations(stats, sink);
         }
@@ -285,9 +296,10 @@ impl<P: PacketBuf> FastPath<P> {
                 depth: sc.depth[i],
                 counts: &mut counts,
             };
-            match sc.infos[i] {
-                Some(info) => execute_parsed(&flow.actions, pkt, key, info, &mut exec),
-                None => execute(&flow.actions, pkt, key, &mut exec),
+            if sc.parsed & (1 << i) != 0 {
+                execute_parsed(&flow.actions, pkt, key, sc.infos[i], &mut exec);
+            } else {
+                execute(&flow.actions, pkt, key, &mut exec);
             }
         }
         counts.write(stats);
@@ -303,10 +315,10 @@ impl<P: PacketBuf> FastPath<P> {
                 for (i, (pkt, key, depth)) in self.next_recirc.drain(..take).enumerate() {
                     self.scratch.keys[i] = key;
                     self.scratch.hashes[i] = key.hash();
-                    self.scratch.infos[i] = None;
                     self.scratch.depth[i] = depth;
                     self.batch.push(pkt);
                 }
+                self.scratch.parsed = 0;
                 passes += take as u64;
                 self.pass(take, stats, sink);
             }

@@ -134,11 +134,21 @@ pub fn is_mpls(t: u16) -> bool {
 /// e.g. a fresh `FlowKey::default()`; metadata fields are kept) and sets
 /// `in_port`. Returns where the headers are.
 pub fn parse(frame: &[u8], in_port: u32, key: &mut FlowKey) -> ParseInfo {
+    let mut info = ParseInfo::default();
+    parse_into(frame, in_port, key, &mut info);
+    info
+}
+
+/// [`parse`], writing the layout into `info` (reset first). The PMD parses
+/// straight into its per-burst array this way: a returned `ParseInfo` is
+/// built with narrow stores and then copied wide, which stalls store
+/// forwarding once per packet.
+#[inline]
+pub fn parse_into(frame: &[u8], in_port: u32, key: &mut FlowKey, info: &mut ParseInfo) {
     let frame = &frame[..frame.len().min(u16::MAX as usize)];
     key.set_in_port(in_port);
-    let mut info = ParseInfo::default();
-    parse_l2(frame, key, &mut info);
-    info
+    *info = ParseInfo::default();
+    parse_l2(frame, key, info);
 }
 
 fn parse_l2(f: &[u8], key: &mut FlowKey, info: &mut ParseInfo) {
