@@ -179,11 +179,18 @@ impl SwitchConfig {
                 devargs: p.devargs,
             })
             .collect();
+        let from_file = ports.len();
+        let mut overridden = vec![false; from_file];
         for flag in &args.ports {
             let spec = parse_port_flag(flag)?;
-            // A flag naming a port from the file replaces its devargs.
-            match ports.iter_mut().find(|p| p.name == spec.name) {
-                Some(p) => p.devargs = spec.devargs,
+            // A flag naming a port from the file replaces its devargs; two
+            // flags naming one port are a mistake.
+            match ports.iter().position(|p| p.name == spec.name) {
+                Some(i) if i < from_file && !overridden[i] => {
+                    overridden[i] = true;
+                    ports[i].devargs = spec.devargs;
+                }
+                Some(_) => return Err(format!("port {} is configured twice", spec.name)),
                 None => ports.push(spec),
             }
         }
@@ -334,6 +341,36 @@ mod tests {
             assert!(err.contains(needle), "{err}");
             assert!(!err.contains('\n'), "{err}");
         }
+    }
+
+    #[test]
+    fn flows_file_and_ctl_path() {
+        let dir = std::env::temp_dir().join(format!("ferrovs-flows-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("flows.txt");
+        std::fs::write(
+            &path,
+            "# two flows\nin_port(1), actions:2\n\nin_port(2), actions:1\n",
+        )
+        .unwrap();
+        let mut a = args(&["p0=net_ring0", "p1=net_ring1"], &[]);
+        a.flows = Some(path.clone());
+        let cfg = SwitchConfig::from_run_args(&a).unwrap();
+        let origins: Vec<&str> = cfg.flows.iter().map(|(o, _)| o.as_str()).collect();
+        assert_eq!(
+            origins,
+            [
+                format!("{}:2", path.display()),
+                format!("{}:4", path.display())
+            ]
+        );
+        assert_eq!(cfg.ctl_path, PathBuf::from(DEFAULT_CTL_PATH));
+        a.ctl = Some(dir.join("ctl"));
+        std::fs::write(&path, "in_port(1), actions:2\nin_port(1), actions:frob\n").unwrap();
+        let err = SwitchConfig::from_run_args(&a).unwrap_err();
+        assert!(err.starts_with(&format!("{}:2: ", path.display())), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -109,6 +109,9 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         Eal::version()
     ));
     crate::dpctl::register(server.commands_mut())?;
+    // Refuse bad start-up flows before any port holds mbufs; each PMD then
+    // builds its own copy of the same table.
+    startup_flows(cfg)?;
     let pool = Mempool::new("ferrovs_pkts", cfg.mbufs)?;
     let n_pmds = cfg.pmd_cores.len();
     // Datapath port numbers start at 1; index 0 stays unused.

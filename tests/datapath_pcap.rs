@@ -393,3 +393,34 @@ fn bad_input_gets_one_sentence_and_the_switch_keeps_running() {
     let status = sw.signal_and_wait(libc::SIGTERM);
     assert!(status.success());
 }
+
+#[test]
+fn overlapping_startup_flows_are_refused_with_their_line() {
+    let dir = TempDir::new("dp-overlap");
+    let flows = dir.path("flows.txt");
+    std::fs::write(
+        &flows,
+        "in_port(1),eth_type(0x0800), actions:2\n# again, wider\nin_port(1),eth_type(0x0800), actions:drop\n",
+    )
+    .unwrap();
+    let socket = dir.path("ctl");
+    let mut sw = Switch::start(&[
+        "run",
+        "--port",
+        "p0=net_null0,no-rx=1",
+        "--flows",
+        flows.to_str().unwrap(),
+        "--ctl",
+        socket.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let status = sw.wait(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1), "{:#?}", sw.stderr_lines);
+    assert_eq!(
+        sw.stderr_lines.last().cloned().unwrap_or_default(),
+        format!(
+            "ferrovs: error: {}:3: a flow with that key already exists",
+            flows.display()
+        )
+    );
+}
