@@ -69,8 +69,9 @@ pub fn run(cfg: SwitchConfig) -> Result<(), SwitchError> {
             eal_args.vdevs.push(p.devargs.clone());
         }
     }
-    // Room for the pool (about 2.3 KiB an mbuf) plus DPDK's own needs.
-    eal_args.no_huge_mb = (u64::from(cfg.mbufs) * 2560 / (1 << 20) + 256) as u32;
+    // Without hugepages an mbuf (2.4 KiB) cannot straddle a 4 KiB page, so
+    // each takes a page of its own; then DPDK's own needs on top.
+    eal_args.no_huge_mb = (u64::from(cfg.mbufs) * 4608 / (1 << 20) + 256) as u32;
     eal_args.extra.push("--log-level=lib.eal:warning".into());
     eal_args.extra.extend(cfg.eal_extra.iter().cloned());
     if eal_args.memory_mode() == MemoryMode::NoHuge {
