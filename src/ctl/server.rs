@@ -12,7 +12,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 use super::commands::Commands;
-use super::jsonrpc::{self, BadRequest, Frame, MAX_REQUEST_BYTES};
+use super::jsonrpc::{self, BadRequest, Frame, FrameScanner, MAX_REQUEST_BYTES};
 use super::{CommandHandler, CtlError};
 
 /// Connections accepted per poll; more wait in the kernel's backlog for the next poll.
@@ -197,6 +197,8 @@ struct Connection {
     stream: UnixStream,
     /// Received bytes not yet consumed as requests.
     input: Vec<u8>,
+    /// How far into `input` the search for the end of the next request has got.
+    scanner: FrameScanner,
     /// The reply being sent; `output[written..]` is still to go.
     output: Vec<u8>,
     written: usize,
@@ -209,6 +211,7 @@ impl Connection {
         Connection {
             stream,
             input: Vec::new(),
+            scanner: FrameScanner::default(),
             output: Vec::new(),
             written: 0,
             peer_done: false,
@@ -227,7 +230,7 @@ impl Connection {
         }
         let mut answered = 0;
         while answered < REQUESTS_PER_POLL && !self.reply_pending() {
-            let (value, consumed) = match jsonrpc::next_frame(&self.input) {
+            let (value, consumed) = match self.scanner.next_frame(&self.input) {
                 Ok(Frame::Message { value, consumed }) if consumed <= MAX_REQUEST_BYTES => {
                     (value, consumed)
                 }
