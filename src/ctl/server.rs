@@ -19,8 +19,9 @@ use super::{CommandHandler, CtlError};
 const ACCEPTS_PER_POLL: usize = 10;
 /// Requests answered per connection per poll, so one chatty client cannot starve the loop.
 const REQUESTS_PER_POLL: usize = 10;
-/// Open connections beyond this are closed as soon as they are accepted.
-const MAX_CONNECTIONS: usize = 64;
+/// Open connections kept at most. A new client beyond this displaces the oldest one: clients
+/// that connect and stay idle must not lock the operator's next `ovs-appctl` out.
+pub const MAX_CONNECTIONS: usize = 64;
 /// Bytes read from a socket per `read` call.
 const READ_CHUNK: usize = 4096;
 
@@ -120,13 +121,15 @@ impl CtlServer {
         for _ in 0..ACCEPTS_PER_POLL {
             match self.listener.accept() {
                 Ok((stream, _)) => {
-                    // Dropping the stream closes it: the client sees end of file at once
-                    // rather than waiting on a server that will never read it.
-                    if self.connections.len() < MAX_CONNECTIONS
-                        && stream.set_nonblocking(true).is_ok()
-                    {
-                        self.connections.push(Connection::new(stream));
+                    // A stream that cannot be made non-blocking would stall the loop; dropping
+                    // it closes it, so that client sees end of file at once.
+                    if stream.set_nonblocking(true).is_err() {
+                        continue;
                     }
+                    if self.connections.len() >= MAX_CONNECTIONS {
+                        self.connections.remove(0);
+                    }
+                    self.connections.push(Connection::new(stream));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // WouldBlock: nobody is waiting. Anything else (out of descriptors, a client
