@@ -2,9 +2,10 @@
 //!
 //! The binary's control lcore lives here: the command line ([`cli`]), the
 //! configuration file ([`config`]) and the switch's life cycle ([`switch`]):
-//! EAL start, ports, PMD lcores, the status line, and a clean stop. The fast
+//! EAL start, ports, PMD lcores, the status line, and a clean stop; the control socket ([`ctl`]). The fast
 //! path itself is the `pmd` crate.
 
 pub mod cli;
 pub mod config;
+pub mod ctl;
 pub mod switch;
