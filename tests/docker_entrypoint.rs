@@ -228,16 +228,9 @@ fn other_commands_pass_straight_through() {
     let scene = Scene::new(MOUNTS_WITHOUT_HUGETLBFS, &meminfo("0"));
     assert_eq!(
         scene.run(&["check-config", "/etc/ferrovs.toml"], &[], true),
-        outcome(
-            7,
-            "ferrovs-stub: [check-config] [/etc/ferrovs.toml]\n",
-            "",
-        )
+        outcome(7, "ferrovs-stub: [check-config] [/etc/ferrovs.toml]\n", "",)
     );
-    assert_eq!(
-        scene.run(&[], &[], true),
-        outcome(7, "ferrovs-stub:\n", "")
-    );
+    assert_eq!(scene.run(&[], &[], true), outcome(7, "ferrovs-stub:\n", ""));
 }
 
 #[test]

@@ -38,5 +38,8 @@ fn ring_pcap_null_tap_af_packet_and_vhost_ports_start_and_stop() {
     let status = sw.signal_and_wait(libc::SIGTERM);
     assert!(status.success(), "{:#?}", sw.stderr_lines);
     let last = sw.stderr_lines.last().cloned().unwrap_or_default();
-    assert!(last.starts_with("ferrovs: stopped; 16383 of 16383 mbufs"), "{last}");
+    assert!(
+        last.starts_with("ferrovs: stopped; 16383 of 16383 mbufs"),
+        "{last}"
+    );
 }

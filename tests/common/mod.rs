@@ -96,7 +96,10 @@ impl Switch {
                 return l.clone();
             }
             if Instant::now() > deadline {
-                panic!("timed out; stdout: {:#?}\nstderr: {:#?}", self.stdout_lines, self.stderr_lines);
+                panic!(
+                    "timed out; stdout: {:#?}\nstderr: {:#?}",
+                    self.stdout_lines, self.stderr_lines
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
