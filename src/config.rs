@@ -169,10 +169,12 @@ impl SwitchConfig {
                 devargs: p.devargs,
             })
             .collect();
+        let from_file = ports.len();
         for flag in &args.ports {
             let spec = parse_port_flag(flag)?;
-            // A flag naming a port from the file replaces its devargs.
-            match ports.iter_mut().find(|p| p.name == spec.name) {
+            // A flag naming a port from the file replaces its devargs; two
+            // flags naming one port are a mistake, caught below.
+            match ports[..from_file].iter_mut().find(|p| p.name == spec.name) {
                 Some(p) => p.devargs = spec.devargs,
                 None => ports.push(spec),
             }
@@ -301,7 +303,7 @@ mod tests {
         let cases: &[(&[&str], &[&str], &str)] = &[
             (&["p0"], &[], "use NAME=DEVARGS"),
             (&["p0=bogus0"], &[], "neither a DPDK virtual device"),
-            (&["p0=net_ring0", "p0=net_ring1"], &[], "p0"),
+            (&["p0=net_ring0", "p0=net_ring1"], &[], "port p0 is configured twice"),
             (&["p0=net_ring0", "p1=net_ring0"], &[], "already used"),
             (&["p0=net_ring0"], &["p0:p9"], "not configured"),
             (&["p0=net_ring0"], &["p0"], "use A:B"),
