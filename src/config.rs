@@ -303,7 +303,11 @@ mod tests {
         let cases: &[(&[&str], &[&str], &str)] = &[
             (&["p0"], &[], "use NAME=DEVARGS"),
             (&["p0=bogus0"], &[], "neither a DPDK virtual device"),
-            (&["p0=net_ring0", "p0=net_ring1"], &[], "port p0 is configured twice"),
+            (
+                &["p0=net_ring0", "p0=net_ring1"],
+                &[],
+                "port p0 is configured twice",
+            ),
             (&["p0=net_ring0", "p1=net_ring0"], &[], "already used"),
             (&["p0=net_ring0"], &["p0:p9"], "not configured"),
             (&["p0=net_ring0"], &["p0"], "use A:B"),
