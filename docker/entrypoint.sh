@@ -4,9 +4,8 @@
 # Before `ferrovs run`, it checks that the container can use hugepages: a hugetlbfs mounted at
 # the hugepage directory, and free hugepages in the kernel's accounting. It reserves and mounts
 # nothing itself (a container should not change the host's memory). Without usable hugepages it
-# says how to run the container with them, sets FERROVS_NO_HUGE=1 for the binary, and starts
-# ferrovs anyway: the binary falls back to DPDK's --no-huge, which works everywhere but is
-# slower. Any other command (check-config, --help, --version) is passed straight through.
+# says how to run the container with them and starts ferrovs anyway: the binary sees the same
+# thing and falls back to DPDK's --no-huge, which works everywhere but is slower. Any other command (check-config, --help, --version) is passed straight through.
 #
 # The files it reads can be overridden, so that tests can run it on fake ones:
 #   FERROVS_HUGEPAGE_DIR  hugepage mount point       (default /dev/hugepages)
@@ -59,10 +58,8 @@ if [ "${1:-}" = run ]; then
     free=$(free_hugepages)
     if ! is_hugetlbfs_mount "$hugepage_dir"; then
         explain_no_hugepages "no hugetlbfs is mounted at $hugepage_dir"
-        export FERROVS_NO_HUGE=1
     elif [ "$free" -eq 0 ]; then
         explain_no_hugepages "hugetlbfs is mounted at $hugepage_dir but HugePages_Free is 0 in $meminfo"
-        export FERROVS_NO_HUGE=1
     else
         say "hugepages: $free free, hugetlbfs mounted at $hugepage_dir"
     fi

@@ -69,6 +69,9 @@ pub struct SwitchConfig {
     pub flows: Vec<(String, OdpFlow)>,
     /// The control socket's path.
     pub ctl_path: PathBuf,
+    /// Whether the user chose `ctl_path` (then failing to bind it is an
+    /// error; the default only gets a warning).
+    pub ctl_explicit: bool,
 }
 
 /// Where the control socket goes unless `--ctl` says otherwise.
@@ -180,17 +183,12 @@ impl SwitchConfig {
             })
             .collect();
         let from_file = ports.len();
-        let mut overridden = vec![false; from_file];
         for flag in &args.ports {
             let spec = parse_port_flag(flag)?;
             // A flag naming a port from the file replaces its devargs; two
-            // flags naming one port are a mistake.
-            match ports.iter().position(|p| p.name == spec.name) {
-                Some(i) if i < from_file && !overridden[i] => {
-                    overridden[i] = true;
-                    ports[i].devargs = spec.devargs;
-                }
-                Some(_) => return Err(format!("port {} is configured twice", spec.name)),
+            // flags naming one port are a mistake, caught below.
+            match ports[..from_file].iter_mut().find(|p| p.name == spec.name) {
+                Some(p) => p.devargs = spec.devargs,
                 None => ports.push(spec),
             }
         }
@@ -281,6 +279,7 @@ impl SwitchConfig {
             quiet: args.quiet,
             flows,
             ctl_path,
+            ctl_explicit: args.ctl.is_some(),
         })
     }
 }
@@ -331,7 +330,11 @@ mod tests {
         let cases: &[(&[&str], &[&str], &str)] = &[
             (&["p0"], &[], "use NAME=DEVARGS"),
             (&["p0=bogus0"], &[], "neither a DPDK virtual device"),
-            (&["p0=net_ring0", "p0=net_ring1"], &[], "p0"),
+            (
+                &["p0=net_ring0", "p0=net_ring1"],
+                &[],
+                "port p0 is configured twice",
+            ),
             (&["p0=net_ring0", "p1=net_ring0"], &[], "already used"),
             (&["p0=net_ring0"], &["p0:p9"], "not configured"),
             (&["p0=net_ring0"], &["p0"], "use A:B"),

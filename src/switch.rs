@@ -85,8 +85,9 @@ pub fn run(cfg: SwitchConfig) -> Result<(), SwitchError> {
             eal_args.vdevs.push(p.devargs.clone());
         }
     }
-    // Room for the pool (about 2.3 KiB an mbuf) plus DPDK's own needs.
-    eal_args.no_huge_mb = (u64::from(cfg.mbufs) * 2560 / (1 << 20) + 256) as u32;
+    // Without hugepages an mbuf (2.4 KiB) cannot straddle a 4 KiB page, so
+    // each takes a page of its own; then DPDK's own needs on top.
+    eal_args.no_huge_mb = (u64::from(cfg.mbufs) * 4608 / (1 << 20) + 256) as u32;
     eal_args.extra.push("--log-level=lib.eal:warning".into());
     eal_args.extra.extend(cfg.eal_extra.iter().cloned());
     if eal_args.memory_mode() == MemoryMode::NoHuge {
@@ -102,13 +103,24 @@ pub fn run(cfg: SwitchConfig) -> Result<(), SwitchError> {
 }
 
 fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), SwitchError> {
-    let mut server = CtlServer::bind(&cfg.ctl_path)?;
-    server.commands_mut().set_version(format!(
-        "ferrovs {} ({})",
-        env!("CARGO_PKG_VERSION"),
-        Eal::version()
-    ));
-    crate::dpctl::register(server.commands_mut())?;
+    let mut server = match CtlServer::bind(&cfg.ctl_path) {
+        Ok(s) => Some(s),
+        // The default path is a convenience: another ferrovs may hold it,
+        // or /run may not be writable. Say so and run without a socket.
+        Err(e) if !cfg.ctl_explicit => {
+            eprintln!("ferrovs: warning: no control socket: {e}; choose one with --ctl PATH");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(server) = server.as_mut() {
+        server.commands_mut().set_version(format!(
+            "ferrovs {} ({})",
+            env!("CARGO_PKG_VERSION"),
+            Eal::version()
+        ));
+        crate::dpctl::register(server.commands_mut())?;
+    }
     // Refuse bad start-up flows before any port holds mbufs; each PMD then
     // builds its own copy of the same table.
     startup_flows(cfg)?;
@@ -195,16 +207,20 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         n_pmds
     );
 
-    eprintln!(
-        "ferrovs: control socket {} (ovs-appctl -t {} list-commands)",
-        cfg.ctl_path.display(),
-        cfg.ctl_path.display()
-    );
+    if server.is_some() {
+        eprintln!(
+            "ferrovs: control socket {} (ovs-appctl -t {} list-commands)",
+            cfg.ctl_path.display(),
+            cfg.ctl_path.display()
+        );
+    }
 
     let mut status = StatusLine::new(&names, !cfg.quiet);
     while !stop.load(Ordering::Relaxed) {
-        let answered = server.poll(&mut |name: &str, args: &[String]| {
-            crate::dpctl::handle(&mut dpif, stop, name, args)
+        let answered = server.as_mut().map_or(0, |server| {
+            server.poll(&mut |name: &str, args: &[String]| {
+                crate::dpctl::handle(&mut dpif, stop, name, args)
+            })
         });
         let upcalls = dpif.handle_upcalls();
         if answered == 0 && upcalls == 0 {
@@ -213,8 +229,9 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         status.tick(&all_stats, &ports, false);
     }
     // Answer the `exit` that may have stopped us before going away.
-    server.poll(&mut |_: &str, _: &[String]| Err("ferrovs is stopping\n".to_string()));
-    drop(server);
+    if let Some(mut server) = server {
+        server.poll(&mut |_: &str, _: &[String]| Err("ferrovs is stopping\n".to_string()));
+    }
     for h in handles {
         h.join();
     }

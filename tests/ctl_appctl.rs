@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ferrovs::ctl::{CtlError, CtlServer, MAX_REQUEST_BYTES};
+use ferrovs::ctl::{CtlError, CtlServer, MAX_CONNECTIONS, MAX_REQUEST_BYTES};
 
 /// A fresh directory for one test's socket, removed at the end.
 struct TestDir(PathBuf);
@@ -367,6 +367,59 @@ fn oversized_request_closes_the_connection() {
     assert_eq!(
         reply["result"],
         serde_json::json!(format!("1 args: [{}]\n", "x".repeat(arg_len)))
+    );
+}
+
+#[test]
+fn concurrent_appctl_calls_are_all_answered() {
+    let dir = TestDir::new("concurrent");
+    let socket = dir.socket();
+    let _server = Running::start(&socket);
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            Command::new("ovs-appctl")
+                .arg("--timeout=10")
+                .arg("-t")
+                .arg(&socket)
+                .args(["test/echo", &i.to_string()])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("run ovs-appctl")
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            (
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout)
+            ),
+            (Some(0), format!("1 args: [{i}]\n").into())
+        );
+    }
+}
+
+#[test]
+fn idle_clients_cannot_lock_out_the_operator() {
+    let dir = TestDir::new("idle");
+    let socket = dir.socket();
+    let _server = Running::start(&socket);
+    let mut idle: Vec<UnixStream> = (0..MAX_CONNECTIONS)
+        .map(|_| UnixStream::connect(&socket).unwrap())
+        .collect();
+    assert_ok(
+        appctl(&socket, &["test/echo", "served"]),
+        "1 args: [served]\n",
+    );
+    // Making room for ovs-appctl displaced the oldest idle client.
+    assert_eq!(read_to_close(&mut idle[0]), b"");
+    let mut newest = idle.pop().unwrap();
+    newest
+        .write_all(br#"{"id":1,"method":"version","params":[]}"#)
+        .unwrap();
+    assert_eq!(
+        read_reply(&mut newest, &mut Vec::new())["id"],
+        serde_json::json!(1)
     );
 }
 

@@ -424,3 +424,36 @@ fn overlapping_startup_flows_are_refused_with_their_line() {
         )
     );
 }
+
+#[test]
+fn a_control_socket_in_use_is_an_error_only_when_asked_for() {
+    let dir = TempDir::new("dp-ctl-busy");
+    let socket = dir.path("ctl");
+    let args = |ctl: &str| {
+        vec![
+            "run".to_string(),
+            "--port".into(),
+            "p0=net_null0,no-rx=1".into(),
+            "--ctl".into(),
+            ctl.to_string(),
+            "--quiet".into(),
+        ]
+    };
+    let first_args = args(socket.to_str().unwrap());
+    let first: Vec<&str> = first_args.iter().map(String::as_str).collect();
+    let mut sw = Switch::start(&first);
+    wait_ctl(&socket);
+    let mut second = Switch::start(&first);
+    let status = second.wait(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(
+        second.stderr_lines.last().cloned().unwrap_or_default(),
+        format!(
+            "ferrovs: error: another process is already serving the control socket {}",
+            socket.display()
+        )
+    );
+    // The first one is unharmed.
+    appctl_ok(&socket, &["dpif-netdev/pmd-stats-show"]);
+    assert!(sw.signal_and_wait(libc::SIGTERM).success());
+}

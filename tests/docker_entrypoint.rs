@@ -15,7 +15,7 @@ const RUNTIME_PACKAGES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docker/runt
 const STUB: &str = r#"#!/bin/sh
 printf 'ferrovs-stub:'
 for arg in "$@"; do printf ' [%s]' "$arg"; done
-printf '\nFERROVS_NO_HUGE=%s\n' "${FERROVS_NO_HUGE-unset}"
+printf '\n'
 exit 7
 "#;
 
@@ -141,7 +141,7 @@ fn hugepages_present_starts_ferrovs_with_hugepages() {
         ),
         outcome(
             7,
-            "ferrovs-stub: [run] [--port] [p0=net_null0] [--eal] [-l 0]\nFERROVS_NO_HUGE=unset\n",
+            "ferrovs-stub: [run] [--port] [p0=net_null0] [--eal] [-l 0]\n",
             "ferrovs-entrypoint: hugepages: 512 free, hugetlbfs mounted at /dev/hugepages\n",
         )
     );
@@ -154,7 +154,7 @@ fn no_hugetlbfs_mount_explains_and_falls_back() {
         scene.run(&["run"], &[], true),
         outcome(
             7,
-            "ferrovs-stub: [run]\nFERROVS_NO_HUGE=1\n",
+            "ferrovs-stub: [run]\n",
             &format!(
                 "ferrovs-entrypoint: no hugetlbfs is mounted at /dev/hugepages: DPDK falls back \
                  to --no-huge (4 KiB pages: slower, more TLB misses).\n{ADVICE}"
@@ -171,7 +171,7 @@ fn mount_with_no_free_pages_explains_and_falls_back() {
         scene.run(&["run", "--ctl", "/run/x.ctl"], &[], true),
         outcome(
             7,
-            "ferrovs-stub: [run] [--ctl] [/run/x.ctl]\nFERROVS_NO_HUGE=1\n",
+            "ferrovs-stub: [run] [--ctl] [/run/x.ctl]\n",
             &format!(
                 "ferrovs-entrypoint: hugetlbfs is mounted at /dev/hugepages but HugePages_Free \
                  is 0 in {}: DPDK falls back to --no-huge (4 KiB pages: slower, more TLB \
@@ -189,7 +189,7 @@ fn missing_or_garbled_meminfo_counts_as_no_free_pages() {
         let result = scene.run(&["run"], &[], true);
         assert_eq!(
             (result.code, result.stdout.as_str()),
-            (Some(7), "ferrovs-stub: [run]\nFERROVS_NO_HUGE=1\n"),
+            (Some(7), "ferrovs-stub: [run]\n"),
             "{meminfo:?}"
         );
         assert!(
@@ -212,7 +212,7 @@ fn hugepage_dir_is_overridable() {
         scene.run(&["run"], &[("FERROVS_HUGEPAGE_DIR", "/mnt/huge-1G")], true),
         outcome(
             7,
-            "ferrovs-stub: [run]\nFERROVS_NO_HUGE=unset\n",
+            "ferrovs-stub: [run]\n",
             "ferrovs-entrypoint: hugepages: 2 free, hugetlbfs mounted at /mnt/huge-1G\n",
         )
     );
@@ -228,16 +228,9 @@ fn other_commands_pass_straight_through() {
     let scene = Scene::new(MOUNTS_WITHOUT_HUGETLBFS, &meminfo("0"));
     assert_eq!(
         scene.run(&["check-config", "/etc/ferrovs.toml"], &[], true),
-        outcome(
-            7,
-            "ferrovs-stub: [check-config] [/etc/ferrovs.toml]\nFERROVS_NO_HUGE=unset\n",
-            "",
-        )
+        outcome(7, "ferrovs-stub: [check-config] [/etc/ferrovs.toml]\n", "",)
     );
-    assert_eq!(
-        scene.run(&[], &[], true),
-        outcome(7, "ferrovs-stub:\nFERROVS_NO_HUGE=unset\n", "")
-    );
+    assert_eq!(scene.run(&[], &[], true), outcome(7, "ferrovs-stub:\n", ""));
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! JSON-RPC 1.0 framing and messages as `ovs-appctl` uses them.
 //!
 //! The stream carries JSON values back to back with no delimiter, so a message ends where its
-//! JSON value ends: [`next_frame`] asks serde_json's streaming parser whether the front of the
-//! buffer holds a whole value yet. A request is an object with a non-null `id`, a string `method`
-//! and an array `params`; a reply is `{"id", "result", "error"}` with exactly one of the last two
-//! non-null. Anything else a peer sends is classified by [`parse_request`] so the server can
-//! answer with an error or drop the connection; nothing here panics on peer input.
+//! JSON value ends. [`FrameScanner`] finds that end incrementally: it remembers how far it has
+//! looked (nesting depth, whether it is inside a string), so each received byte is examined
+//! once however the peer splits its writes, and only a complete frame is handed to serde_json.
+//! A request is an object with a non-null `id`, a string `method` and an array `params`; a
+//! reply is `{"id", "result", "error"}` where `error` is null on success. Anything else a peer
+//! sends is classified by [`parse_request`] so the server can answer with an error or drop the
+//! connection; nothing here panics on peer input.
 
 use serde_json::Value;
 
@@ -24,22 +26,71 @@ pub(crate) enum Frame {
     Message { value: Value, consumed: usize },
 }
 
-/// The input is not JSON, so the stream cannot be resynchronised.
+/// The input is not a JSON object or array, so the stream cannot be resynchronised.
 #[derive(Debug, PartialEq, thiserror::Error)]
 #[error("malformed JSON on the control socket: {0}")]
 pub(crate) struct FrameError(String);
 
-/// Finds the first complete JSON value in `input`.
-pub(crate) fn next_frame(input: &[u8]) -> Result<Frame, FrameError> {
-    let mut values = serde_json::Deserializer::from_slice(input).into_iter::<Value>();
-    match values.next() {
-        None => Ok(Frame::Incomplete),
-        Some(Ok(value)) => Ok(Frame::Message {
-            value,
-            consumed: values.byte_offset(),
-        }),
-        Some(Err(e)) if e.is_eof() => Ok(Frame::Incomplete),
-        Some(Err(e)) => Err(FrameError(e.to_string())),
+/// Finds where the first JSON object (or array) in a connection's input ends.
+///
+/// Invariant: between calls the caller only appends to the input; when a frame is returned,
+/// the caller removes its `consumed` bytes from the front and the scanner starts afresh.
+#[derive(Debug, Default)]
+pub(crate) struct FrameScanner {
+    /// Bytes of the input already examined.
+    scanned: usize,
+    /// Open braces and brackets not yet closed.
+    depth: usize,
+    in_string: bool,
+    /// The previous byte was a backslash inside a string.
+    escaped: bool,
+}
+
+impl FrameScanner {
+    /// Examines the bytes appended since the last call and returns the first frame, if whole.
+    pub(crate) fn next_frame(&mut self, input: &[u8]) -> Result<Frame, FrameError> {
+        while let Some(&byte) = input.get(self.scanned) {
+            self.scanned += 1;
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if byte == b'\\' {
+                    self.escaped = true;
+                } else if byte == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            match byte {
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' if self.depth > 0 => {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        return self.finish(input);
+                    }
+                }
+                b'"' if self.depth > 0 => self.in_string = true,
+                b' ' | b'\t' | b'\n' | b'\r' => {}
+                // Between frames only whitespace may appear; a request is never a scalar.
+                _ if self.depth == 0 => {
+                    return Err(FrameError(format!(
+                        "byte 0x{byte:02x} where a JSON object should start"
+                    )))
+                }
+                _ => {}
+            }
+        }
+        Ok(Frame::Incomplete)
+    }
+
+    fn finish(&mut self, input: &[u8]) -> Result<Frame, FrameError> {
+        let consumed = self.scanned;
+        *self = FrameScanner::default();
+        // The scan only balanced the brackets; serde_json checks everything else, and its
+        // recursion limit turns absurd nesting into an error rather than a deep stack.
+        let frame = input.get(..consumed).unwrap_or(input);
+        let value = serde_json::from_slice(frame).map_err(|e| FrameError(e.to_string()))?;
+        Ok(Frame::Message { value, consumed })
     }
 }
 
@@ -111,50 +162,86 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Scans `input` in one go.
+    fn frame(input: &[u8]) -> Result<Frame, FrameError> {
+        FrameScanner::default().next_frame(input)
+    }
+
     #[test]
     fn frames_a_request_without_delimiter() {
         let input = br#"{"id":0,"method":"version","params":[]}{"id":1"#;
-        let frame = next_frame(input).unwrap();
         assert_eq!(
-            frame,
-            Frame::Message {
+            frame(input),
+            Ok(Frame::Message {
                 value: json!({"id": 0, "method": "version", "params": []}),
                 consumed: 39,
-            }
+            })
         );
-        assert_eq!(next_frame(&input[39..]).unwrap(), Frame::Incomplete);
+        assert_eq!(frame(&input[39..]), Ok(Frame::Incomplete));
     }
 
     #[test]
     fn every_strict_prefix_of_a_request_is_incomplete() {
-        let input = br#" {"id":0,"method":"a\"}","params":["{",  "]"]}"#;
+        // Brackets and quotes inside strings, escaped quotes and backslashes, leading blanks.
+        let input = br#" {"id":0,"method":"a\"}\\","params":["{",  "]", "\\"]}"#;
         for end in 0..input.len() {
-            assert_eq!(
-                next_frame(&input[..end]).unwrap(),
-                Frame::Incomplete,
-                "{end}"
-            );
+            assert_eq!(frame(&input[..end]), Ok(Frame::Incomplete), "{end}");
         }
-        assert!(matches!(
-            next_frame(input).unwrap(),
-            Frame::Message { consumed, .. } if consumed == input.len()
-        ));
+        assert_eq!(
+            frame(input),
+            Ok(Frame::Message {
+                value: json!({"id": 0, "method": "a\"}\\", "params": ["{", "]", "\\"]}),
+                consumed: input.len(),
+            })
+        );
+    }
+
+    #[test]
+    fn scans_input_that_arrives_a_byte_at_a_time() {
+        let input = br#"{"id":1,"method":"m","params":["x\"]"]} {"id":2,"method":"n","params":[]}"#;
+        let mut scanner = FrameScanner::default();
+        let mut buffer = Vec::new();
+        let mut frames = Vec::new();
+        for &byte in input {
+            buffer.push(byte);
+            if let Frame::Message { value, consumed } = scanner.next_frame(&buffer).unwrap() {
+                buffer.drain(..consumed);
+                frames.push(value);
+            }
+        }
+        assert_eq!(
+            frames,
+            [
+                json!({"id": 1, "method": "m", "params": ["x\"]"]}),
+                json!({"id": 2, "method": "n", "params": []}),
+            ]
+        );
+        assert_eq!(buffer, b"");
     }
 
     #[test]
     fn whitespace_alone_is_incomplete() {
-        assert_eq!(next_frame(b"").unwrap(), Frame::Incomplete);
-        assert_eq!(next_frame(b" \n\t ").unwrap(), Frame::Incomplete);
+        assert_eq!(frame(b""), Ok(Frame::Incomplete));
+        assert_eq!(frame(b" \n\t\r "), Ok(Frame::Incomplete));
     }
 
     #[test]
     fn garbage_is_a_frame_error() {
-        assert!(next_frame(b"\x00\xffgarbage").is_err());
-        assert!(next_frame(b"{\"id\" 0}").is_err());
-        assert!(next_frame(b"}").is_err());
+        assert_eq!(
+            frame(b"\x00\xffgarbage"),
+            Err(FrameError(
+                "byte 0x00 where a JSON object should start".into()
+            ))
+        );
+        assert!(frame(b"}").is_err());
+        assert!(frame(b"\"version\"").is_err());
+        assert!(frame(b"12 ").is_err());
+        // Balanced but not JSON.
+        assert!(frame(b"{\"id\" 0}").is_err());
+        assert!(frame(b"{]").is_err());
         // Deep nesting is refused by the parser's recursion limit, not by the stack.
-        let deep = "[".repeat(100_000);
-        assert!(next_frame(deep.as_bytes()).is_err());
+        let deep = format!("{}{}", "[".repeat(50_000), "]".repeat(50_000));
+        assert!(frame(deep.as_bytes()).is_err());
     }
 
     #[test]

@@ -24,7 +24,8 @@
 //!   buffer until the previous reply is fully written (as Open vSwitch does), so its output
 //!   buffer holds at most one reply.
 //! - Input is bounded: a request larger than [`MAX_REQUEST_BYTES`] closes the connection, and so
-//!   does bytes that are not JSON. No peer input can panic the server.
+//!   do bytes that are not JSON. No peer input can panic the server.
+//! - At most [`MAX_CONNECTIONS`] connections are kept; a new client displaces the oldest.
 //! - Every reply to a request carries the request's `id` verbatim.
 //! - Writing to a peer that went away reports `EPIPE` instead of killing the process, because the
 //!   Rust runtime ignores `SIGPIPE` in every Rust `main` (ferrovs does not opt out of that).
@@ -38,7 +39,7 @@ use std::path::PathBuf;
 
 pub use commands::{Commands, UNLIMITED_ARGS};
 pub use jsonrpc::MAX_REQUEST_BYTES;
-pub use server::CtlServer;
+pub use server::{CtlServer, MAX_CONNECTIONS};
 
 /// The switch's answer to a valid call of a registered command: given the command's name and
 /// its arguments, `Ok(text)` becomes the reply's result and `Err(text)` its error.

@@ -12,15 +12,16 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 use super::commands::Commands;
-use super::jsonrpc::{self, BadRequest, Frame, MAX_REQUEST_BYTES};
+use super::jsonrpc::{self, BadRequest, Frame, FrameScanner, MAX_REQUEST_BYTES};
 use super::{CommandHandler, CtlError};
 
 /// Connections accepted per poll; more wait in the kernel's backlog for the next poll.
 const ACCEPTS_PER_POLL: usize = 10;
 /// Requests answered per connection per poll, so one chatty client cannot starve the loop.
 const REQUESTS_PER_POLL: usize = 10;
-/// Open connections beyond this are closed as soon as they are accepted.
-const MAX_CONNECTIONS: usize = 64;
+/// Open connections kept at most. A new client beyond this displaces the oldest one: clients
+/// that connect and stay idle must not lock the operator's next `ovs-appctl` out.
+pub const MAX_CONNECTIONS: usize = 64;
 /// Bytes read from a socket per `read` call.
 const READ_CHUNK: usize = 4096;
 
@@ -120,13 +121,15 @@ impl CtlServer {
         for _ in 0..ACCEPTS_PER_POLL {
             match self.listener.accept() {
                 Ok((stream, _)) => {
-                    // Dropping the stream closes it: the client sees end of file at once
-                    // rather than waiting on a server that will never read it.
-                    if self.connections.len() < MAX_CONNECTIONS
-                        && stream.set_nonblocking(true).is_ok()
-                    {
-                        self.connections.push(Connection::new(stream));
+                    // A stream that cannot be made non-blocking would stall the loop; dropping
+                    // it closes it, so that client sees end of file at once.
+                    if stream.set_nonblocking(true).is_err() {
+                        continue;
                     }
+                    if self.connections.len() >= MAX_CONNECTIONS {
+                        self.connections.remove(0);
+                    }
+                    self.connections.push(Connection::new(stream));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // WouldBlock: nobody is waiting. Anything else (out of descriptors, a client
@@ -197,6 +200,8 @@ struct Connection {
     stream: UnixStream,
     /// Received bytes not yet consumed as requests.
     input: Vec<u8>,
+    /// How far into `input` the search for the end of the next request has got.
+    scanner: FrameScanner,
     /// The reply being sent; `output[written..]` is still to go.
     output: Vec<u8>,
     written: usize,
@@ -209,6 +214,7 @@ impl Connection {
         Connection {
             stream,
             input: Vec::new(),
+            scanner: FrameScanner::default(),
             output: Vec::new(),
             written: 0,
             peer_done: false,
@@ -227,7 +233,7 @@ impl Connection {
         }
         let mut answered = 0;
         while answered < REQUESTS_PER_POLL && !self.reply_pending() {
-            let (value, consumed) = match jsonrpc::next_frame(&self.input) {
+            let (value, consumed) = match self.scanner.next_frame(&self.input) {
                 Ok(Frame::Message { value, consumed }) if consumed <= MAX_REQUEST_BYTES => {
                     (value, consumed)
                 }

@@ -37,7 +37,15 @@ fn pump(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
 impl Switch {
     /// Starts `ferrovs ARGS…`.
     pub fn start(args: &[&str]) -> Switch {
-        let mut child = Command::new(binary())
+        let bin = binary();
+        Switch::start_with(bin.to_str().expect("utf-8 path"), &[], args)
+    }
+
+    /// Starts `WRAPPER WRAPPER_ARGS… ARGS…` (e.g. `unshare -n ferrovs …`),
+    /// where ARGS names the ferrovs binary itself.
+    pub fn start_with(wrapper: &str, wrapper_args: &[&str], args: &[&str]) -> Switch {
+        let mut child = Command::new(wrapper)
+            .args(wrapper_args)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -67,6 +75,24 @@ impl Switch {
         loop {
             self.drain();
             if let Some(l) = self.stdout_lines.iter().find(|l| pred(l)) {
+                return l.clone();
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out; stdout: {:#?}\nstderr: {:#?}",
+                    self.stdout_lines, self.stderr_lines
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until a stderr line satisfies `pred`.
+    pub fn wait_stderr(&mut self, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.drain();
+            if let Some(l) = self.stderr_lines.iter().find(|l| pred(l)) {
                 return l.clone();
             }
             if Instant::now() > deadline {
