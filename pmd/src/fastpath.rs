@@ -290,6 +290,11 @@ impl<P: PacketBuf> FastPath<P> {
                 }
                 continue;
             };
+            // The common case, a lone output, skips the executor.
+            if let [DpAction::Output(port)] = *flow.actions {
+                sink.output(port, pkt);
+                continue;
+            }
             let mut exec = ExecSink {
                 out: sink,
                 recirc,
