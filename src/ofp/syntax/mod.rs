@@ -1,0 +1,1 @@
+//! The `ovs-ofctl` text syntax for flows, matches and actions (parse and print).
