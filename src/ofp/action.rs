@@ -67,6 +67,11 @@ pub enum Action {
     Resubmit { in_port: u32 },
     ResubmitTable { in_port: u32, table: u8 },
     SetTunnel(u32),
+    /// `NXAST_SET_QUEUE` (OpenFlow 1.0's way to set a queue without output).
+    NxSetQueue(u32),
+    PopQueue,
+    /// `NXAST_OUTPUT_REG`: output to the port in bits of field `src`.
+    OutputReg { ofs_nbits: u16, src: u32, max_len: u16 },
     SetTunnel64(u64),
     RegMove { n_bits: u16, src_ofs: u16, dst_ofs: u16, src: u32, dst: u32 },
     RegLoad { ofs_nbits: u16, dst: u32, value: u64 },
@@ -114,6 +119,9 @@ const OFPAT_EXPERIMENTER: u16 = 0xffff;
 // Nicira subtypes.
 const NXAST_RESUBMIT: u16 = 1;
 const NXAST_SET_TUNNEL: u16 = 2;
+const NXAST_SET_QUEUE: u16 = 4;
+const NXAST_POP_QUEUE: u16 = 5;
+const NXAST_OUTPUT_REG: u16 = 15;
 const NXAST_REG_MOVE: u16 = 6;
 const NXAST_REG_LOAD: u16 = 7;
 const NXAST_NOTE: u16 = 8;
@@ -454,6 +462,26 @@ impl Action {
                 out.put_zeros(2);
                 out.put_u32(*id);
             }
+            Action::NxSetQueue(q) => {
+                nx_header(out, NXAST_SET_QUEUE);
+                out.put_zeros(2);
+                out.put_u32(*q);
+            }
+            Action::PopQueue => {
+                nx_header(out, NXAST_POP_QUEUE);
+                out.put_zeros(6);
+            }
+            Action::OutputReg {
+                ofs_nbits,
+                src,
+                max_len,
+            } => {
+                nx_header(out, NXAST_OUTPUT_REG);
+                out.put_u16(*ofs_nbits);
+                out.put_u32(*src);
+                out.put_u16(*max_len);
+                out.put_zeros(6);
+            }
             Action::SetTunnel64(id) => {
                 nx_header(out, NXAST_SET_TUNNEL64);
                 out.put_zeros(6);
@@ -597,6 +625,29 @@ fn parse_vendor(len: usize, r: &mut Reader<'_>) -> Result<Action, OfpError> {
             r.skip(2)?;
             Action::SetTunnel(r.u32()?)
         }
+        NXAST_SET_QUEUE => {
+            fixed(16)?;
+            r.skip(2)?;
+            Action::NxSetQueue(r.u32()?)
+        }
+        NXAST_POP_QUEUE => {
+            fixed(16)?;
+            Action::PopQueue
+        }
+        NXAST_OUTPUT_REG => {
+            fixed(24)?;
+            let ofs_nbits = r.u16()?;
+            let src = r.u32()?;
+            let max_len = r.u16()?;
+            if r.rest().iter().any(|&b| b != 0) {
+                return Err(OfpError::NXBAC_MUST_BE_ZERO);
+            }
+            Action::OutputReg {
+                ofs_nbits,
+                src,
+                max_len,
+            }
+        }
         NXAST_SET_TUNNEL64 => {
             fixed(24)?;
             r.skip(6)?;
@@ -683,16 +734,17 @@ fn parse_controller2_prop(r: &mut Reader<'_>) -> Result<Controller2Prop, OfpErro
     r.skip(pad8(plen) - plen).map_err(|_| bad)?;
     let exact = |v: &Reader<'_>, n: usize| if v.remaining() == n { Ok(()) } else { Err(bad) };
     Ok(match ptype {
+        // Open vSwitch pads 8- and 16-bit property values to 4 bytes inside the length.
         NXAC2PT_MAX_LEN => {
-            exact(&v, 2)?;
+            exact(&v, 4)?;
             Controller2Prop::MaxLen(v.u16()?)
         }
         NXAC2PT_CONTROLLER_ID => {
-            exact(&v, 2)?;
+            exact(&v, 4)?;
             Controller2Prop::ControllerId(v.u16()?)
         }
         NXAC2PT_REASON => {
-            exact(&v, 1)?;
+            exact(&v, 4)?;
             Controller2Prop::Reason(v.u8()?)
         }
         NXAC2PT_USERDATA => Controller2Prop::Userdata(v.take_rest().to_vec()),
@@ -711,9 +763,11 @@ fn parse_controller2_prop(r: &mut Reader<'_>) -> Result<Controller2Prop, OfpErro
 fn emit_controller2_prop(p: &Controller2Prop, out: &mut Vec<u8>) {
     let start = out.len();
     let (t, body): (u16, Vec<u8>) = match p {
-        Controller2Prop::MaxLen(v) => (NXAC2PT_MAX_LEN, v.to_be_bytes().to_vec()),
-        Controller2Prop::ControllerId(v) => (NXAC2PT_CONTROLLER_ID, v.to_be_bytes().to_vec()),
-        Controller2Prop::Reason(v) => (NXAC2PT_REASON, vec![*v]),
+        Controller2Prop::MaxLen(v) => (NXAC2PT_MAX_LEN, (u32::from(*v) << 16).to_be_bytes().to_vec()),
+        Controller2Prop::ControllerId(v) => {
+            (NXAC2PT_CONTROLLER_ID, (u32::from(*v) << 16).to_be_bytes().to_vec())
+        }
+        Controller2Prop::Reason(v) => (NXAC2PT_REASON, vec![*v, 0, 0, 0]),
         Controller2Prop::Userdata(d) => (NXAC2PT_USERDATA, d.clone()),
         Controller2Prop::Pause => (NXAC2PT_PAUSE, Vec::new()),
         Controller2Prop::MeterId(v) => (NXAC2PT_METER_ID, v.to_be_bytes().to_vec()),

@@ -37,7 +37,10 @@ fn known_type(version: Version, t: u16) -> bool {
     match version {
         // OpenFlow 1.0 stats, plus OVS's port-desc extension to 1.0.
         Version::V1_0 => matches!(t, 0..=5 | 13),
-        _ => t <= 13,
+        Version::V1_3 => t <= 13,
+        // 1.4 adds table-desc, queue-desc and flow-monitor; 1.5 flow-stats-based ones.
+        Version::V1_4 => t <= 16,
+        Version::V1_5 => t <= 19,
     }
 }
 
@@ -121,7 +124,8 @@ pub enum MultipartRequestBody {
     Table,
     Port { port_no: u32 },
     Queue { port_no: u32, queue_id: u32 },
-    PortDesc,
+    /// `port_no` is carried from 1.5 on (earlier versions ask for all ports).
+    PortDesc { port_no: u32 },
     GroupDesc,
     MeterConfig { meter_id: u32 },
     /// A known type carried as raw bytes.
@@ -171,7 +175,7 @@ impl MultipartRequest {
             MultipartRequestBody::Table => OFPMP_TABLE,
             MultipartRequestBody::Port { .. } => OFPMP_PORT_STATS,
             MultipartRequestBody::Queue { .. } => OFPMP_QUEUE,
-            MultipartRequestBody::PortDesc => OFPMP_PORT_DESC,
+            MultipartRequestBody::PortDesc { .. } => OFPMP_PORT_DESC,
             MultipartRequestBody::GroupDesc => OFPMP_GROUP_DESC,
             MultipartRequestBody::MeterConfig { .. } => OFPMP_METER_CONFIG,
             MultipartRequestBody::Raw { mtype, .. } => *mtype,
@@ -219,7 +223,16 @@ impl MultipartRequest {
                         queue_id: r.u32()?,
                     }
                 }
-                OFPMP_PORT_DESC => MultipartRequestBody::PortDesc,
+                OFPMP_PORT_DESC => {
+                    let port_no = if version >= Version::V1_5 {
+                        let p = r.u32()?;
+                        r.skip(4)?;
+                        p
+                    } else {
+                        port::OFPP_ANY
+                    };
+                    MultipartRequestBody::PortDesc { port_no }
+                }
                 OFPMP_GROUP_DESC => MultipartRequestBody::GroupDesc,
                 _ => {
                     let meter_id = r.u32()?;
@@ -239,8 +252,13 @@ impl MultipartRequest {
         match &self.body {
             MultipartRequestBody::Desc
             | MultipartRequestBody::Table
-            | MultipartRequestBody::PortDesc
             | MultipartRequestBody::GroupDesc => {}
+            MultipartRequestBody::PortDesc { port_no } => {
+                if version >= Version::V1_5 {
+                    out.put_u32(*port_no);
+                    out.put_zeros(4);
+                }
+            }
             MultipartRequestBody::Flow(f) | MultipartRequestBody::Aggregate(f) => f.emit(version, out)?,
             MultipartRequestBody::Port { port_no } => {
                 if v10 {

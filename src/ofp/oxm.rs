@@ -417,7 +417,6 @@ impl OxmMatch {
         let ip = ipv4 || ipv6;
         let icmpv6 = ipv6 && self.ip_proto() == Some(58);
         let icmpv6_type = || self.exact(Field::Icmpv6Type);
-        let icmpv6_code0 = || self.exact(Field::Icmpv6Code) == Some(0);
         match p {
             Prereq::None => true,
             Prereq::InPort => self.get(Field::InPort).is_some(),
@@ -433,11 +432,9 @@ impl OxmMatch {
             Prereq::Sctp => ip && self.ip_proto() == Some(132),
             Prereq::Icmpv4 => ipv4 && self.ip_proto() == Some(1),
             Prereq::Icmpv6 => icmpv6,
-            Prereq::NdSolicit => icmpv6 && icmpv6_type() == Some(135) && icmpv6_code0(),
-            Prereq::NdAdvert => icmpv6 && icmpv6_type() == Some(136) && icmpv6_code0(),
-            Prereq::Nd => {
-                icmpv6 && matches!(icmpv6_type(), Some(135) | Some(136)) && icmpv6_code0()
-            }
+            Prereq::NdSolicit => icmpv6 && icmpv6_type() == Some(135),
+            Prereq::NdAdvert => icmpv6 && icmpv6_type() == Some(136),
+            Prereq::Nd => icmpv6 && matches!(icmpv6_type(), Some(135) | Some(136)),
             Prereq::Mpls => matches!(self.eth_type(), Some(0x8847) | Some(0x8848)),
             Prereq::Pbb => self.eth_type() == Some(0x88e7),
         }

@@ -311,9 +311,13 @@ impl PortMod {
         out.put_u32(self.config);
         out.put_u32(self.mask);
         if version >= Version::V1_4 {
-            out.put_u16(0);
-            out.put_u16(8);
-            out.put_u32(self.advertise);
+            // Like Open vSwitch, send the Ethernet property only when there is something
+            // to advertise.
+            if self.advertise != 0 {
+                out.put_u16(0);
+                out.put_u16(8);
+                out.put_u32(self.advertise);
+            }
         } else {
             out.put_u32(self.advertise);
             out.put_zeros(4);
