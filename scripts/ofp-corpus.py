@@ -89,6 +89,8 @@ def multipart_body(version, mtype, req):
         return b"\0" * 40
     if mtype == 11:  # meter features
         return b"\0" * 16
+    if mtype == 14:  # table desc: tables 0 and 1, no properties
+        return struct.pack("!HBxI", 8, 0, 0) + struct.pack("!HBxI", 8, 1, 0)
     if mtype == 13:  # port desc: ports 1 and 2
         return port_desc(version, 1) + port_desc(version, 2)
     if mtype == 12:  # table features: one table, no properties

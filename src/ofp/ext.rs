@@ -8,6 +8,10 @@
 //! `OFPBRC_BAD_SUBTYPE`, as in Open vSwitch.
 
 use super::error::{OfpError, NX_VENDOR_ID, ONF_VENDOR_ID};
+use super::action::Action;
+use super::flow::{FlowMod, Match};
+use super::instruction::Instruction;
+use super::port;
 use super::multipart::{Bucket, MeterBand};
 use super::oxm::OxmMatch;
 use super::wire::{pad8, Put, Reader};
@@ -381,6 +385,7 @@ impl PacketIn2 {
 pub const NXT_ROLE_REQUEST: u32 = 10;
 pub const NXT_ROLE_REPLY: u32 = 11;
 pub const NXT_SET_FLOW_FORMAT: u32 = 12;
+pub const NXT_FLOW_MOD: u32 = 13;
 pub const NXT_FLOW_MOD_TABLE_ID: u32 = 15;
 pub const NXT_SET_PACKET_IN_FORMAT: u32 = 16;
 pub const NXT_FLOW_AGE: u32 = 18;
@@ -398,6 +403,9 @@ pub enum NxMessage {
     RoleRequest(u32),
     RoleReply(u32),
     SetFlowFormat(u32),
+    /// `NXT_FLOW_MOD`: a flow-mod with an NXM match (`match_` is `Match::Oxm`), as
+    /// `ovs-ofctl` sends when an OpenFlow 1.0 match cannot express the flow.
+    FlowMod(FlowMod),
     FlowModTableId(bool),
     SetPacketInFormat(u32),
     FlowAge,
@@ -414,6 +422,7 @@ impl NxMessage {
             NxMessage::RoleRequest(_) => NXT_ROLE_REQUEST,
             NxMessage::RoleReply(_) => NXT_ROLE_REPLY,
             NxMessage::SetFlowFormat(_) => NXT_SET_FLOW_FORMAT,
+            NxMessage::FlowMod(_) => NXT_FLOW_MOD,
             NxMessage::FlowModTableId(_) => NXT_FLOW_MOD_TABLE_ID,
             NxMessage::SetPacketInFormat(_) => NXT_SET_PACKET_IN_FORMAT,
             NxMessage::FlowAge => NXT_FLOW_AGE,
@@ -425,7 +434,7 @@ impl NxMessage {
         }
     }
 
-    fn parse(subtype: u32, r: &mut Reader<'_>) -> Result<NxMessage, OfpError> {
+    fn parse(version: Version, subtype: u32, r: &mut Reader<'_>) -> Result<NxMessage, OfpError> {
         let exact = |r: &Reader<'_>, n: usize| {
             if r.remaining() == n {
                 Ok(())
@@ -450,6 +459,7 @@ impl NxMessage {
                 exact(r, 4)?;
                 NxMessage::SetFlowFormat(r.u32()?)
             }
+            NXT_FLOW_MOD => NxMessage::FlowMod(parse_nx_flow_mod(version, r)?),
             NXT_FLOW_MOD_TABLE_ID => {
                 exact(r, 8)?;
                 NxMessage::FlowModTableId(r.u8()? != 0)
@@ -482,8 +492,9 @@ impl NxMessage {
         })
     }
 
-    fn emit(&self, out: &mut Vec<u8>) {
+    fn emit(&self, version: Version, out: &mut Vec<u8>) -> Result<(), OfpError> {
         match self {
+            NxMessage::FlowMod(f) => emit_nx_flow_mod(version, f, out)?,
             NxMessage::RoleRequest(v)
             | NxMessage::RoleReply(v)
             | NxMessage::SetFlowFormat(v)
@@ -501,6 +512,90 @@ impl NxMessage {
             NxMessage::SetAsyncConfig2(a) => a.emit_props(out),
             NxMessage::PacketIn2(p) | NxMessage::Resume(p) => emit_props(&p.props, out),
         }
+        Ok(())
+    }
+}
+
+/// Reads an NXM match of `match_len` bytes plus its padding to 8.
+pub(crate) fn parse_nx_match(r: &mut Reader<'_>, match_len: usize) -> Result<OxmMatch, OfpError> {
+    let mut m = r
+        .sub(match_len, OfpError::OFPBMC_BAD_LEN)
+        .map_err(|_| OfpError::OFPBRC_BAD_LEN)?;
+    r.skip(pad8(match_len) - match_len)
+        .map_err(|_| OfpError::OFPBRC_BAD_LEN)?;
+    OxmMatch::parse_entries(&mut m)
+}
+
+/// Writes an NXM match's entries and padding; returns `match_len`.
+pub(crate) fn emit_nx_match(m: &OxmMatch, out: &mut Vec<u8>) -> u16 {
+    let start = out.len();
+    m.emit_entries(out);
+    let len = out.len() - start;
+    out.pad_to_8(start);
+    len as u16
+}
+
+fn parse_nx_flow_mod(version: Version, r: &mut Reader<'_>) -> Result<FlowMod, OfpError> {
+    let cookie = r.u64()?;
+    let raw_cmd = r.u16()?;
+    let idle_timeout = r.u16()?;
+    let hard_timeout = r.u16()?;
+    let priority = r.u16()?;
+    let buffer_id = r.u32()?;
+    let out_port = port::from_of10(r.u16()?);
+    let flags = r.u16()?;
+    let match_len = usize::from(r.u16()?);
+    r.skip(6)?;
+    let m = parse_nx_match(r, match_len)?;
+    let actions = Action::parse_list(version, r.take_rest())?;
+    let instructions = if actions.is_empty() {
+        Vec::new()
+    } else {
+        vec![Instruction::ApplyActions(actions)]
+    };
+    if (raw_cmd & 0xff) > 4 {
+        return Err(OfpError::OFPFMFC_BAD_COMMAND);
+    }
+    Ok(FlowMod {
+        cookie,
+        cookie_mask: 0,
+        table_id: (raw_cmd >> 8) as u8,
+        command: (raw_cmd & 0xff) as u8,
+        idle_timeout,
+        hard_timeout,
+        priority,
+        buffer_id,
+        out_port,
+        out_group: 0xffff_ffff,
+        flags,
+        importance: 0,
+        match_: Match::Oxm(m),
+        instructions,
+    })
+}
+
+fn emit_nx_flow_mod(version: Version, f: &FlowMod, out: &mut Vec<u8>) -> Result<(), OfpError> {
+    let Match::Oxm(m) = &f.match_ else {
+        return Err(OfpError::OFPBMC_BAD_TYPE);
+    };
+    out.put_u64(f.cookie);
+    out.put_u16((u16::from(f.table_id) << 8) | u16::from(f.command));
+    out.put_u16(f.idle_timeout);
+    out.put_u16(f.hard_timeout);
+    out.put_u16(f.priority);
+    out.put_u32(f.buffer_id);
+    out.put_u16(port::to_of10(f.out_port).ok_or(OfpError::OFPBRC_BAD_PORT)?);
+    out.put_u16(f.flags);
+    let len_at = out.len();
+    out.put_u16(0);
+    out.put_zeros(6);
+    let n = emit_nx_match(m, out);
+    out[len_at..len_at + 2].copy_from_slice(&n.to_be_bytes());
+    // NXT_FLOW_MOD carries a plain action list whatever the version.
+    match f.instructions.as_slice() {
+        [] => Ok(()),
+        [Instruction::ApplyActions(a)] => Action::emit_list(a, version, out),
+        _ => Err(OfpError::OFPBIC_UNSUP_INST),
     }
 }
 
@@ -515,7 +610,7 @@ pub(crate) fn parse_experimenter(version: Version, r: &mut Reader<'_>) -> Result
     let vendor = r.u32()?;
     let subtype = r.u32()?;
     match vendor {
-        NX_VENDOR_ID => Ok(Experimenter::Nx(NxMessage::parse(subtype, r)?)),
+        NX_VENDOR_ID => Ok(Experimenter::Nx(NxMessage::parse(version, subtype, r)?)),
         ONF_VENDOR_ID if version == Version::V1_3 => match subtype {
             ONFT_BUNDLE_CONTROL => Ok(Experimenter::BundleControl(BundleControl::parse(r)?)),
             ONFT_BUNDLE_ADD_MESSAGE => Ok(Experimenter::BundleAdd(BundleAdd::parse(r)?)),
@@ -525,10 +620,10 @@ pub(crate) fn parse_experimenter(version: Version, r: &mut Reader<'_>) -> Result
     }
 }
 
-pub(crate) fn emit_nx(m: &NxMessage, out: &mut Vec<u8>) {
+pub(crate) fn emit_nx(version: Version, m: &NxMessage, out: &mut Vec<u8>) -> Result<(), OfpError> {
     out.put_u32(NX_VENDOR_ID);
     out.put_u32(m.subtype());
-    m.emit(out);
+    m.emit(version, out)
 }
 
 pub(crate) fn parse_bundle_control(r: &mut Reader<'_>) -> Result<BundleControl, OfpError> {

@@ -410,7 +410,7 @@ impl Message {
             Message::MeterMod(m) => m.emit(out),
             Message::BundleControl(b) => ext::emit_bundle_control(version, b, out),
             Message::BundleAdd(b) => ext::emit_bundle_add(version, b, out),
-            Message::Nx(m) => ext::emit_nx(m, out),
+            Message::Nx(m) => ext::emit_nx(version, m, out)?,
         }
         Ok(())
     }

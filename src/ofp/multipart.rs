@@ -8,7 +8,9 @@
 //! unknown type is `OFPBRC_BAD_STAT`.
 
 use super::action::Action;
-use super::error::OfpError;
+use super::error::{OfpError, NX_VENDOR_ID};
+use super::ext::{emit_nx_match, parse_nx_match};
+use super::oxm::OxmMatch;
 use super::flow::{actions10_as_instructions, emit_instructions, Match};
 use super::instruction::Instruction;
 use super::port;
@@ -33,10 +35,16 @@ pub const OFPMP_PORT_DESC: u16 = 13;
 /// Flag: more replies follow.
 pub const OFPMPF_MORE: u16 = 1;
 
+/// Vendor (experimenter) stats type.
+pub const OFPST_VENDOR: u16 = 0xffff;
+/// Nicira vendor stats subtypes.
+pub const NXST_FLOW: u32 = 0;
+pub const NXST_AGGREGATE: u32 = 1;
+
 fn known_type(version: Version, t: u16) -> bool {
     match version {
-        // OpenFlow 1.0 stats, plus OVS's port-desc extension to 1.0.
-        Version::V1_0 => matches!(t, 0..=5 | 13),
+        // OpenFlow 1.0 stats, OVS's port-desc extension to 1.0, and vendor stats.
+        Version::V1_0 => matches!(t, 0..=5 | 13 | OFPST_VENDOR),
         Version::V1_3 => t <= 13,
         // 1.4 adds table-desc, queue-desc and flow-monitor; 1.5 flow-stats-based ones.
         Version::V1_4 => t <= 16,
@@ -50,6 +58,7 @@ fn typed(version: Version, t: u16) -> bool {
         OFPMP_DESC | OFPMP_TABLE | OFPMP_PORT_DESC => true,
         OFPMP_FLOW | OFPMP_AGGREGATE | OFPMP_PORT_STATS | OFPMP_QUEUE => version <= Version::V1_3 || (t != OFPMP_PORT_STATS && version == Version::V1_4),
         OFPMP_GROUP_DESC | OFPMP_METER_CONFIG => (Version::V1_3..=Version::V1_4).contains(&version),
+        OFPST_VENDOR => version == Version::V1_0,
         _ => false,
     }
 }
@@ -128,8 +137,49 @@ pub enum MultipartRequestBody {
     PortDesc { port_no: u32 },
     GroupDesc,
     MeterConfig { meter_id: u32 },
+    /// Nicira `NXST_FLOW` (or, with `aggregate`, `NXST_AGGREGATE`): flow stats with an NXM
+    /// match, which is how `ovs-ofctl` dumps flows over OpenFlow 1.0.
+    NxFlow { aggregate: bool, out_port: u32, table_id: u8, match_: OxmMatch },
     /// A known type carried as raw bytes.
     Raw { mtype: u16, body: Vec<u8> },
+}
+
+/// Reads the Nicira vendor stats header (vendor, subtype, 4 pad) of OpenFlow 1.0.
+fn parse_nx_stats_header(r: &mut Reader<'_>) -> Result<u32, OfpError> {
+    let vendor = r.u32()?;
+    let subtype = r.u32()?;
+    r.skip(4)?;
+    if vendor != NX_VENDOR_ID {
+        return Err(OfpError::OFPBRC_BAD_VENDOR);
+    }
+    if subtype != NXST_FLOW && subtype != NXST_AGGREGATE {
+        return Err(OfpError::OFPBRC_BAD_SUBTYPE);
+    }
+    Ok(subtype)
+}
+
+fn emit_nx_stats_header(subtype: u32, out: &mut Vec<u8>) {
+    out.put_u32(NX_VENDOR_ID);
+    out.put_u32(subtype);
+    out.put_zeros(4);
+}
+
+/// One flow of an `NXST_FLOW` reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NxFlowStats {
+    pub table_id: u8,
+    pub duration_sec: u32,
+    pub duration_nsec: u32,
+    pub priority: u16,
+    pub idle_timeout: u16,
+    pub hard_timeout: u16,
+    pub idle_age: u16,
+    pub hard_age: u16,
+    pub cookie: u64,
+    pub packet_count: u64,
+    pub byte_count: u64,
+    pub match_: OxmMatch,
+    pub actions: Vec<Action>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +228,7 @@ impl MultipartRequest {
             MultipartRequestBody::PortDesc { .. } => OFPMP_PORT_DESC,
             MultipartRequestBody::GroupDesc => OFPMP_GROUP_DESC,
             MultipartRequestBody::MeterConfig { .. } => OFPMP_METER_CONFIG,
+            MultipartRequestBody::NxFlow { .. } => OFPST_VENDOR,
             MultipartRequestBody::Raw { mtype, .. } => *mtype,
         }
     }
@@ -234,6 +285,19 @@ impl MultipartRequest {
                     MultipartRequestBody::PortDesc { port_no }
                 }
                 OFPMP_GROUP_DESC => MultipartRequestBody::GroupDesc,
+                OFPST_VENDOR => {
+                    let subtype = parse_nx_stats_header(r)?;
+                    let out_port = port::from_of10(r.u16()?);
+                    let match_len = usize::from(r.u16()?);
+                    let table_id = r.u8()?;
+                    r.skip(3)?;
+                    MultipartRequestBody::NxFlow {
+                        aggregate: subtype == NXST_AGGREGATE,
+                        out_port,
+                        table_id,
+                        match_: parse_nx_match(r, match_len)?,
+                    }
+                }
                 _ => {
                     let meter_id = r.u32()?;
                     r.skip(4)?;
@@ -281,6 +345,21 @@ impl MultipartRequest {
             MultipartRequestBody::MeterConfig { meter_id } => {
                 out.put_u32(*meter_id);
                 out.put_zeros(4);
+            }
+            MultipartRequestBody::NxFlow {
+                aggregate,
+                out_port,
+                table_id,
+                match_,
+            } => {
+                emit_nx_stats_header(if *aggregate { NXST_AGGREGATE } else { NXST_FLOW }, out);
+                out.put_u16(port::to_of10(*out_port).ok_or(OfpError::OFPBRC_BAD_PORT)?);
+                let len_at = out.len();
+                out.put_u16(0);
+                out.put_u8(*table_id);
+                out.put_zeros(3);
+                let n = emit_nx_match(match_, out);
+                out[len_at..len_at + 2].copy_from_slice(&n.to_be_bytes());
             }
             MultipartRequestBody::Raw { body, .. } => out.extend_from_slice(body),
         }
@@ -595,6 +674,8 @@ pub enum MultipartReplyBody {
     PortDesc(Vec<PortDesc>),
     GroupDesc(Vec<GroupDesc>),
     MeterConfig(Vec<MeterConfig>),
+    NxFlow(Vec<NxFlowStats>),
+    NxAggregate(AggregateStats),
     Raw { mtype: u16, body: Vec<u8> },
 }
 
@@ -616,6 +697,7 @@ impl MultipartReply {
             MultipartReplyBody::PortDesc(_) => OFPMP_PORT_DESC,
             MultipartReplyBody::GroupDesc(_) => OFPMP_GROUP_DESC,
             MultipartReplyBody::MeterConfig(_) => OFPMP_METER_CONFIG,
+            MultipartReplyBody::NxFlow(_) | MultipartReplyBody::NxAggregate(_) => OFPST_VENDOR,
             MultipartReplyBody::Raw { mtype, .. } => *mtype,
         }
     }
@@ -760,6 +842,57 @@ impl MultipartReply {
                 }
                 MultipartReplyBody::GroupDesc(v)
             }
+            OFPST_VENDOR => {
+                if parse_nx_stats_header(r)? == NXST_AGGREGATE {
+                    let a = AggregateStats {
+                        packet_count: r.u64()?,
+                        byte_count: r.u64()?,
+                        flow_count: r.u32()?,
+                    };
+                    r.skip(4)?;
+                    expect_end(r)?;
+                    MultipartReplyBody::NxAggregate(a)
+                } else {
+                    let mut v = Vec::new();
+                    while !r.is_empty() {
+                        let len = usize::from(r.u16()?);
+                        if len < 48 {
+                            return Err(OfpError::OFPBRC_BAD_LEN);
+                        }
+                        let mut e = r.sub(len - 2, OfpError::OFPBRC_BAD_LEN)?;
+                        let table_id = e.u8()?;
+                        e.skip(1)?;
+                        let duration_sec = e.u32()?;
+                        let duration_nsec = e.u32()?;
+                        let priority = e.u16()?;
+                        let idle_timeout = e.u16()?;
+                        let hard_timeout = e.u16()?;
+                        let match_len = usize::from(e.u16()?);
+                        let idle_age = e.u16()?;
+                        let hard_age = e.u16()?;
+                        let cookie = e.u64()?;
+                        let packet_count = e.u64()?;
+                        let byte_count = e.u64()?;
+                        let match_ = parse_nx_match(&mut e, match_len)?;
+                        v.push(NxFlowStats {
+                            table_id,
+                            duration_sec,
+                            duration_nsec,
+                            priority,
+                            idle_timeout,
+                            hard_timeout,
+                            idle_age,
+                            hard_age,
+                            cookie,
+                            packet_count,
+                            byte_count,
+                            match_,
+                            actions: Action::parse_list(version, e.take_rest())?,
+                        });
+                    }
+                    MultipartReplyBody::NxFlow(v)
+                }
+            }
             _ => {
                 let mut v = Vec::new();
                 while !r.is_empty() {
@@ -891,6 +1024,38 @@ impl MultipartReply {
                         out.put_u32(m.meter_id);
                         MeterBand::emit_list(&m.bands, out);
                         Ok(())
+                    })?;
+                }
+            }
+            MultipartReplyBody::NxAggregate(a) => {
+                emit_nx_stats_header(NXST_AGGREGATE, out);
+                out.put_u64(a.packet_count);
+                out.put_u64(a.byte_count);
+                out.put_u32(a.flow_count);
+                out.put_zeros(4);
+            }
+            MultipartReplyBody::NxFlow(v) => {
+                emit_nx_stats_header(NXST_FLOW, out);
+                for f in v {
+                    with_len(out, 0, |out| {
+                        out.put_u16(0);
+                        out.put_u8(f.table_id);
+                        out.put_u8(0);
+                        out.put_u32(f.duration_sec);
+                        out.put_u32(f.duration_nsec);
+                        out.put_u16(f.priority);
+                        out.put_u16(f.idle_timeout);
+                        out.put_u16(f.hard_timeout);
+                        let len_at = out.len();
+                        out.put_u16(0);
+                        out.put_u16(f.idle_age);
+                        out.put_u16(f.hard_age);
+                        out.put_u64(f.cookie);
+                        out.put_u64(f.packet_count);
+                        out.put_u64(f.byte_count);
+                        let n = emit_nx_match(&f.match_, out);
+                        out[len_at..len_at + 2].copy_from_slice(&n.to_be_bytes());
+                        Action::emit_list(&f.actions, version, out)
                     })?;
                 }
             }

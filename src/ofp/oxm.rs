@@ -173,6 +173,35 @@ fields! {
     CtState = (NXM_NX, 105, None, 4, M, None, "ct_state");
     CtZone = (NXM_NX, 106, None, 2, N, None, "ct_zone");
     CtMark = (NXM_NX, 107, None, 4, M, None, "ct_mark");
+    NxmInPort = (NXM_OF, 0, None, 2, N, None, "in_port");
+    NxmEthDst = (NXM_OF, 1, None, 6, M, None, "eth_dst");
+    NxmEthSrc = (NXM_OF, 2, None, 6, M, None, "eth_src");
+    NxmEthType = (NXM_OF, 3, None, 2, N, None, "eth_type");
+    NxmVlanTci = (NXM_OF, 4, None, 2, M, None, "vlan_tci");
+    NxmIpTos = (NXM_OF, 5, None, 1, N, Ip, "nw_tos");
+    NxmIpProto = (NXM_OF, 6, None, 1, N, Ip, "nw_proto");
+    NxmIpSrc = (NXM_OF, 7, None, 4, M, Ipv4, "ip_src");
+    NxmIpDst = (NXM_OF, 8, None, 4, M, Ipv4, "ip_dst");
+    NxmTcpSrc = (NXM_OF, 9, None, 2, M, Tcp, "tcp_src");
+    NxmTcpDst = (NXM_OF, 10, None, 2, M, Tcp, "tcp_dst");
+    NxmUdpSrc = (NXM_OF, 11, None, 2, M, Udp, "udp_src");
+    NxmUdpDst = (NXM_OF, 12, None, 2, M, Udp, "udp_dst");
+    NxmIcmpType = (NXM_OF, 13, None, 1, N, Icmpv4, "icmp_type");
+    NxmIcmpCode = (NXM_OF, 14, None, 1, N, Icmpv4, "icmp_code");
+    NxmArpOp = (NXM_OF, 15, None, 2, N, Arp, "arp_op");
+    NxmArpSpa = (NXM_OF, 16, None, 4, M, Arp, "arp_spa");
+    NxmArpTpa = (NXM_OF, 17, None, 4, M, Arp, "arp_tpa");
+    NxArpSha = (NXM_NX, 17, None, 6, M, Arp, "arp_sha");
+    NxArpTha = (NXM_NX, 18, None, 6, M, Arp, "arp_tha");
+    NxIpv6Src = (NXM_NX, 19, None, 16, M, Ipv6, "ipv6_src");
+    NxIpv6Dst = (NXM_NX, 20, None, 16, M, Ipv6, "ipv6_dst");
+    NxIcmpv6Type = (NXM_NX, 21, None, 1, N, Icmpv6, "icmpv6_type");
+    NxIcmpv6Code = (NXM_NX, 22, None, 1, N, Icmpv6, "icmpv6_code");
+    NxNdTarget = (NXM_NX, 23, None, 16, M, Nd, "nd_target");
+    NxNdSll = (NXM_NX, 24, None, 6, M, NdSolicit, "nd_sll");
+    NxNdTll = (NXM_NX, 25, None, 6, M, NdAdvert, "nd_tll");
+    NxIpv6Label = (NXM_NX, 27, None, 4, M, Ipv6, "ipv6_label");
+    NxIpEcn = (NXM_NX, 28, None, 1, N, Ip, "nw_ecn");
     Xreg0 = (OFPXMC_PACKET_REGS, 0, None, 8, M, None, "xreg0");
     Xreg1 = (OFPXMC_PACKET_REGS, 1, None, 8, M, None, "xreg1");
     Xreg2 = (OFPXMC_PACKET_REGS, 2, None, 8, M, None, "xreg2");
@@ -212,6 +241,47 @@ impl Field {
                 f.class == class && f.code == code && f.len == len && f.experimenter == experimenter
             })
             .map(|f| f.field)
+    }
+
+    /// The OXM field that an NXM field shares its meaning (and storage in a flow) with;
+    /// `self` for every other field. Prerequisite and duplicate checks compare these, so
+    /// NXM_OF_ETH_TYPE satisfies an IPv4 prerequisite and cannot follow OXM eth_type.
+    pub fn canonical(self) -> Field {
+        match self {
+            Field::NxmInPort => Field::InPort,
+            Field::NxmEthDst => Field::EthDst,
+            Field::NxmEthSrc => Field::EthSrc,
+            Field::NxmEthType => Field::EthType,
+            // The TCI's CFI bit sits where OXM's "VID present" bit does.
+            Field::NxmVlanTci => Field::VlanVid,
+            Field::NxmIpTos => Field::IpDscp,
+            Field::NxmIpProto => Field::IpProto,
+            Field::NxmIpSrc => Field::Ipv4Src,
+            Field::NxmIpDst => Field::Ipv4Dst,
+            Field::NxmTcpSrc => Field::TcpSrc,
+            Field::NxmTcpDst => Field::TcpDst,
+            Field::NxmUdpSrc => Field::UdpSrc,
+            Field::NxmUdpDst => Field::UdpDst,
+            Field::NxmIcmpType => Field::Icmpv4Type,
+            Field::NxmIcmpCode => Field::Icmpv4Code,
+            Field::NxmArpOp => Field::ArpOp,
+            Field::NxmArpSpa => Field::ArpSpa,
+            Field::NxmArpTpa => Field::ArpTpa,
+            Field::NxArpSha => Field::ArpSha,
+            Field::NxArpTha => Field::ArpTha,
+            Field::NxIpv6Src => Field::Ipv6Src,
+            Field::NxIpv6Dst => Field::Ipv6Dst,
+            Field::NxIcmpv6Type => Field::Icmpv6Type,
+            Field::NxIcmpv6Code => Field::Icmpv6Code,
+            Field::NxNdTarget => Field::Ipv6NdTarget,
+            Field::NxNdSll => Field::Ipv6NdSll,
+            Field::NxNdTll => Field::Ipv6NdTll,
+            Field::NxIpv6Label => Field::Ipv6Flabel,
+            Field::NxIpEcn => Field::IpEcn,
+            Field::NxTunId => Field::TunnelId,
+            Field::NxTcpFlags | Field::OnfTcpFlags => Field::TcpFlags,
+            f => f,
+        }
     }
 
     /// The register number of `reg0`..`reg15`.
@@ -376,7 +446,9 @@ fn value_is_valid(e: &MatchEntry) -> bool {
         Field::VlanVid => v <= 0x1fff,
         Field::VlanPcp => v <= 7,
         Field::IpDscp => v < 64,
-        Field::IpEcn => v <= 3,
+        Field::NxmIpTos => v & 3 == 0,
+        Field::IpEcn | Field::NxIpEcn => v <= 3,
+        Field::NxIpv6Label => v <= 0xfffff,
         Field::NxIpFrag => v <= 3,
         Field::ArpOp => v <= 0xff,
         Field::Ipv6Flabel | Field::MplsLabel => v <= 0xfffff,
@@ -393,8 +465,10 @@ pub struct OxmMatch {
 }
 
 impl OxmMatch {
+    /// The entry for `field` or for a field with the same meaning (see [`Field::canonical`]).
     pub fn get(&self, field: Field) -> Option<&MatchEntry> {
-        self.entries.iter().find(|e| e.field == field)
+        let c = field.canonical();
+        self.entries.iter().find(|e| e.field.canonical() == c)
     }
 
     /// The exact value of `field` when the match pins it down completely.
