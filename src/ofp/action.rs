@@ -591,6 +591,10 @@ fn parse_set_field(r: &mut Reader<'_>) -> Result<MatchEntry, OfpError> {
         return Err(OfpError::OFPBAC_BAD_SET_ARGUMENT);
     }
     let e = MatchEntry::exact(field, v);
+    // Setting a VLAN id means pushing one's VID: the "present" bit must be there.
+    if field == crate::ofp::oxm::Field::VlanVid && e.value_u64() & 0x1000 == 0 {
+        return Err(OfpError::OFPBAC_BAD_SET_ARGUMENT);
+    }
     Ok(e)
 }
 

@@ -1,0 +1,1 @@
+//! Parsing the `ovs-ofctl` flow and action syntax.
