@@ -40,8 +40,8 @@ fn every_recorded_message_round_trips() {
             // A few messages ovs-ofctl sends are ones Open vSwitch itself refuses to decode;
             // we must refuse them with the same error.
             let ovs_error = msg.print.first().and_then(|p| {
-                p.strip_prefix("***decode error: ")
-                    .and_then(|e| e.strip_suffix("***"))
+                let at = p.find("***decode error: ")?;
+                p[at..].strip_prefix("***decode error: ")?.strip_suffix("***")
             });
             if let Some(name) = ovs_error {
                 let ours = decode(&msg.bytes).err().map(|e| e.name());
