@@ -254,7 +254,13 @@ fn decode_body(v: Version, t: u8, r: &mut Reader<'_>) -> Result<Message, OfpErro
         T_FLOW_REMOVED => Message::FlowRemoved(FlowRemoved::parse(v, r)?),
         T_PORT_STATUS => Message::PortStatus(PortStatus::parse(v, r)?),
         T_PACKET_OUT => Message::PacketOut(PacketOut::parse(v, r)?),
-        T_FLOW_MOD => Message::FlowMod(FlowMod::parse(v, r)?),
+        T_FLOW_MOD => {
+            // The fixed part is a multiple of 8 bytes and so must the rest be.
+            if r.remaining() % 8 != 0 {
+                return Err(OfpError::OFPBRC_BAD_LEN);
+            }
+            Message::FlowMod(FlowMod::parse(v, r)?)
+        }
         _ if v10 => match t {
             T10_PORT_MOD => Message::PortMod(PortMod::parse(v, r)?),
             T10_STATS_REQUEST => Message::MultipartRequest(MultipartRequest::parse(v, r)?),

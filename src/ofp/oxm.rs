@@ -552,6 +552,10 @@ impl OxmMatch {
     pub fn parse_ofp12(r: &mut Reader<'_>) -> Result<OxmMatch, OfpError> {
         let mtype = r.u16().map_err(|_| OfpError::OFPBMC_BAD_LEN)?;
         let len = usize::from(r.u16().map_err(|_| OfpError::OFPBMC_BAD_LEN)?);
+        // Type 0 is OpenFlow 1.1's fixed 88-byte match; any other length is a length error.
+        if mtype == 0 && len != 88 {
+            return Err(OfpError::OFPBMC_BAD_LEN);
+        }
         if mtype != 1 {
             return Err(OfpError::OFPBMC_BAD_TYPE);
         }
