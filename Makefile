@@ -1,0 +1,42 @@
+# ferrovs: two commands do everything on a fresh Debian 12 machine.
+#   make run    install what is missing, build (release), start the demo switch
+#   make test   install what is missing, run every test
+# Other targets: deps, build, bench, clean.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+# Debian packages the build, the tests and the demo need.
+DEB_PACKAGES := libdpdk-dev dpdk libclang-dev pkg-config openvswitch-common python3 shellcheck
+# The benchmark's peers: dpdk-testpmd (dpdk-dev).
+BENCH_PACKAGES := dpdk-dev
+DEMO_DIR ?= /tmp/ferrovs-demo
+
+.PHONY: run test deps build bench clean
+
+deps:
+	@scripts/install-deps.sh $(DEB_PACKAGES)
+
+build: deps
+	$(CARGO) build --release
+
+run: build
+	@mkdir -p $(DEMO_DIR)
+	@python3 scripts/gen-traffic.py --out $(DEMO_DIR)/traffic.pcap --flows 1000
+	@echo "Demo: net_pcap port p0 replays $(DEMO_DIR)/traffic.pcap forever; p0 is patched to p1 (net_null). Ctrl-C stops."
+	./target/release/ferrovs run \
+		--port p0=net_pcap0,rx_pcap=$(DEMO_DIR)/traffic.pcap,infinite_rx=1 \
+		--port p1=net_null0,no-rx=1 \
+		--patch p0:p1
+
+test: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace
+
+bench: build
+	@scripts/install-deps.sh $(BENCH_PACKAGES)
+	python3 perf/bench.py $(BENCH_ARGS)
+
+clean:
+	$(CARGO) clean
+	rm -rf $(DEMO_DIR)
