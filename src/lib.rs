@@ -9,5 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod ctl;
+pub mod dpif;
 pub mod ofp;
+pub mod ofproto;
 pub mod switch;

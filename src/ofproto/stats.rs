@@ -1,0 +1,546 @@
+//! Statistics (multipart) requests: desc, flow, aggregate, table, table-features, port,
+//! port-desc, queue, group, group-desc, group-features, meter, meter-config, meter-features,
+//! and the Nicira flow/aggregate forms OpenFlow 1.0 tools use.
+//!
+//! Replies longer than one message are split so that no message exceeds 64 KiB; every part
+//! but the last carries `OFPMPF_REPLY_MORE`. Types the codec keeps as raw bytes (group,
+//! meter and feature replies) are encoded here in their OpenFlow 1.3 layout.
+
+use super::flows::Selector;
+use super::groups::{OFPG_ALL, OFPM_ALL};
+use super::{convert, Millis, Ofproto, OFPTT_ALL};
+use crate::dpif::Dpif;
+use crate::ofp::multipart::{
+    AggregateStats, FlowStats, FlowStatsRequest, GroupDesc, MeterConfig, MultipartReplyBody,
+    MultipartRequestBody, NxFlowStats, PortStats, QueueStats, TableStats, OFPMPF_MORE, OFPMP_GROUP,
+    OFPMP_GROUP_FEATURES, OFPMP_METER, OFPMP_METER_FEATURES, OFPMP_TABLE_FEATURES,
+};
+use crate::ofp::port::{OFPP_ALL, OFPP_ANY, OFPP_MAX};
+use crate::ofp::wire::Put;
+use crate::ofp::{
+    Instruction, Match, Message, MultipartReply, MultipartRequest, OfpError, Version,
+};
+
+/// The largest OpenFlow message.
+const MAX_MSG: usize = 0xffff;
+const OFPQ_ALL: u32 = 0xffff_ffff;
+
+impl<D: Dpif> Ofproto<D> {
+    pub(crate) fn multipart(
+        &mut self,
+        conn: &super::ConnInfo,
+        req: &MultipartRequest,
+        now: Millis,
+    ) -> Result<Vec<Message>, OfpError> {
+        let v = conn.version;
+        match &req.body {
+            MultipartRequestBody::Desc => {
+                Ok(one(MultipartReplyBody::Desc(self.config.desc.clone())))
+            }
+            MultipartRequestBody::Flow(r) => {
+                let items = self.flow_stats(r, v, now)?;
+                Ok(split(v, items, MultipartReplyBody::Flow))
+            }
+            MultipartRequestBody::Aggregate(r) => {
+                let a = self.aggregate(&self.selector(r, v)?);
+                Ok(one(MultipartReplyBody::Aggregate(a)))
+            }
+            MultipartRequestBody::NxFlow {
+                aggregate,
+                out_port,
+                table_id,
+                match_,
+            } => {
+                let r = FlowStatsRequest {
+                    table_id: *table_id,
+                    out_port: *out_port,
+                    out_group: OFPG_ANY_,
+                    cookie: 0,
+                    cookie_mask: 0,
+                    match_: Match::Oxm(match_.clone()),
+                };
+                let sel = self.selector(&r, v)?;
+                if *aggregate {
+                    return Ok(one(MultipartReplyBody::NxAggregate(self.aggregate(&sel))));
+                }
+                let items: Vec<NxFlowStats> = self
+                    .collect(&sel)
+                    .iter()
+                    .filter_map(|id| self.rules.get(id))
+                    .map(|r| {
+                        let ((duration_sec, duration_nsec), idle_age, hard_age) =
+                            Self::rule_ages(r, now);
+                        NxFlowStats {
+                            table_id: r.table_id,
+                            duration_sec,
+                            duration_nsec,
+                            priority: r.priority as u16,
+                            idle_timeout: r.idle_timeout,
+                            hard_timeout: r.hard_timeout,
+                            idle_age,
+                            hard_age,
+                            cookie: r.cookie,
+                            packet_count: r.packet_count,
+                            byte_count: r.byte_count,
+                            match_: r.match_.to_oxm(),
+                            actions: r.actions().cloned().collect(),
+                        }
+                    })
+                    .collect();
+                Ok(split(v, items, MultipartReplyBody::NxFlow))
+            }
+            MultipartRequestBody::Table => {
+                let items: Vec<TableStats> = self
+                    .visible_tables()
+                    .into_iter()
+                    .map(|id| {
+                        let t = &self.tables[usize::from(id)];
+                        TableStats {
+                            table_id: id,
+                            name: t.name(),
+                            wildcards: crate::ofp::match10::OFPFW_ALL,
+                            max_entries: t.max_flows.min(1_000_000),
+                            active_count: t.cls.len() as u32,
+                            lookup_count: t.lookup_count,
+                            matched_count: t.matched_count,
+                        }
+                    })
+                    .collect();
+                Ok(split(v, items, MultipartReplyBody::Table))
+            }
+            MultipartRequestBody::Port { port_no } => {
+                let items: Vec<PortStats> =
+                    self.ports
+                        .values()
+                        .filter(|p| *port_no == OFPP_ANY || p.desc.port_no == *port_no)
+                        .map(|p| {
+                            let s = self.dpif.port_stats(p.dp_port).unwrap_or(
+                                crate::dpif::DpPortStats {
+                                    rx_packets: u64::MAX,
+                                    tx_packets: u64::MAX,
+                                    rx_bytes: u64::MAX,
+                                    tx_bytes: u64::MAX,
+                                    rx_dropped: u64::MAX,
+                                    tx_dropped: u64::MAX,
+                                    rx_errors: u64::MAX,
+                                    tx_errors: u64::MAX,
+                                },
+                            );
+                            let (duration_sec, duration_nsec) = since(p.created, now);
+                            PortStats {
+                                port_no: p.desc.port_no,
+                                rx_packets: s.rx_packets,
+                                tx_packets: s.tx_packets,
+                                rx_bytes: s.rx_bytes,
+                                tx_bytes: s.tx_bytes,
+                                rx_dropped: s.rx_dropped,
+                                tx_dropped: s.tx_dropped,
+                                rx_errors: s.rx_errors,
+                                tx_errors: s.tx_errors,
+                                // Not measured by the datapath: "unavailable".
+                                rx_frame_err: u64::MAX,
+                                rx_over_err: u64::MAX,
+                                rx_crc_err: u64::MAX,
+                                collisions: u64::MAX,
+                                duration_sec,
+                                duration_nsec,
+                            }
+                        })
+                        .collect();
+                Ok(split(v, items, MultipartReplyBody::Port))
+            }
+            MultipartRequestBody::Queue { port_no, queue_id } => {
+                let all = *port_no == OFPP_ALL || *port_no == OFPP_ANY;
+                if !all && *port_no >= OFPP_MAX {
+                    return Err(OfpError::OFPQOFC_BAD_PORT);
+                }
+                let mut items = Vec::new();
+                for p in self
+                    .ports
+                    .values()
+                    .filter(|p| all || p.desc.port_no == *port_no)
+                {
+                    for q in p
+                        .queues
+                        .iter()
+                        .filter(|q| *queue_id == OFPQ_ALL || *q == queue_id)
+                    {
+                        let (duration_sec, duration_nsec) = since(p.created, now);
+                        items.push(QueueStats {
+                            port_no: p.desc.port_no,
+                            queue_id: *q,
+                            tx_bytes: 0,
+                            tx_packets: 0,
+                            tx_errors: 0,
+                            duration_sec,
+                            duration_nsec,
+                        });
+                    }
+                }
+                Ok(split(v, items, MultipartReplyBody::Queue))
+            }
+            MultipartRequestBody::PortDesc { port_no } => {
+                let items = self
+                    .ports
+                    .values()
+                    .filter(|p| *port_no == OFPP_ANY || p.desc.port_no == *port_no)
+                    .map(|p| p.desc.clone())
+                    .collect();
+                Ok(split(v, items, MultipartReplyBody::PortDesc))
+            }
+            MultipartRequestBody::GroupDesc => {
+                let items = self
+                    .groups
+                    .iter()
+                    .map(|(id, g)| GroupDesc {
+                        group_type: g.group_type,
+                        group_id: *id,
+                        buckets: g.buckets.clone(),
+                    })
+                    .collect();
+                Ok(split(v, items, MultipartReplyBody::GroupDesc))
+            }
+            MultipartRequestBody::MeterConfig { meter_id } => {
+                if *meter_id != OFPM_ALL && !self.meters.contains_key(meter_id) {
+                    return Err(OfpError::OFPMMFC_UNKNOWN_METER);
+                }
+                let items = self
+                    .meters
+                    .iter()
+                    .filter(|(id, _)| *meter_id == OFPM_ALL || *id == meter_id)
+                    .map(|(id, m)| MeterConfig {
+                        flags: m.flags,
+                        meter_id: *id,
+                        bands: m.bands.iter().map(|b| b.band).collect(),
+                    })
+                    .collect();
+                Ok(split(v, items, MultipartReplyBody::MeterConfig))
+            }
+            MultipartRequestBody::Raw { mtype, body } if v != Version::V1_0 => {
+                self.raw_stats(*mtype, body, v, now)
+            }
+            _ => Err(OfpError::OFPBRC_BAD_STAT),
+        }
+    }
+
+    fn selector(&self, r: &FlowStatsRequest, v: Version) -> Result<Selector, OfpError> {
+        if r.table_id != OFPTT_ALL && !self.table_exists(r.table_id) {
+            return Err(OfpError::OFPBRC_BAD_TABLE_ID);
+        }
+        Ok(Selector {
+            table_id: r.table_id,
+            fmatch: super::FlowMatch::from_oxm(&r.match_.to_oxm()),
+            priority: None,
+            cookie: r.cookie,
+            cookie_mask: if v == Version::V1_0 { 0 } else { r.cookie_mask },
+            out_port: r.out_port,
+            out_group: if v == Version::V1_0 {
+                OFPG_ANY_
+            } else {
+                r.out_group
+            },
+        })
+    }
+
+    fn flow_stats(
+        &self,
+        r: &FlowStatsRequest,
+        v: Version,
+        now: Millis,
+    ) -> Result<Vec<FlowStats>, OfpError> {
+        let sel = self.selector(r, v)?;
+        Ok(self
+            .collect(&sel)
+            .iter()
+            .filter_map(|id| self.rules.get(id))
+            .filter_map(|r| {
+                let ((duration_sec, duration_nsec), _, _) = Self::rule_ages(r, now);
+                let instructions = if v == Version::V1_0 {
+                    // 1.0 carries one action list.
+                    let acts: Vec<_> = r.actions().cloned().collect();
+                    if acts.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![Instruction::ApplyActions(acts)]
+                    }
+                } else {
+                    r.instructions.clone()
+                };
+                Some(FlowStats {
+                    table_id: r.table_id,
+                    duration_sec,
+                    duration_nsec,
+                    priority: r.priority as u16,
+                    idle_timeout: r.idle_timeout,
+                    hard_timeout: r.hard_timeout,
+                    flags: r.flags,
+                    importance: r.importance,
+                    cookie: r.cookie,
+                    packet_count: r.packet_count,
+                    byte_count: r.byte_count,
+                    match_: convert::match_for(&r.match_, v)?,
+                    instructions,
+                })
+            })
+            .collect())
+    }
+
+    fn aggregate(&self, sel: &Selector) -> AggregateStats {
+        let mut a = AggregateStats::default();
+        for r in self.collect(sel).iter().filter_map(|id| self.rules.get(id)) {
+            // An unknown counter (all-ones) makes the total unknown.
+            a.packet_count = if r.packet_count == u64::MAX {
+                u64::MAX
+            } else {
+                a.packet_count.saturating_add(r.packet_count)
+            };
+            a.byte_count = if r.byte_count == u64::MAX {
+                u64::MAX
+            } else {
+                a.byte_count.saturating_add(r.byte_count)
+            };
+            a.flow_count += 1;
+        }
+        a
+    }
+
+    fn raw_stats(
+        &self,
+        mtype: u16,
+        body: &[u8],
+        v: Version,
+        now: Millis,
+    ) -> Result<Vec<Message>, OfpError> {
+        let id_arg = || -> Result<u32, OfpError> {
+            if body.len() != 8 {
+                return Err(OfpError::OFPBRC_BAD_LEN);
+            }
+            Ok(u32::from_be_bytes([body[0], body[1], body[2], body[3]]))
+        };
+        let entries: Vec<Vec<u8>> = match mtype {
+            OFPMP_GROUP => {
+                let gid = id_arg()?;
+                self.groups
+                    .iter()
+                    .filter(|(id, _)| gid == OFPG_ALL || **id == gid)
+                    .map(|(id, g)| {
+                        let mut e = Vec::new();
+                        let (s, ns) = since(g.created, now);
+                        e.put_u16((40 + 16 * g.buckets.len()) as u16);
+                        e.put_zeros(2);
+                        e.put_u32(*id);
+                        e.put_u32(self.group_ref_count(*id));
+                        e.put_zeros(4);
+                        e.put_u64(g.packet_count);
+                        e.put_u64(g.byte_count);
+                        e.put_u32(s);
+                        e.put_u32(ns);
+                        for (p, b) in &g.bucket_counts {
+                            e.put_u64(*p);
+                            e.put_u64(*b);
+                        }
+                        e
+                    })
+                    .collect()
+            }
+            OFPMP_GROUP_FEATURES => {
+                let mut e = Vec::new();
+                e.put_u32(0xf); // all, select, indirect, fast-failover
+                e.put_u32(0x1 | 0x2 | 0x4 | 0x8); // select weight/liveness, chaining, chaining checks
+                for _ in 0..4 {
+                    e.put_u32(super::groups::OFPG_MAX);
+                }
+                for _ in 0..4 {
+                    e.put_u32(0xffff_ffff);
+                }
+                vec![e]
+            }
+            OFPMP_METER => {
+                let mid = id_arg()?;
+                self.meters
+                    .iter()
+                    .filter(|(id, _)| mid == OFPM_ALL || **id == mid)
+                    .map(|(id, m)| {
+                        let mut e = Vec::new();
+                        let (s, ns) = since(m.created, now);
+                        e.put_u32(*id);
+                        e.put_u16((40 + 16 * m.bands.len()) as u16);
+                        e.put_zeros(6);
+                        e.put_u32(self.meter_flow_count(*id));
+                        e.put_u64(m.packet_in_count);
+                        e.put_u64(m.byte_in_count);
+                        e.put_u32(s);
+                        e.put_u32(ns);
+                        for b in &m.bands {
+                            e.put_u64(b.packet_count);
+                            e.put_u64(b.byte_count);
+                        }
+                        e
+                    })
+                    .collect()
+            }
+            OFPMP_METER_FEATURES => {
+                let mut e = Vec::new();
+                e.put_u32(super::groups::MAX_METERS);
+                e.put_u32(1 << super::groups::OFPMBT_DROP);
+                e.put_u32(u32::from(
+                    super::groups::OFPMF_KBPS
+                        | super::groups::OFPMF_PKTPS
+                        | super::groups::OFPMF_BURST
+                        | super::groups::OFPMF_STATS,
+                ));
+                e.put_u8(super::groups::MAX_BANDS);
+                e.put_u8(0);
+                e.put_zeros(2);
+                vec![e]
+            }
+            OFPMP_TABLE_FEATURES => {
+                if !body.is_empty() {
+                    // Reconfiguring the pipeline is not supported.
+                    return Err(OfpError::OFPTFFC_EPERM);
+                }
+                self.visible_tables()
+                    .into_iter()
+                    .map(|id| self.table_features(id))
+                    .collect()
+            }
+            _ => return Err(OfpError::OFPBRC_BAD_STAT),
+        };
+        Ok(split_raw(v, mtype, entries))
+    }
+
+    /// One `ofp_table_features` with its instructions, next-tables and match properties.
+    fn table_features(&self, id: u8) -> Vec<u8> {
+        let t = &self.tables[usize::from(id)];
+        let mut props = Vec::new();
+        let prop = |props: &mut Vec<u8>, ptype: u16, body: &[u8]| {
+            let len = 4 + body.len();
+            props.put_u16(ptype);
+            props.put_u16(len as u16);
+            props.extend_from_slice(body);
+            props.put_zeros((8 - len % 8) % 8);
+        };
+        // OFPTFPT_INSTRUCTIONS: goto-table (not in the last table), write-metadata,
+        // write/apply/clear-actions, meter.
+        let mut ins = Vec::new();
+        for it in [1u16, 2, 3, 4, 5, 6] {
+            if it == 1 && id + 1 >= self.config.n_tables {
+                continue;
+            }
+            ins.put_u16(it);
+            ins.put_u16(4);
+        }
+        prop(&mut props, 0, &ins);
+        // OFPTFPT_NEXT_TABLES.
+        let next: Vec<u8> = (id.saturating_add(1)..self.config.n_tables).collect();
+        prop(&mut props, 2, &next);
+        // OFPTFPT_MATCH: every OpenFlow basic field, masked where maskable.
+        let mut m = Vec::new();
+        for f in crate::ofp::oxm::FIELDS
+            .iter()
+            .filter(|f| f.class == crate::ofp::oxm::OFPXMC_OPENFLOW_BASIC)
+        {
+            m.put_u32(f.field.header(f.maskable));
+        }
+        prop(&mut props, 8, &m);
+        let mut e = Vec::new();
+        e.put_u16((64 + props.len()) as u16);
+        e.put_u8(id);
+        e.put_zeros(5);
+        let mut name = [0u8; 32];
+        let n = t.name();
+        let nb = n.as_bytes();
+        name[..nb.len().min(31)].copy_from_slice(&nb[..nb.len().min(31)]);
+        e.extend_from_slice(&name);
+        e.put_u64(u64::MAX); // metadata_match
+        e.put_u64(u64::MAX); // metadata_write
+        e.put_u32(0); // config
+        e.put_u32(t.max_flows.min(1_000_000));
+        e.extend_from_slice(&props);
+        e
+    }
+}
+
+const OFPG_ANY_: u32 = crate::ofp::flow::OFPG_ANY;
+
+fn since(t: Millis, now: Millis) -> (u32, u32) {
+    let ms = now.saturating_sub(t);
+    ((ms / 1000) as u32, ((ms % 1000) * 1_000_000) as u32)
+}
+
+fn one(body: MultipartReplyBody) -> Vec<Message> {
+    vec![Message::MultipartReply(MultipartReply { flags: 0, body })]
+}
+
+fn encoded_len(v: Version, body: MultipartReplyBody) -> Option<usize> {
+    let mut out = Vec::new();
+    Message::MultipartReply(MultipartReply { flags: 0, body })
+        .encode(v, 0, &mut out)
+        .ok()?;
+    Some(out.len())
+}
+
+/// Splits `items` into replies of at most 64 KiB each, all but the last flagged MORE.
+/// Items that cannot be encoded in `v` are left out.
+fn split<T: Clone>(
+    v: Version,
+    items: Vec<T>,
+    wrap: impl Fn(Vec<T>) -> MultipartReplyBody,
+) -> Vec<Message> {
+    let Some(empty) = encoded_len(v, wrap(Vec::new())) else {
+        return Vec::new();
+    };
+    let mut parts: Vec<Vec<T>> = vec![Vec::new()];
+    let mut size = empty;
+    for it in items {
+        let Some(n) = encoded_len(v, wrap(vec![it.clone()])) else {
+            continue;
+        };
+        let n = n - empty;
+        if size + n > MAX_MSG && parts.last().is_some_and(|p| !p.is_empty()) {
+            parts.push(Vec::new());
+            size = empty;
+        }
+        size += n;
+        if let Some(p) = parts.last_mut() {
+            p.push(it);
+        }
+    }
+    finish(parts.into_iter().map(wrap).collect())
+}
+
+fn split_raw(v: Version, mtype: u16, entries: Vec<Vec<u8>>) -> Vec<Message> {
+    let header = if v == Version::V1_0 { 12 } else { 16 };
+    let mut parts: Vec<Vec<u8>> = vec![Vec::new()];
+    for e in entries {
+        if parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && header + p.len() + e.len() > MAX_MSG)
+        {
+            parts.push(Vec::new());
+        }
+        if let Some(p) = parts.last_mut() {
+            p.extend_from_slice(&e);
+        }
+    }
+    finish(
+        parts
+            .into_iter()
+            .map(|body| MultipartReplyBody::Raw { mtype, body })
+            .collect(),
+    )
+}
+
+fn finish(bodies: Vec<MultipartReplyBody>) -> Vec<Message> {
+    let n = bodies.len();
+    bodies
+        .into_iter()
+        .enumerate()
+        .map(|(i, body)| {
+            Message::MultipartReply(MultipartReply {
+                flags: if i + 1 < n { OFPMPF_MORE } else { 0 },
+                body,
+            })
+        })
+        .collect()
+}
