@@ -41,7 +41,9 @@ fn every_recorded_message_round_trips() {
             // we must refuse them with the same error.
             let ovs_error = msg.print.first().and_then(|p| {
                 let at = p.find("***decode error: ")?;
-                p[at..].strip_prefix("***decode error: ")?.strip_suffix("***")
+                p[at..]
+                    .strip_prefix("***decode error: ")?
+                    .strip_suffix("***")
             });
             if let Some(name) = ovs_error {
                 let ours = decode(&msg.bytes).err().map(|e| e.name());
@@ -56,7 +58,12 @@ fn every_recorded_message_round_trips() {
         }
     }
     assert!(n >= 600, "corpus too small: {n} messages");
-    assert!(failures.is_empty(), "{} of {n} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

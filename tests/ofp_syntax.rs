@@ -38,7 +38,10 @@ fn parsed_flows_encode_like_ovs_ofctl() {
         let v = version(&case.version);
         // The flow-mod ovs-ofctl sent (OFPT_FLOW_MOD, type 14).
         let Some(sent) = case.msgs.iter().find(|m| m.bytes.get(1) == Some(&14)) else {
-            unsupported.push(format!("{} {}: ovs-ofctl sent no OFPT_FLOW_MOD", case.name, case.version));
+            unsupported.push(format!(
+                "{} {}: ovs-ofctl sent no OFPT_FLOW_MOD",
+                case.name, case.version
+            ));
             continue;
         };
         let xid = u32::from_be_bytes([sent.bytes[4], sent.bytes[5], sent.bytes[6], sent.bytes[7]]);
@@ -67,21 +70,33 @@ fn parsed_flows_encode_like_ovs_ofctl() {
         }
         // And what we print for it is what ovs-ofctl prints for the same bytes.
         // (A few flows ovs-ofctl sends are ones OVS itself cannot decode; skip printing.)
-        if let (Ok((_, Message::FlowMod(d))), Some((_, theirs))) =
-            (decode(&out), sent.print.first().and_then(|p| p.split_once("): ")))
-        {
+        if let (Ok((_, Message::FlowMod(d))), Some((_, theirs))) = (
+            decode(&out),
+            sent.print.first().and_then(|p| p.split_once("): ")),
+        ) {
             let ours = format_flow_mod(&d, v);
             if ours != theirs {
-                failures.push(format!("{}: print\n  ovs:  {theirs}\n  ours: {ours}", case.name));
+                failures.push(format!(
+                    "{}: print\n  ovs:  {theirs}\n  ours: {ours}",
+                    case.name
+                ));
                 continue;
             }
         }
         matched += 1;
     }
-    eprintln!("{matched} flows matched; not OFPT_FLOW_MOD: {}", unsupported.len());
+    eprintln!(
+        "{matched} flows matched; not OFPT_FLOW_MOD: {}",
+        unsupported.len()
+    );
     for u in &unsupported {
         eprintln!("  {u}");
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(matched >= 200, "only {matched} flows matched");
 }

@@ -128,7 +128,11 @@ impl Instruction {
         Ok(())
     }
 
-    pub fn emit_list(list: &[Instruction], version: Version, out: &mut Vec<u8>) -> Result<(), OfpError> {
+    pub fn emit_list(
+        list: &[Instruction],
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<(), OfpError> {
         for i in list {
             i.emit(version, out)?;
         }

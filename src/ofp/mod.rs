@@ -310,9 +310,7 @@ fn decode_body(v: Version, t: u8, r: &mut Reader<'_>) -> Result<Message, OfpErro
         T_BUNDLE_CONTROL if v >= Version::V1_4 => {
             Message::BundleControl(ext::parse_bundle_control(r)?)
         }
-        T_BUNDLE_ADD_MESSAGE if v >= Version::V1_4 => {
-            Message::BundleAdd(ext::parse_bundle_add(r)?)
-        }
+        T_BUNDLE_ADD_MESSAGE if v >= Version::V1_4 => Message::BundleAdd(ext::parse_bundle_add(r)?),
         _ => return Err(OfpError::OFPBRC_BAD_TYPE),
     };
     Ok(m)
@@ -324,7 +322,13 @@ impl Message {
     pub fn msg_type(&self, version: Version) -> Result<u8, OfpError> {
         let v10 = version == Version::V1_0;
         let pick = |t10: u8, t11: u8| if v10 { t10 } else { t11 };
-        let only11 = |t: u8| if v10 { Err(OfpError::OFPBRC_BAD_TYPE) } else { Ok(t) };
+        let only11 = |t: u8| {
+            if v10 {
+                Err(OfpError::OFPBRC_BAD_TYPE)
+            } else {
+                Ok(t)
+            }
+        };
         Ok(match self {
             Message::Hello(_) => T_HELLO,
             Message::Error(_) => T_ERROR,
@@ -425,7 +429,12 @@ impl Message {
 /// The error reply Open vSwitch sends for a request that failed to decode: the header's
 /// version when we speak it (else our `fallback`), the request's xid, and up to 64 of its
 /// bytes.
-pub fn error_reply(request: &[u8], error: OfpError, fallback: Version, out: &mut Vec<u8>) -> Result<(), OfpError> {
+pub fn error_reply(
+    request: &[u8],
+    error: OfpError,
+    fallback: Version,
+    out: &mut Vec<u8>,
+) -> Result<(), OfpError> {
     let (version, xid) = match Header::parse(request) {
         Ok(h) => (Version::from_wire(h.version).unwrap_or(fallback), h.xid),
         Err(_) => (fallback, 0),
@@ -453,10 +462,22 @@ mod tests {
     #[test]
     fn header_errors() {
         assert_eq!(decode(&[0x04, 0x02, 0x00]), Err(OfpError::OFPBRC_BAD_LEN));
-        assert_eq!(decode(&[0x04, 0x02, 0x00, 0x10, 0, 0, 0, 1]), Err(OfpError::OFPBRC_BAD_LEN));
-        assert_eq!(decode(&[0x02, 0x02, 0x00, 0x08, 0, 0, 0, 1]), Err(OfpError::OFPBRC_BAD_VERSION));
-        assert_eq!(decode(&[0x04, 0x63, 0x00, 0x08, 0, 0, 0, 1]), Err(OfpError::OFPBRC_BAD_TYPE));
-        assert_eq!(frame_len(&[0x04, 0x02, 0x00, 0x04, 0, 0, 0, 1]), Err(OfpError::OFPBRC_BAD_LEN));
+        assert_eq!(
+            decode(&[0x04, 0x02, 0x00, 0x10, 0, 0, 0, 1]),
+            Err(OfpError::OFPBRC_BAD_LEN)
+        );
+        assert_eq!(
+            decode(&[0x02, 0x02, 0x00, 0x08, 0, 0, 0, 1]),
+            Err(OfpError::OFPBRC_BAD_VERSION)
+        );
+        assert_eq!(
+            decode(&[0x04, 0x63, 0x00, 0x08, 0, 0, 0, 1]),
+            Err(OfpError::OFPBRC_BAD_TYPE)
+        );
+        assert_eq!(
+            frame_len(&[0x04, 0x02, 0x00, 0x04, 0, 0, 0, 1]),
+            Err(OfpError::OFPBRC_BAD_LEN)
+        );
         assert_eq!(frame_len(&[0x04]), Ok(None));
     }
 
@@ -466,7 +487,10 @@ mod tests {
         req.resize(80, 0xaa);
         let mut out = Vec::new();
         error_reply(&req, OfpError::OFPBRC_BAD_TYPE, Version::V1_3, &mut out).unwrap();
-        assert_eq!(&out[..12], &[0x04, 0x01, 0x00, 0x4c, 0, 0, 0, 9, 0, 1, 0, 1]);
+        assert_eq!(
+            &out[..12],
+            &[0x04, 0x01, 0x00, 0x4c, 0, 0, 0, 9, 0, 1, 0, 1]
+        );
         assert_eq!(&out[12..], &req[..64]);
     }
 }

@@ -13,6 +13,7 @@ pub mod fields;
 pub mod parse;
 pub mod print;
 
-
 pub use parse::{parse_actions, parse_flow, parse_spec, FlowSpec, SyntaxError};
-pub use print::{format_actions, format_flow_mod, format_flow_stats, format_instructions, format_match};
+pub use print::{
+    format_actions, format_flow_mod, format_flow_stats, format_instructions, format_match,
+};
