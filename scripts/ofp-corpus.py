@@ -8,6 +8,7 @@ and records every message ovs-ofctl sent. Each recorded message is also decoded 
 `ovs-ofctl ofp-print HEX`, so the tests can compare our printer with Open vSwitch's.
 
 Usage: scripts/ofp-corpus.py [OUTPUT]   (default tests/data/ofp/corpus.txt)
+       scripts/ofp-corpus.py --fuzz-seeds   (writes fuzz/corpus/* from the stored corpus)
 Needs only Python 3 and ovs-ofctl (Debian package openvswitch-common).
 
 Output format, one record per line:
@@ -210,8 +211,34 @@ def split_args(rest):
     return [a.strip() for a in rest.split(" ; ")]
 
 
+def fuzz_seeds(here):
+    """Seeds the cargo-fuzz corpora with the recorded messages and flow texts."""
+    import hashlib
+
+    root = os.path.join(here, "..")
+    dec = os.path.join(root, "fuzz", "corpus", "ofp_decode")
+    syn = os.path.join(root, "fuzz", "corpus", "ofp_flow_syntax")
+    os.makedirs(dec, exist_ok=True)
+    os.makedirs(syn, exist_ok=True)
+    with open(os.path.join(root, "tests", "data", "ofp", "corpus.txt")) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("msg "):
+                data, where = bytes.fromhex(line[4:]), dec
+            elif line.startswith("case ") and " add-flow ; SWITCH ; " in line:
+                data, where = line.split(" add-flow ; SWITCH ; ", 1)[1].encode(), syn
+            else:
+                continue
+            name = hashlib.sha1(data).hexdigest()[:16]
+            with open(os.path.join(where, name), "wb") as out:
+                out.write(data)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
+    if sys.argv[1:] == ["--fuzz-seeds"]:
+        fuzz_seeds(here)
+        return
     default = os.path.join(here, "..", "tests", "data", "ofp", "corpus.txt")
     out_path = sys.argv[1] if len(sys.argv) > 1 else default
     lines = []

@@ -177,7 +177,8 @@ impl Action {
     /// Decodes a whole action list (`bytes` is exactly the list).
     pub fn parse_list(version: Version, bytes: &[u8]) -> Result<Vec<Action>, OfpError> {
         let mut r = Reader::new(bytes, BAD_LEN);
-        let mut out = Vec::with_capacity(bytes.len() / 16);
+        // An action takes at least 8 bytes, so this never has to grow.
+        let mut out = Vec::with_capacity(bytes.len() / 8);
         while !r.is_empty() {
             if r.remaining() < 8 {
                 return Err(BAD_LEN);

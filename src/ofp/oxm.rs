@@ -536,8 +536,9 @@ impl OxmMatch {
 
     /// Parses a run of OXM entries filling all of `r`.
     pub fn parse_entries(r: &mut Reader<'_>) -> Result<OxmMatch, OfpError> {
+        // An entry takes at least 5 bytes, so this never has to grow.
         let mut m = OxmMatch {
-            entries: Vec::with_capacity(r.remaining() / 6),
+            entries: Vec::with_capacity(r.remaining() / 5),
         };
         while !r.is_empty() {
             let e = MatchEntry::parse(r)?;
