@@ -31,7 +31,9 @@ static GLOBAL: Counting = Counting;
 fn encoded(flow: &str) -> Vec<u8> {
     let fm = parse_flow(flow, Version::V1_3, 0).expect("parses");
     let mut out = Vec::new();
-    Message::FlowMod(fm).encode(Version::V1_3, 1, &mut out).expect("encodes");
+    Message::FlowMod(fm)
+        .encode(Version::V1_3, 1, &mut out)
+        .expect("encodes");
     out
 }
 

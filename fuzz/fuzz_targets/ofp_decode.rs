@@ -8,8 +8,12 @@ use ferrovs::ofp::{decode, Version};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok((header, msg)) = decode(data) else { return };
-    let Some(version) = Version::from_wire(header.version) else { return };
+    let Ok((header, msg)) = decode(data) else {
+        return;
+    };
+    let Some(version) = Version::from_wire(header.version) else {
+        return;
+    };
     let mut out = Vec::new();
     if msg.encode(version, header.xid, &mut out).is_ok() {
         let (_, again) = decode(&out).expect("our own encoding decodes");

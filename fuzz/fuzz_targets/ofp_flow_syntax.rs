@@ -7,7 +7,9 @@ use ferrovs::ofp::{Message, Version};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     for version in Version::ALL {
         for command in [0, 3] {
             if let Ok(fm) = parse_flow(text, version, command) {

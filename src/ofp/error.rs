@@ -315,7 +315,10 @@ impl ErrorMsg {
         let code = r.u16()?;
         // An extension error names its vendor next; vendor 0 would make it look standard,
         // so such a message is kept as the plain (type, code) it is on the wire.
-        let vendor = r.rest().get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let vendor = r
+            .rest()
+            .get(..4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         let extension = vendor.is_some_and(|v| v != 0);
         let triplet = if extension && etype == NXET_VENDOR && code == 0 && version.wire() <= 2 {
             Triplet {
