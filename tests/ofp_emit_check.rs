@@ -279,3 +279,187 @@ fn flow_stats_print_like_dump_flows() {
         assert_eq!(theirs, ours, "{v:?}: {text}");
     }
 }
+
+/// Control messages a controller sends or the switch answers with: role, async config,
+/// bundles, groups, meters, Nicira extensions, errors.
+#[test]
+fn ovs_ofctl_decodes_control_messages() {
+    use ferrovs::ofp::ext::{BundleControl, OFPBCT_COMMIT_REPLY};
+    use ferrovs::ofp::multipart::{Bucket, GroupDesc, MeterBand, MeterConfig};
+    use ferrovs::ofp::{Action, AsyncConfig, ErrorMsg, GroupMod, MeterMod, OfpError};
+
+    if ofp_print(&[1, 2, 0, 8, 0, 0, 0, 1]).is_none() {
+        eprintln!("ovs-ofctl not installed: skipping");
+        return;
+    }
+    let masks = AsyncConfig {
+        props: vec![(1, 0x7), (0, 0), (3, 0x7), (2, 0x7), (5, 0xf), (4, 0)],
+    };
+    let v13 = Version::V1_3;
+    let cases: Vec<(Message, Version, Vec<&str>)> = vec![
+        (
+            Message::RoleRequest(RoleMsg {
+                role: 3,
+                generation_id: 9,
+            }),
+            v13,
+            vec!["role=secondary generation_id=9"],
+        ),
+        (
+            Message::SetAsync(masks.clone()),
+            v13,
+            vec!["OFPT_SET_ASYNC", "PACKET_IN:"],
+        ),
+        (
+            Message::GetAsyncReply(masks.clone()),
+            Version::V1_4,
+            vec!["OFPT_GET_ASYNC_REPLY"],
+        ),
+        (
+            Message::Nx(NxMessage::RoleRequest(1)),
+            Version::V1_0,
+            vec!["NXT_ROLE_REQUEST", "role=primary"],
+        ),
+        (
+            Message::Nx(NxMessage::SetAsyncConfig(masks.clone())),
+            Version::V1_0,
+            vec!["NXT_SET_ASYNC_CONFIG"],
+        ),
+        (
+            Message::Nx(NxMessage::SetAsyncConfig2(masks)),
+            v13,
+            vec!["NXT_SET_ASYNC_CONFIG2"],
+        ),
+        (
+            Message::Nx(NxMessage::FlowModTableId(true)),
+            Version::V1_0,
+            vec!["NXT_FLOW_MOD_TABLE_ID", "enable"],
+        ),
+        (
+            Message::Nx(NxMessage::SetPacketInFormat(2)),
+            v13,
+            vec!["format=nxt_packet_in2"],
+        ),
+        (
+            Message::BundleControl(BundleControl {
+                bundle_id: 1,
+                ctype: OFPBCT_COMMIT_REPLY,
+                flags: 1,
+                properties: vec![],
+            }),
+            Version::V1_4,
+            vec!["bundle_id=0x1 type=COMMIT_REPLY flags=atomic"],
+        ),
+        (
+            Message::BundleControl(BundleControl {
+                bundle_id: 1,
+                ctype: OFPBCT_COMMIT_REPLY,
+                flags: 1,
+                properties: vec![],
+            }),
+            v13,
+            vec!["ONFT_BUNDLE_CONTROL", "type=COMMIT_REPLY"],
+        ),
+        (
+            Message::GroupMod(GroupMod {
+                command: 0,
+                group_type: 1,
+                group_id: 2,
+                buckets: vec![Bucket {
+                    weight: 10,
+                    watch_port: u32::MAX,
+                    watch_group: u32::MAX,
+                    actions: vec![Action::Output {
+                        port: 1,
+                        max_len: 0,
+                    }],
+                }],
+            }),
+            v13,
+            vec!["ADD group_id=2,type=select", "weight:10,actions=output:1"],
+        ),
+        (
+            Message::MeterMod(MeterMod {
+                command: 0,
+                flags: 1,
+                meter_id: 1,
+                bands: vec![MeterBand {
+                    band_type: 1,
+                    rate: 1000,
+                    burst_size: 0,
+                    extra: 0,
+                }],
+            }),
+            v13,
+            vec!["ADD meter=1 kbps bands=", "type=drop rate=1000"],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::GroupDesc(vec![GroupDesc {
+                    group_type: 0,
+                    group_id: 1,
+                    buckets: vec![Bucket {
+                        weight: 0,
+                        watch_port: u32::MAX,
+                        watch_group: u32::MAX,
+                        actions: vec![Action::Output {
+                            port: 2,
+                            max_len: 0,
+                        }],
+                    }],
+                }]),
+            }),
+            v13,
+            vec!["group_id=1,type=all,bucket=actions=output:2"],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::MeterConfig(vec![MeterConfig {
+                    flags: 1,
+                    meter_id: 1,
+                    bands: vec![MeterBand {
+                        band_type: 1,
+                        rate: 500,
+                        burst_size: 0,
+                        extra: 0,
+                    }],
+                }]),
+            }),
+            v13,
+            vec!["meter=1 kbps bands=", "type=drop rate=500"],
+        ),
+        (
+            Message::Error(ErrorMsg::reply_to(
+                OfpError::OFPBMC_BAD_PREREQ,
+                &[1, 18, 0, 8, 0, 0, 0, 5],
+            )),
+            Version::V1_0,
+            vec!["OFPBMC_BAD_PREREQ"],
+        ),
+        (
+            Message::Error(ErrorMsg::reply_to(
+                OfpError::OFPBFC_MSG_FAILED,
+                &[4, 20, 0, 8, 0, 0, 0, 5],
+            )),
+            v13,
+            vec!["OFPBFC_MSG_FAILED"],
+        ),
+        (
+            Message::Error(ErrorMsg::reply_to(
+                OfpError::OFPBIC_BAD_TABLE_ID,
+                &[4, 20, 0, 8, 0, 0, 0, 5],
+            )),
+            v13,
+            vec!["OFPBIC_BAD_TABLE_ID"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (m, v, expect) in cases {
+        if let Err(e) = check(&m, v, &expect) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

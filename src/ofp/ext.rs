@@ -358,8 +358,10 @@ impl PacketIn2 {
         self.prop(NXPINT_TABLE_ID).and_then(|v| v.first().copied())
     }
 
+    /// The cookie (a 64-bit value that Open vSwitch puts after 4 pad bytes).
     pub fn cookie(&self) -> Option<u64> {
         self.prop(NXPINT_COOKIE)
+            .and_then(|v| v.get(4..12))
             .and_then(|v| v.try_into().ok())
             .map(u64::from_be_bytes)
     }
