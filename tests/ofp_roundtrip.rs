@@ -73,7 +73,12 @@ fn corpus_covers_every_message_kind() {
         for msg in &case.msgs {
             if let Ok((_, m)) = decode(&msg.bytes) {
                 let k = format!("{m:?}");
-                kinds.insert(k.split(['(', ' ', '{']).next().unwrap_or("").to_string());
+                let mut parts = k.split(['(', ' ', '{']);
+                let outer = parts.next().unwrap_or("").to_string();
+                if outer == "Nx" {
+                    kinds.insert(format!("Nx({}", parts.next().unwrap_or("")));
+                }
+                kinds.insert(outer);
             }
         }
     }
@@ -93,7 +98,10 @@ fn corpus_covers_every_message_kind() {
         "MeterMod",
         "BundleControl",
         "BundleAdd",
-        "Nx",
+        "Nx(Resume",
+        "Nx(FlowMod",
+        "Nx(SetPacketInFormat",
+        "Nx(FlowModTableId",
     ] {
         assert!(kinds.contains(want), "no {want} in corpus: {kinds:?}");
     }
