@@ -1256,3 +1256,122 @@ pub fn parse_flow(text: &str, version: Version, command: u8) -> Result<FlowMod, 
         instructions,
     })
 }
+
+/// NXM field for each canonical field, for `NXT_FLOW_MOD` (fields without an NXM form keep
+/// their OXM header, as Open vSwitch does).
+fn nxm_field(f: Field) -> Field {
+    match f {
+        Field::InPort => Field::NxmInPort,
+        Field::EthSrc => Field::NxmEthSrc,
+        Field::EthDst => Field::NxmEthDst,
+        Field::EthType => Field::NxmEthType,
+        Field::Ipv4Src => Field::NxmIpSrc,
+        Field::Ipv4Dst => Field::NxmIpDst,
+        Field::Ipv6Src => Field::NxIpv6Src,
+        Field::Ipv6Dst => Field::NxIpv6Dst,
+        Field::Ipv6Flabel => Field::NxIpv6Label,
+        Field::IpDscp => Field::NxmIpTos,
+        Field::IpEcn => Field::NxIpEcn,
+        Field::IpProto => Field::NxmIpProto,
+        Field::TcpSrc => Field::NxmTcpSrc,
+        Field::TcpDst => Field::NxmTcpDst,
+        Field::TcpFlags => Field::NxTcpFlags,
+        Field::UdpSrc => Field::NxmUdpSrc,
+        Field::UdpDst => Field::NxmUdpDst,
+        Field::Icmpv4Type => Field::NxmIcmpType,
+        Field::Icmpv4Code => Field::NxmIcmpCode,
+        Field::Icmpv6Type => Field::NxIcmpv6Type,
+        Field::Icmpv6Code => Field::NxIcmpv6Code,
+        Field::Ipv6NdTarget => Field::NxNdTarget,
+        Field::Ipv6NdSll => Field::NxNdSll,
+        Field::Ipv6NdTll => Field::NxNdTll,
+        Field::ArpOp => Field::NxmArpOp,
+        Field::ArpSpa => Field::NxmArpSpa,
+        Field::ArpTpa => Field::NxmArpTpa,
+        Field::ArpSha => Field::NxArpSha,
+        Field::ArpTha => Field::NxArpTha,
+        Field::TunnelId => Field::NxTunId,
+        f => f,
+    }
+}
+
+/// Encodes fields as NXM entries (Open vSwitch's order, NXM spellings).
+pub fn fields_to_nxm(f: &FlowFields) -> OxmMatch {
+    let oxm = fields_to_oxm(f);
+    let mut out = OxmMatch::default();
+    for e in oxm.entries {
+        let nf = nxm_field(e.field.canonical());
+        let entry = match e.field {
+            // NXM carries the VLAN TCI, in_port in 16 bits, and the TOS byte.
+            Field::VlanVid | Field::VlanPcp => continue,
+            Field::InPort => MatchEntry::from_u64(
+                Field::NxmInPort,
+                u64::from(port::to_of10(e.value_u64() as u32).unwrap_or(0xffff)),
+            ),
+            Field::IpDscp => MatchEntry::from_u64(Field::NxmIpTos, e.value_u64() << 2),
+            Field::EthType if f.vlan_tci.is_some() => {
+                out.entries.push(MatchEntry { field: nf, ..e });
+                if let Some((tci, mask)) = f.vlan_tci {
+                    out.entries.push(if mask == 0xffff {
+                        MatchEntry::from_u64(Field::NxmVlanTci, u64::from(tci))
+                    } else {
+                        MatchEntry::masked(Field::NxmVlanTci, &tci.to_be_bytes(), &mask.to_be_bytes())
+                    });
+                }
+                continue;
+            }
+            _ => MatchEntry { field: nf, ..e },
+        };
+        out.entries.push(entry);
+    }
+    if f.vlan_tci.is_some() && f.get(Field::EthType).is_none() {
+        if let Some((tci, mask)) = f.vlan_tci {
+            let pos = out
+                .entries
+                .iter()
+                .position(|e| !matches!(e.field, Field::NxmInPort | Field::NxmEthSrc | Field::NxmEthDst))
+                .unwrap_or(out.entries.len());
+            let e = if mask == 0xffff {
+                MatchEntry::from_u64(Field::NxmVlanTci, u64::from(tci))
+            } else {
+                MatchEntry::masked(Field::NxmVlanTci, &tci.to_be_bytes(), &mask.to_be_bytes())
+            };
+            out.entries.insert(pos, e);
+        }
+    }
+    out
+}
+
+/// Like [`parse_flow`], but as the message `ovs-ofctl` sends: in OpenFlow 1.0 a flow whose
+/// match the 1.0 `ofp_match` cannot express becomes a Nicira `NXT_FLOW_MOD`.
+pub fn parse_flow_message(text: &str, version: Version, command: u8) -> Result<crate::ofp::Message, SyntaxError> {
+    use crate::ofp::{Message, NxMessage};
+    match parse_flow(text, version, command) {
+        Ok(fm) => Ok(Message::FlowMod(fm)),
+        Err(SyntaxError::Unsupported(_)) if version == Version::V1_0 => {
+            let spec = parse_spec(text)?;
+            let instructions = match &spec.actions {
+                Some(a) => parse_actions(a, version, &spec.fields)?,
+                None => Vec::new(),
+            };
+            let (cookie, _) = spec.cookie.unwrap_or((0, None));
+            Ok(Message::Nx(NxMessage::FlowMod(FlowMod {
+                cookie,
+                cookie_mask: 0,
+                table_id: spec.table_id.unwrap_or(0),
+                command,
+                idle_timeout: spec.idle_timeout,
+                hard_timeout: spec.hard_timeout,
+                priority: spec.priority.unwrap_or(0x8000),
+                buffer_id: NO_BUFFER,
+                out_port: spec.out_port.unwrap_or(port::OFPP_ANY),
+                out_group: OFPG_ANY,
+                flags: spec.flags,
+                importance: 0,
+                match_: Match::Oxm(fields_to_nxm(&spec.fields)),
+                instructions,
+            })))
+        }
+        Err(e) => Err(e),
+    }
+}
