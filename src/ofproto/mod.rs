@@ -184,7 +184,7 @@ pub struct PacketInEvent {
 }
 
 impl PacketInEvent {
-    pub fn to_message(&self, version: Version, max_len: u16) -> Message {
+    pub fn to_message(&self, max_len: u16) -> Message {
         let n = self.packet.len().min(usize::from(max_len));
         let mut m = OxmMatch::default();
         m.entries.push(crate::ofp::MatchEntry::from_u64(
@@ -192,7 +192,6 @@ impl PacketInEvent {
             u64::from(self.in_port),
         ));
         m.entries.extend(self.metadata.entries.iter().copied());
-        let _ = version;
         Message::PacketIn(PacketIn {
             buffer_id: NO_BUFFER,
             total_len: u16::try_from(self.packet.len()).unwrap_or(u16::MAX),
@@ -233,7 +232,7 @@ impl AsyncEvent {
                 } else {
                     p.max_len
                 };
-                Some(p.to_message(version, max))
+                Some(p.to_message(max))
             }
         }
     }
@@ -705,6 +704,14 @@ impl<D: Dpif> Ofproto<D> {
         }
         self.expire(now);
         self.take_events()
+    }
+
+    /// Counts lookups done by translation in `table` (table stats' lookup/matched counts).
+    pub fn credit_table(&mut self, table: u8, lookups: u64, matched: u64) {
+        if let Some(t) = self.tables.get_mut(usize::from(table)) {
+            t.lookup_count += lookups;
+            t.matched_count += matched;
+        }
     }
 
     /// Looks a packet up in one table: the winning rule and the bits examined.

@@ -409,7 +409,8 @@ impl<D: Dpif> Ofproto<D> {
         Ok(split_raw(v, mtype, entries))
     }
 
-    /// One `ofp_table_features` with its instructions, next-tables and match properties.
+    /// One `ofp_table_features`. Every property type of OpenFlow 1.3 is present (each
+    /// with its table-miss twin), as the spec asks and `ovs-ofctl` requires.
     fn table_features(&self, id: u8) -> Vec<u8> {
         let t = &self.tables[usize::from(id)];
         let mut props = Vec::new();
@@ -420,7 +421,7 @@ impl<D: Dpif> Ofproto<D> {
             props.extend_from_slice(body);
             props.put_zeros((8 - len % 8) % 8);
         };
-        // OFPTFPT_INSTRUCTIONS: goto-table (not in the last table), write-metadata,
+        // Instruction ids: goto-table (not from the last table), write-metadata,
         // write/apply/clear-actions, meter.
         let mut ins = Vec::new();
         for it in [1u16, 2, 3, 4, 5, 6] {
@@ -430,19 +431,44 @@ impl<D: Dpif> Ofproto<D> {
             ins.put_u16(it);
             ins.put_u16(4);
         }
-        prop(&mut props, 0, &ins);
-        // OFPTFPT_NEXT_TABLES.
         let next: Vec<u8> = (id.saturating_add(1)..self.config.n_tables).collect();
-        prop(&mut props, 2, &next);
-        // OFPTFPT_MATCH: every OpenFlow basic field, masked where maskable.
-        let mut m = Vec::new();
-        for f in crate::ofp::oxm::FIELDS
-            .iter()
-            .filter(|f| f.class == crate::ofp::oxm::OFPXMC_OPENFLOW_BASIC)
-        {
-            m.put_u32(f.field.header(f.maskable));
+        // Action ids of OpenFlow 1.3: output, TTL copies, MPLS/VLAN/PBB push-pop, queue,
+        // group, TTLs, set-field.
+        let mut acts = Vec::new();
+        for at in [
+            0u16, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27,
+        ] {
+            acts.put_u16(at);
+            acts.put_u16(4);
         }
-        prop(&mut props, 8, &m);
+        // OpenFlow 1.3 knows basic fields 0..=39 (up to ipv6_exthdr).
+        let basic13 = |f: &&crate::ofp::oxm::FieldInfo| {
+            f.class == crate::ofp::oxm::OFPXMC_OPENFLOW_BASIC && f.code <= 39
+        };
+        let mut matchable = Vec::new();
+        let mut plain = Vec::new();
+        for f in crate::ofp::oxm::FIELDS.iter().filter(basic13) {
+            matchable.put_u32(f.field.header(f.maskable));
+            plain.put_u32(f.field.header(false));
+        }
+        for (ptype, body) in [
+            (0u16, &ins),
+            (1, &ins),
+            (2, &next),
+            (3, &next),
+            (4, &acts),
+            (5, &acts),
+            (6, &acts),
+            (7, &acts),
+            (8, &matchable),
+            (10, &plain),
+            (12, &plain),
+            (13, &plain),
+            (14, &plain),
+            (15, &plain),
+        ] {
+            prop(&mut props, ptype, body);
+        }
         let mut e = Vec::new();
         e.put_u16((64 + props.len()) as u16);
         e.put_u8(id);

@@ -207,7 +207,7 @@ fn s000_02_s002_33_replies_sent_to_the_switch_are_rejected() {
         max_len: 0,
         packet: vec![],
     }
-    .to_message(V13, 0);
+    .to_message(0);
     assert_eq!(err(&o.handle(&c, &pin, 0)), OfpError::OFPBRC_BAD_TYPE);
     let reply = Message::MultipartReply(crate::ofp::MultipartReply {
         flags: 0,
@@ -968,6 +968,7 @@ fn s000_43_table_stats() {
     o.configure_table(1, Some("acl".into()), 500, None, 0);
     add(&mut o, V10, "in_port=1,actions=drop", 0);
     add(&mut o, V13, "table=1,in_port=1,actions=drop", 0);
+    o.credit_table(1, 10, 4);
     for v in [V10, V13] {
         let out = ok(&mut o, &conn(v), mp(MultipartRequestBody::Table), 0);
         let MultipartReplyBody::Table(t) = single(&out) else {
@@ -1817,4 +1818,131 @@ fn desc_and_port_desc() {
         vec![(1, "p1"), (2, "p2"), (3, "p3"), (OFPP_LOCAL, "br0")]
     );
     assert_eq!(p[0].hw_addr, test_mac(1));
+}
+
+/// `ovs-ofctl ofp-print` of `m` encoded for `v`; `None` when ovs-ofctl is not installed.
+fn ofp_print(m: &Message, v: Version) -> Option<String> {
+    let mut bytes = Vec::new();
+    m.encode(v, 0x42, &mut bytes).unwrap();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let out = std::process::Command::new("ovs-ofctl")
+        .args(["ofp-print", &hex])
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn print_check(m: &Message, v: Version, expect: &[&str]) {
+    let Some(text) = ofp_print(m, v) else {
+        eprintln!("ovs-ofctl not installed: skipped");
+        return;
+    };
+    assert!(
+        !text.contains("decode error") && !text.contains("***"),
+        "{text}"
+    );
+    for e in expect {
+        assert!(text.contains(e), "missing `{e}` in:\n{text}");
+    }
+}
+
+#[test]
+fn raw_replies_decode_with_ovs_ofctl() {
+    let mut o = switch();
+    let c = conn(V13);
+    let mut b1 = bucket(
+        0,
+        vec![Action::Output {
+            port: 1,
+            max_len: 0,
+        }],
+    );
+    b1.watch_port = 1;
+    ok(&mut o, &c, group_add(5, groups::OFPGT_FF, vec![b1]), 0);
+    ok(
+        &mut o,
+        &c,
+        meter_mod(
+            0,
+            3,
+            groups::OFPMF_KBPS | groups::OFPMF_STATS,
+            vec![drop_band(1000, 0)],
+        ),
+        0,
+    );
+    add(&mut o, V13, "in_port=2,actions=meter:3,group:5", 0);
+    o.credit_group(5, 0, 7, 700);
+    assert!(o.meter_admit(3, 100, 0));
+    let req = |mtype, body: Vec<u8>| mp(MultipartRequestBody::Raw { mtype, body });
+    let all = vec![0xff, 0xff, 0xff, 0xfc, 0, 0, 0, 0];
+    let out = ok(&mut o, &c, req(OFPMP_GROUP, all), 2000);
+    print_check(
+        &out.replies.unwrap()[0],
+        V13,
+        &["group_id=5,duration=2s,ref_count=1,packet_count=7,byte_count=700,bucket0:packet_count=7,byte_count=700"],
+    );
+    let out = ok(
+        &mut o,
+        &c,
+        req(OFPMP_METER, vec![0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]),
+        1000,
+    );
+    print_check(
+        &out.replies.unwrap()[0],
+        V13,
+        &[
+            "meter:3 flow_count:1 packet_in_count:1 byte_in_count:100 duration:1s bands:",
+            "0: packet_count:0 byte_count:0",
+        ],
+    );
+    let out = ok(
+        &mut o,
+        &c,
+        req(crate::ofp::multipart::OFPMP_METER_FEATURES, vec![]),
+        0,
+    );
+    print_check(
+        &out.replies.unwrap()[0],
+        V13,
+        &[
+            "max_meter:65536 max_bands:8 max_color:0",
+            "band_types: drop",
+            "capabilities: kbps pktps burst stats",
+        ],
+    );
+    let out = ok(
+        &mut o,
+        &c,
+        req(crate::ofp::multipart::OFPMP_GROUP_FEATURES, vec![]),
+        0,
+    );
+    print_check(&out.replies.unwrap()[0], V13, &["Group table:"]);
+    o.configure_table(0, Some("classifier".into()), 100, None, 0);
+    let out = ok(&mut o, &c, req(OFPMP_TABLE_FEATURES, vec![]), 0);
+    // ovs-ofctl prints the first table of a reply in full: cut it out on its own.
+    let Message::MultipartReply(r) = &out.replies.unwrap()[0] else {
+        panic!()
+    };
+    let MultipartReplyBody::Raw { body, .. } = &r.body else {
+        panic!()
+    };
+    let first = usize::from(u16::from_be_bytes([body[0], body[1]]));
+    let alone = Message::MultipartReply(crate::ofp::MultipartReply {
+        flags: 0,
+        body: MultipartReplyBody::Raw {
+            mtype: OFPMP_TABLE_FEATURES,
+            body: body[..first].to_vec(),
+        },
+    });
+    print_check(
+        &alone,
+        V13,
+        &[
+            "table 0 (\"classifier\"):",
+            "max_entries=100",
+            "next tables: 1-252",
+            "instructions: meter apply_actions clear_actions write_actions write_metadata goto_table",
+            "arbitrary mask: tun_id metadata eth_{src,dst} vlan_vid",
+        ],
+    );
 }
