@@ -81,7 +81,9 @@ pub struct ConnInfo {
     pub role: Role,
     /// A primary (controller) connection, as opposed to a service one (`ovs-ofctl`).
     pub primary: bool,
-    /// `NXT_FLOW_MOD_TABLE_ID` is on: an OpenFlow 1.0 flow_mod's command high byte is a table.
+    /// `NXT_FLOW_MOD_TABLE_ID` is on: an OpenFlow 1.0 flow_mod's command high byte is a
+    /// table. ofproto also remembers the extension itself when the message reaches
+    /// [`Ofproto::handle`] (until [`Ofproto::conn_closed`]); either turns it on.
     pub flow_mod_table_id: bool,
     pub miss_send_len: u16,
     /// The master packet-in mask has the invalid-TTL reason (reported by GET_CONFIG).
@@ -170,21 +172,24 @@ impl FlowRemovedEvent {
 /// A packet for the controller, filled in by translation (xlate/upcall).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PacketInEvent {
-    /// `OFPR_NO_MATCH` 0, `OFPR_ACTION` 1, `OFPR_INVALID_TTL` 2.
+    /// `OFPR_*`: 0 no match, 1 action, 2 invalid TTL, 3 action set, 4 group, 5 packet-out.
     pub reason: u8,
     pub table_id: u8,
     pub cookie: u64,
     pub in_port: u32,
     /// The packet's pipeline fields other than in_port (metadata, registers, tunnel).
     pub metadata: OxmMatch,
-    /// Bytes to send at most (the output action's max_len; connmgr applies miss_send_len
-    /// for table misses).
-    pub max_len: u16,
+    /// The controller action's max_len; `None` for a table miss, which uses each
+    /// connection's `miss_send_len`. The same shape as connmgr's event, so the switch's glue
+    /// copies fields one to one.
+    pub max_len: Option<u16>,
     pub packet: Vec<u8>,
 }
 
 impl PacketInEvent {
-    pub fn to_message(&self, max_len: u16) -> Message {
+    /// The PACKET_IN for a connection whose `miss_send_len` is given.
+    pub fn to_message(&self, miss_send_len: u16) -> Message {
+        let max_len = self.max_len.unwrap_or(miss_send_len);
         let n = self.packet.len().min(usize::from(max_len));
         let mut m = OxmMatch::default();
         m.entries.push(crate::ofp::MatchEntry::from_u64(
@@ -226,14 +231,7 @@ impl AsyncEvent {
                 reason: *reason,
                 desc: desc.clone(),
             })),
-            AsyncEvent::PacketIn(p) => {
-                let max = if p.reason == 0 {
-                    miss_send_len
-                } else {
-                    p.max_len
-                };
-                Some(p.to_message(max))
-            }
+            AsyncEvent::PacketIn(p) => Some(p.to_message(miss_send_len)),
         }
     }
 }
@@ -315,6 +313,8 @@ pub struct Ofproto<D: Dpif> {
     frag_handling: u16,
     choose_table: Option<ChooseTable>,
     events: Vec<AsyncEvent>,
+    /// Connections that turned on `NXT_FLOW_MOD_TABLE_ID`.
+    table_id_ext: BTreeSet<u64>,
 }
 
 /// The OpenFlow port number of a datapath port.
@@ -354,6 +354,7 @@ impl<D: Dpif> Ofproto<D> {
             frag_handling: 0,
             choose_table: None,
             events: Vec::new(),
+            table_id_ext: BTreeSet::new(),
         };
         for p in o.dpif.port_list() {
             let port = o.make_port(&p, None, now);
@@ -409,6 +410,11 @@ impl<D: Dpif> Ofproto<D> {
         self.events.push(AsyncEvent::PacketIn(ev));
     }
 
+    /// Forgets what ofproto kept about a connection that ended.
+    pub fn conn_closed(&mut self, conn_id: u64) {
+        self.table_id_ext.remove(&conn_id);
+    }
+
     /// Executes one request from `conn`.
     pub fn handle(&mut self, conn: &ConnInfo, msg: &Message, now: Millis) -> Outcome {
         let replies = self.dispatch(conn, msg, now);
@@ -456,6 +462,14 @@ impl<D: Dpif> Ofproto<D> {
                 self.flow_mod(conn, fm, true, now)?;
                 Ok(vec![])
             }
+            Message::Nx(NxMessage::FlowModTableId(on)) => {
+                if *on {
+                    self.table_id_ext.insert(conn.id);
+                } else {
+                    self.table_id_ext.remove(&conn.id);
+                }
+                Ok(vec![])
+            }
             Message::GroupMod(gm) => {
                 reject_slave(conn)?;
                 self.group_mod(gm, now)?;
@@ -493,7 +507,6 @@ impl<D: Dpif> Ofproto<D> {
             Message::Nx(
                 NxMessage::RoleRequest(_)
                 | NxMessage::SetFlowFormat(_)
-                | NxMessage::FlowModTableId(_)
                 | NxMessage::SetPacketInFormat(_)
                 | NxMessage::FlowAge
                 | NxMessage::SetAsyncConfig(_)

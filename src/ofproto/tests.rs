@@ -204,7 +204,7 @@ fn s000_02_s002_33_replies_sent_to_the_switch_are_rejected() {
         cookie: 0,
         in_port: 1,
         metadata: OxmMatch::default(),
-        max_len: 0,
+        max_len: None,
         packet: vec![],
     }
     .to_message(0);
@@ -1943,6 +1943,57 @@ fn raw_replies_decode_with_ovs_ofctl() {
             "next tables: 1-252",
             "instructions: meter apply_actions clear_actions write_actions write_metadata goto_table",
             "arbitrary mask: tun_id metadata eth_{src,dst} vlan_vid",
+        ],
+    );
+}
+
+#[test]
+fn packet_in_events_honour_max_len_and_miss_send_len() {
+    let mut o = switch();
+    let ev = PacketInEvent {
+        reason: 1,
+        table_id: 2,
+        cookie: 9,
+        in_port: 3,
+        metadata: OxmMatch::default(),
+        max_len: Some(4),
+        packet: vec![1, 2, 3, 4, 5, 6],
+    };
+    o.send_packet_in(ev.clone());
+    let out = o.run(0);
+    assert_eq!(out, vec![AsyncEvent::PacketIn(ev.clone())]);
+    let Some(Message::PacketIn(p)) = out[0].to_message(V13, 128) else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            p.buffer_id,
+            p.total_len,
+            p.data.as_slice(),
+            p.table_id,
+            p.cookie
+        ),
+        (NO_BUFFER, 6, &[1u8, 2, 3, 4][..], 2, 9)
+    );
+    assert_eq!(
+        p.match_.entries,
+        vec![MatchEntry::from_u64(crate::ofp::Field::InPort, 3)]
+    );
+    let miss = PacketInEvent {
+        reason: 0,
+        max_len: None,
+        ..ev
+    };
+    let Message::PacketIn(p) = miss.to_message(2) else {
+        panic!()
+    };
+    assert_eq!(p.data, vec![1, 2]);
+    print_check(
+        &miss.to_message(0xffff),
+        V13,
+        &[
+            "OFPT_PACKET_IN",
+            "table_id=2 cookie=0x9 total_len=6 in_port=3 (via no_match) data_len=6 (unbuffered)",
         ],
     );
 }
