@@ -15,9 +15,14 @@
 //! datapath with [`Dpif::revalidate`]. A BARRIER_REQUEST calls [`Dpif::barrier`] before it
 //! answers, so the reply follows every earlier request's effects, datapath included.
 //!
-//! Connection-level messages are connmgr's: HELLO, role requests, async config, NXT flow and
-//! packet-in formats, NXT_FLOW_MOD_TABLE_ID, NXT_SET_CONTROLLER_ID, NXT_FLOW_AGE. If they reach
-//! `handle` anyway they are accepted silently (no reply), so connmgr stays the only owner.
+//! Connection-level messages are connmgr's: HELLO, echo, role requests, async config,
+//! packet-in format, NXT_SET_CONTROLLER_ID. If they reach `handle` anyway they are accepted
+//! silently (echo is answered). ofproto does keep one per-connection flag itself, the
+//! `NXT_FLOW_MOD_TABLE_ID` extension, because only flow_mod decoding needs it; SET_CONFIG
+//! reaches ofproto too, for the switch-wide fragment handling. connmgr's own `ConnInfo`,
+//! `PacketInEvent` and `AsyncEvent` map one to one onto [`ConnInfo`], [`PacketInEvent`] and
+//! [`AsyncEvent`] (a flow-removed becomes a message per connection version with
+//! [`FlowRemovedEvent::to_message`]).
 //!
 //! Vocabulary: a *hidden* rule has priority above 65535 and is created only internally;
 //! hidden tables are 253 and 254 (never visited by table 0xff). Times are milliseconds of a
@@ -432,7 +437,8 @@ impl<D: Dpif> Ofproto<D> {
     ) -> Result<Vec<Message>, OfpError> {
         match msg {
             Message::EchoRequest(d) => Ok(vec![Message::EchoReply(d.clone())]),
-            Message::EchoReply(_) | Message::Hello(_) => Ok(vec![]),
+            // An error is never answered with an error: two switches would loop.
+            Message::EchoReply(_) | Message::Hello(_) | Message::Error(_) => Ok(vec![]),
             Message::FeaturesRequest => {
                 Ok(vec![Message::FeaturesReply(self.features(conn.version))])
             }
