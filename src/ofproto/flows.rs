@@ -585,6 +585,14 @@ impl<D: Dpif> Ofproto<D> {
         Some(id)
     }
 
+    /// Every rule of `table` (hidden ones included), in insertion order.
+    pub fn rules_in_table(&self, table: u8) -> impl Iterator<Item = &Rule> {
+        let ids = self.tables.get(usize::from(table)).map(|t| &t.ids);
+        ids.into_iter()
+            .flatten()
+            .filter_map(|id| self.rules.get(id))
+    }
+
     pub fn rule(&self, id: RuleId) -> Option<&Rule> {
         self.rules.get(&id)
     }

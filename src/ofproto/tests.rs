@@ -861,8 +861,10 @@ fn s000_34_flush_removes_visible_rules_only() {
     add(&mut o, V13, "table=5,actions=drop", 0);
     o.add_internal_flow(254, &OxmMatch::default(), 0, vec![], 0)
         .unwrap();
+    assert_eq!(o.rules_in_table(5).count(), 1);
     o.flush_flows(0);
     assert_eq!(rule_count(&o), 1);
+    assert_eq!(o.rules_in_table(5).count(), 0);
     assert_eq!(only_rule(&o).table_id, 254);
     assert_eq!(o.dpif().flushes, 1);
 }
