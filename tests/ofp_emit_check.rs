@@ -285,7 +285,10 @@ fn flow_stats_print_like_dump_flows() {
 #[test]
 fn ovs_ofctl_decodes_control_messages() {
     use ferrovs::ofp::ext::{BundleControl, OFPBCT_COMMIT_REPLY};
-    use ferrovs::ofp::multipart::{Bucket, GroupDesc, MeterBand, MeterConfig};
+    use ferrovs::ofp::multipart::{
+        Bucket, GroupDesc, GroupFeatures, GroupStats, MeterBand, MeterConfig, MeterFeatures,
+        MeterStats,
+    };
     use ferrovs::ofp::{Action, AsyncConfig, ErrorMsg, GroupMod, MeterMod, OfpError};
 
     if ofp_print(&[1, 2, 0, 8, 0, 0, 0, 1]).is_none() {
@@ -429,6 +432,135 @@ fn ovs_ofctl_decodes_control_messages() {
             }),
             v13,
             vec!["meter=1 kbps bands=", "type=drop rate=500"],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::Group(vec![GroupStats {
+                    group_id: 1,
+                    ref_count: 2,
+                    packet_count: 3,
+                    byte_count: 4,
+                    duration_sec: 5,
+                    duration_nsec: 0,
+                    buckets: vec![(3, 4)],
+                }]),
+            }),
+            v13,
+            vec![
+                "group_id=1",
+                "ref_count=2,packet_count=3,byte_count=4",
+                "bucket0:packet_count=3,byte_count=4",
+            ],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::GroupFeatures(GroupFeatures {
+                    types: 0xf,
+                    capabilities: 0x7,
+                    max_groups: [10, 10, 10, 10],
+                    actions: [1, 1, 1, 1],
+                }),
+            }),
+            v13,
+            vec!["OFPST_GROUP_FEATURES reply", "all group", "max_groups=0xa"],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::Meter(vec![MeterStats {
+                    meter_id: 1,
+                    flow_count: 2,
+                    packet_in_count: 3,
+                    byte_in_count: 4,
+                    duration_sec: 5,
+                    duration_nsec: 0,
+                    bands: vec![(6, 7)],
+                }]),
+            }),
+            v13,
+            vec![
+                "meter:1 flow_count:2 packet_in_count:3 byte_in_count:4",
+                "0: packet_count:6 byte_count:7",
+            ],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::MeterFeatures(MeterFeatures {
+                    max_meter: 100,
+                    band_types: 6,
+                    capabilities: 0xf,
+                    max_bands: 8,
+                    max_color: 0,
+                }),
+            }),
+            v13,
+            vec!["max_meter:100 max_bands:8 max_color:0"],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::Group(vec![GroupStats {
+                    group_id: 1,
+                    ref_count: 2,
+                    packet_count: 3,
+                    byte_count: 4,
+                    duration_sec: 5,
+                    duration_nsec: 0,
+                    buckets: vec![(3, 4)],
+                }]),
+            }),
+            v13,
+            vec![
+                "group_id=1",
+                "ref_count=2,packet_count=3,byte_count=4",
+                "bucket0:packet_count=3,byte_count=4",
+            ],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::GroupFeatures(GroupFeatures {
+                    types: 0xf,
+                    capabilities: 0x7,
+                    max_groups: [10, 10, 10, 10],
+                    actions: [1, 1, 1, 1],
+                }),
+            }),
+            v13,
+            vec!["OFPST_GROUP_FEATURES reply"],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::Meter(vec![MeterStats {
+                    meter_id: 1,
+                    flow_count: 2,
+                    packet_in_count: 3,
+                    byte_in_count: 4,
+                    duration_sec: 5,
+                    duration_nsec: 0,
+                    bands: vec![(6, 7)],
+                }]),
+            }),
+            v13,
+            vec!["meter:1 flow_count:2 packet_in_count:3 byte_in_count:4"],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::MeterFeatures(MeterFeatures {
+                    max_meter: 100,
+                    band_types: 6,
+                    capabilities: 0xf,
+                    max_bands: 8,
+                    max_color: 0,
+                }),
+            }),
+            v13,
+            vec!["max_meter:100"],
         ),
         (
             Message::Error(ErrorMsg::reply_to(
