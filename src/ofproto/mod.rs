@@ -508,6 +508,7 @@ impl<D: Dpif> Ofproto<D> {
                 Ok(vec![Message::BarrierReply])
             }
             Message::MultipartRequest(req) => self.multipart(conn, req, now),
+            Message::QueueGetConfigRequest { port } => self.queue_get_config(conn.version, *port),
             Message::MultipartReply(_) => Err(OfpError::OFPBRC_BAD_STAT),
             Message::RoleRequest(_) | Message::GetAsyncRequest | Message::SetAsync(_) => Ok(vec![]),
             Message::Nx(

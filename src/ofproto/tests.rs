@@ -10,7 +10,7 @@ use crate::ofp::flow::{
 };
 use crate::ofp::multipart::{
     AggregateStats, Bucket, FlowStats, FlowStatsRequest, MeterBand, MultipartReplyBody,
-    MultipartRequestBody, OFPMPF_MORE, OFPMP_GROUP, OFPMP_METER, OFPMP_TABLE_FEATURES,
+    MultipartRequestBody, OFPMPF_MORE,
 };
 use crate::ofp::port::{OFPP_ALL, OFPP_FLOOD};
 use crate::ofp::syntax::parse::parse_flow;
@@ -223,10 +223,38 @@ fn s000_02_s002_33_replies_sent_to_the_switch_are_rejected() {
 }
 
 #[test]
-fn s000_03_queue_get_config_request_is_bad_type() {
-    // OpenFlow 1.0 OFPT_QUEUE_GET_CONFIG_REQUEST (type 20), port 1.
-    let req = [0x01, 20, 0x00, 0x0c, 0, 0, 0, 5, 0x00, 0x01, 0, 0];
-    assert_eq!(crate::ofp::decode(&req), Err(OfpError::OFPBRC_BAD_TYPE));
+fn s000_03_queue_get_config_is_answered() {
+    // Open vSwitch of the seed era answered BAD_TYPE; OpenFlow 1.0-1.3 define the message,
+    // so the configured queues are listed (no properties), and a bad port is BAD_PORT.
+    let mut o = switch();
+    o.set_queues(2, vec![7]);
+    let q = |port| Message::QueueGetConfigRequest { port };
+    let out = ok(&mut o, &conn(V13), q(2), 0);
+    let expect = vec![0, 0, 0, 7, 0, 0, 0, 2, 0, 16, 0, 0, 0, 0, 0, 0];
+    assert_eq!(
+        out.replies,
+        Ok(vec![Message::QueueGetConfigReply {
+            port: 2,
+            queues: expect
+        }])
+    );
+    let out = ok(&mut o, &conn(V10), q(2), 0);
+    let expect = vec![0, 0, 0, 7, 0, 8, 0, 0];
+    assert_eq!(
+        out.replies,
+        Ok(vec![Message::QueueGetConfigReply {
+            port: 2,
+            queues: expect
+        }])
+    );
+    assert_eq!(
+        err(&o.handle(&conn(V13), &q(9), 0)),
+        OfpError::OFPQOFC_BAD_PORT
+    );
+    let Ok(r) = ok(&mut o, &conn(V13), q(crate::ofp::port::OFPP_ANY), 0).replies else {
+        panic!()
+    };
+    print_check(&r[0], V13, &["OFPT_QUEUE_GET_CONFIG_REPLY", "queue 7"]);
 }
 
 #[test]
@@ -957,11 +985,15 @@ fn single(out: &Outcome) -> &MultipartReplyBody {
     }
 }
 
-fn raw_body(out: &Outcome) -> Vec<u8> {
-    match single(out) {
-        MultipartReplyBody::Raw { body, .. } => body.clone(),
-        b => panic!("{b:?}"),
-    }
+/// The body of the only reply, as OpenFlow 1.3 bytes (after the 16-byte multipart header).
+fn body_bytes(out: &Outcome) -> Vec<u8> {
+    let m = Message::MultipartReply(crate::ofp::MultipartReply {
+        flags: 0,
+        body: single(out).clone(),
+    });
+    let mut b = Vec::new();
+    m.encode(V13, 0, &mut b).unwrap();
+    b.split_off(16)
 }
 
 #[test]
@@ -1543,11 +1575,8 @@ fn groups_of_every_type_with_liveness_and_stats() {
     // Stats: reference counts and bucket counters, in the 1.3 layout.
     add(&mut o, V13, "in_port=1,actions=group:1", 0);
     o.credit_group(1, 1, 2, 128);
-    let req = mp(MultipartRequestBody::Raw {
-        mtype: OFPMP_GROUP,
-        body: vec![0, 0, 0, 1, 0, 0, 0, 0],
-    });
-    let body = raw_body(&ok(&mut o, &c, req, 2500));
+    let req = mp(MultipartRequestBody::Group { group_id: 1 });
+    let body = body_bytes(&ok(&mut o, &c, req, 2500));
     let mut expect = vec![0, 72, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0];
     expect.extend_from_slice(&2u64.to_be_bytes());
     expect.extend_from_slice(&128u64.to_be_bytes());
@@ -1694,11 +1723,8 @@ fn meters_rate_limit_and_report() {
         "in_port=1,actions=meter:1,output:2,send_flow_rem",
         0,
     );
-    let req = mp(MultipartRequestBody::Raw {
-        mtype: OFPMP_METER,
-        body: vec![0, 0, 0, 1, 0, 0, 0, 0],
-    });
-    let body = raw_body(&ok(&mut o, &c, req, 1000));
+    let req = mp(MultipartRequestBody::Meter { meter_id: 1 });
+    let body = body_bytes(&ok(&mut o, &c, req, 1000));
     let mut expect = vec![0, 0, 0, 1, 0, 56, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
     expect.extend_from_slice(&6u64.to_be_bytes());
     expect.extend_from_slice(&600u64.to_be_bytes());
@@ -1778,10 +1804,7 @@ fn multipart_replies_are_split_at_64k() {
     let msgs = ok(
         &mut o,
         &conn(V13),
-        mp(MultipartRequestBody::Raw {
-            mtype: OFPMP_TABLE_FEATURES,
-            body: vec![],
-        }),
+        mp(MultipartRequestBody::TableFeatures(vec![])),
         0,
     )
     .replies
@@ -1849,7 +1872,7 @@ fn print_check(m: &Message, v: Version, expect: &[&str]) {
 }
 
 #[test]
-fn raw_replies_decode_with_ovs_ofctl() {
+fn group_meter_and_table_feature_replies_decode_with_ovs_ofctl() {
     let mut o = switch();
     let c = conn(V13);
     let mut b1 = bucket(
@@ -1875,9 +1898,10 @@ fn raw_replies_decode_with_ovs_ofctl() {
     add(&mut o, V13, "in_port=2,actions=meter:3,group:5", 0);
     o.credit_group(5, 0, 7, 700);
     assert!(o.meter_admit(3, 100, 0));
-    let req = |mtype, body: Vec<u8>| mp(MultipartRequestBody::Raw { mtype, body });
-    let all = vec![0xff, 0xff, 0xff, 0xfc, 0, 0, 0, 0];
-    let out = ok(&mut o, &c, req(OFPMP_GROUP, all), 2000);
+    let req = mp(MultipartRequestBody::Group {
+        group_id: groups::OFPG_ALL,
+    });
+    let out = ok(&mut o, &c, req, 2000);
     print_check(
         &out.replies.unwrap()[0],
         V13,
@@ -1886,7 +1910,9 @@ fn raw_replies_decode_with_ovs_ofctl() {
     let out = ok(
         &mut o,
         &c,
-        req(OFPMP_METER, vec![0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]),
+        mp(MultipartRequestBody::Meter {
+            meter_id: groups::OFPM_ALL,
+        }),
         1000,
     );
     print_check(
@@ -1897,12 +1923,7 @@ fn raw_replies_decode_with_ovs_ofctl() {
             "0: packet_count:0 byte_count:0",
         ],
     );
-    let out = ok(
-        &mut o,
-        &c,
-        req(crate::ofp::multipart::OFPMP_METER_FEATURES, vec![]),
-        0,
-    );
+    let out = ok(&mut o, &c, mp(MultipartRequestBody::MeterFeatures), 0);
     print_check(
         &out.replies.unwrap()[0],
         V13,
@@ -1912,29 +1933,26 @@ fn raw_replies_decode_with_ovs_ofctl() {
             "capabilities: kbps pktps burst stats",
         ],
     );
+    let out = ok(&mut o, &c, mp(MultipartRequestBody::GroupFeatures), 0);
+    print_check(&out.replies.unwrap()[0], V13, &["Group table:"]);
+    o.configure_table(0, Some("classifier".into()), 100, None, 0);
     let out = ok(
         &mut o,
         &c,
-        req(crate::ofp::multipart::OFPMP_GROUP_FEATURES, vec![]),
+        mp(MultipartRequestBody::TableFeatures(vec![])),
         0,
     );
-    print_check(&out.replies.unwrap()[0], V13, &["Group table:"]);
-    o.configure_table(0, Some("classifier".into()), 100, None, 0);
-    let out = ok(&mut o, &c, req(OFPMP_TABLE_FEATURES, vec![]), 0);
-    // ovs-ofctl prints the first table of a reply in full: cut it out on its own.
+    // ovs-ofctl prints the first table of a reply in full: send it on its own.
     let Message::MultipartReply(r) = &out.replies.unwrap()[0] else {
         panic!()
     };
-    let MultipartReplyBody::Raw { body, .. } = &r.body else {
+    let MultipartReplyBody::TableFeatures(t) = &r.body else {
         panic!()
     };
-    let first = usize::from(u16::from_be_bytes([body[0], body[1]]));
+    assert_eq!(t[0].properties.len(), 14);
     let alone = Message::MultipartReply(crate::ofp::MultipartReply {
         flags: 0,
-        body: MultipartReplyBody::Raw {
-            mtype: OFPMP_TABLE_FEATURES,
-            body: body[..first].to_vec(),
-        },
+        body: MultipartReplyBody::TableFeatures(vec![t[0].clone()]),
     });
     print_check(
         &alone,
