@@ -12,7 +12,7 @@
 //! mod and del and adds port counters to `show`, `--clear` zeroes them on mod, `--may-create` lets mod create,
 //! `-m`/`--more` shows ufids in dumps.
 //!
-//! Who calls it: the control lcore's socket handler, with the [`Dpif`].
+//! Who calls it: the control lcore's socket handler, with the [`NetdevDpif`].
 //! Every error is one sentence naming the command; no input panics, and
 //! the switch goes on running.
 
@@ -24,7 +24,7 @@ use pmd::flow::{FlowStats, PutFlags};
 use pmd::odp::{format_flow, format_stats, parse_flow, OdpFlow};
 
 use crate::ctl::{Commands, CtlError};
-use crate::dpif::Dpif;
+use crate::dpif::netdev::NetdevDpif;
 
 /// Registers the commands [`handle`] serves.
 pub fn register(commands: &mut Commands) -> Result<(), CtlError> {
@@ -47,7 +47,7 @@ pub fn register(commands: &mut Commands) -> Result<(), CtlError> {
 
 /// Answers one registered command. `stop` is set by `exit`.
 pub fn handle(
-    dpif: &mut Dpif,
+    dpif: &mut NetdevDpif,
     stop: &AtomicBool,
     name: &str,
     args: &[String],

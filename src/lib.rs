@@ -1,13 +1,18 @@
 //! ferrovs: an OpenFlow software switch on a DPDK poll-mode datapath.
 //!
 //! The binary's control lcore lives here: the command line ([`cli`]), the
-//! configuration file ([`config`]), the control socket ([`ctl`]) with the datapath commands ([`dpctl`]), the control side of the datapath ([`dpif`]) and the switch's life cycle ([`switch`]):
-//! EAL start, ports, PMD lcores, the status line, and a clean stop. The fast
-//! path itself is the `pmd` crate.
+//! configuration file ([`config`]), the control socket ([`ctl`]) with the
+//! datapath commands ([`dpctl`]), the datapath interface ([`dpif`]: the
+//! trait ofproto uses and its DPDK implementation), the OpenFlow codec
+//! ([`ofp`]), the OpenFlow switch core ([`ofproto`]) and the switch's life
+//! cycle ([`switch`]): EAL start, ports, PMD lcores, the status line, and a
+//! clean stop. The fast path itself is the `pmd` crate.
 
 pub mod cli;
 pub mod config;
 pub mod ctl;
 pub mod dpctl;
 pub mod dpif;
+pub mod ofp;
+pub mod ofproto;
 pub mod switch;

@@ -33,7 +33,7 @@ use thiserror::Error;
 
 use crate::config::SwitchConfig;
 use crate::ctl::{CtlError, CtlServer};
-use crate::dpif::{Dpif, PmdHandle};
+use crate::dpif::netdev::{NetdevDpif, PmdHandle};
 
 #[derive(Debug, Error)]
 pub enum SwitchError {
@@ -198,7 +198,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             stats,
         });
     }
-    let mut dpif = Dpif::new(pmd_handles, ports.iter().map(|p| p.name.clone()).collect());
+    let mut dpif = NetdevDpif::new(pmd_handles, ports.iter().map(|p| p.name.clone()).collect());
     let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
     eprintln!(
         "ferrovs: running with {} port(s) [{}] on {} PMD lcore(s); Ctrl-C to stop",

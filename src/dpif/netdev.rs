@@ -2,7 +2,7 @@
 //! control lcore and the PMDs.
 //!
 //! Vocabulary follows dpif (seed 003): flow put / del / flush / dump,
-//! execute, upcalls, and the PMD statistics. A [`Dpif`] holds a handle on
+//! execute, upcalls, and the PMD statistics. A [`NetdevDpif`] holds a handle on
 //! every PMD: its command, reply, upcall and recycle rings and its
 //! counters. Every flow operation is *broadcast*: each PMD gets the same
 //! command and owns its own copy of every flow, so a flow applies whichever
@@ -18,7 +18,7 @@
 //! (a barrier). Replies to calls that timed out are recognised by their
 //! sequence number and discarded.
 //!
-//! Upcalls: until the translation layer exists, [`Dpif::handle_upcalls`]
+//! Upcalls: until the translation layer exists, [`NetdevDpif::handle_upcalls`]
 //! is the consumer: it counts miss and action upcalls, frees their packets
 //! and hands the boxes back to their PMD.
 
@@ -158,7 +158,7 @@ pub struct UpcallCounts {
 }
 
 /// The datapath as the control lcore sees it.
-pub struct Dpif {
+pub struct NetdevDpif {
     pmds: Vec<PmdHandle>,
     /// Port names; datapath port `i + 1` is `port_names[i]`.
     port_names: Vec<String>,
@@ -169,12 +169,12 @@ pub struct Dpif {
     upcalls: UpcallCounts,
 }
 
-impl Dpif {
+impl NetdevDpif {
     /// A datapath over running PMDs, with its ports' names in datapath
     /// port order (1, 2, …).
-    pub fn new(pmds: Vec<PmdHandle>, port_names: Vec<String>) -> Dpif {
+    pub fn new(pmds: Vec<PmdHandle>, port_names: Vec<String>) -> NetdevDpif {
         let baseline = vec![StatsSnapshot::default(); pmds.len()];
-        Dpif {
+        NetdevDpif {
             pmds,
             port_names,
             seq: 0,

@@ -1,0 +1,432 @@
+//! The OpenFlow classifier: priority + wildcard matching over OpenFlow fields.
+//!
+//! Vocabulary: [`FlowFields`] holds one value for every OpenFlow field, at a fixed offset
+//! (one slot per [`Field`], NXM aliases folded onto their OXM field). A [`FlowMatch`] is a
+//! value and a mask in that layout. A [`Classifier`] is a tuple-space search: one subtable
+//! per distinct mask, each a hash map from masked value to the rules (highest priority
+//! first). [`Classifier::lookup`] probes subtables in order of their highest priority and
+//! stops once no remaining subtable can beat the best hit; the union of the masks of the
+//! probed subtables is what the answer depended on — the megaflow mask xlate needs.
+//!
+//! Invariants: a `FlowMatch` value has no bits outside its mask; a (match, priority) pair
+//! is in a classifier at most once.
+//!
+//! Known simplification: `xreg` fields have their own slots rather than aliasing the
+//! 32-bit registers.
+
+use std::collections::HashMap;
+
+use crate::ofp::oxm::{Field, FIELDS};
+use crate::ofp::port;
+use crate::ofp::OxmMatch;
+
+const N_FIELDS: usize = FIELDS.len();
+
+const fn layout() -> ([u16; N_FIELDS], usize) {
+    let mut off = [0u16; N_FIELDS];
+    let mut acc = 0usize;
+    let mut i = 0;
+    while i < N_FIELDS {
+        off[i] = acc as u16;
+        acc += FIELDS[i].len as usize;
+        i += 1;
+    }
+    (off, acc)
+}
+
+const LAYOUT: ([u16; N_FIELDS], usize) = layout();
+/// Bytes in a [`FlowFields`].
+pub const FLOW_LEN: usize = LAYOUT.1;
+
+/// One value for every OpenFlow field, each at its own offset (big-endian, as on the wire).
+/// The VLAN slot holds the 802.1Q TCI (PCP, CFI = "VLAN present", VID).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct FlowFields {
+    bytes: [u8; FLOW_LEN],
+}
+
+impl Default for FlowFields {
+    fn default() -> Self {
+        FlowFields {
+            bytes: [0; FLOW_LEN],
+        }
+    }
+}
+
+impl std::fmt::Debug for FlowFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut m = f.debug_map();
+        for info in FIELDS {
+            let v = self.get(info.field);
+            if v.iter().any(|&b| b != 0) {
+                m.entry(&info.name, &v);
+            }
+        }
+        m.finish()
+    }
+}
+
+fn range(field: Field) -> std::ops::Range<usize> {
+    let i = field as usize;
+    let o = usize::from(LAYOUT.0[i]);
+    o..o + usize::from(FIELDS[i].len)
+}
+
+impl FlowFields {
+    pub fn get(&self, field: Field) -> &[u8] {
+        &self.bytes[range(field)]
+    }
+
+    pub fn get_u64(&self, field: Field) -> u64 {
+        self.get(field)
+            .iter()
+            .fold(0u64, |a, &b| (a << 8) | u64::from(b))
+    }
+
+    /// Sets `field` from `v` (right-aligned: a shorter `v` fills the low bytes).
+    pub fn set(&mut self, field: Field, v: &[u8]) {
+        let r = range(field);
+        let n = r.len().min(v.len());
+        let dst = &mut self.bytes[r.clone()];
+        dst.fill(0);
+        dst[r.len() - n..].copy_from_slice(&v[v.len() - n..]);
+    }
+
+    pub fn set_u64(&mut self, field: Field, v: u64) {
+        self.set(field, &v.to_be_bytes());
+    }
+
+    fn and(&self, mask: &FlowFields) -> FlowFields {
+        let mut out = self.clone();
+        for (o, m) in out.bytes.iter_mut().zip(mask.bytes.iter()) {
+            *o &= m;
+        }
+        out
+    }
+
+    fn or_assign(&mut self, other: &FlowFields) {
+        for (o, m) in self.bytes.iter_mut().zip(other.bytes.iter()) {
+            *o |= m;
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        self.bytes.iter().all(|&b| b == 0)
+    }
+}
+
+/// A match: value and mask over [`FlowFields`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct FlowMatch {
+    pub value: FlowFields,
+    pub mask: FlowFields,
+}
+
+/// Where an OXM entry lives in [`FlowFields`], with its value and mask moved there.
+fn place(field: Field, value: &[u8], mask: &[u8]) -> (Field, Vec<u8>, Vec<u8>) {
+    match field {
+        Field::NxmInPort => {
+            let p = port::from_of10(u16::from_be_bytes([value[0], value[1]]));
+            (Field::InPort, p.to_be_bytes().to_vec(), vec![0xff; 4])
+        }
+        Field::NxmIpTos => (Field::IpDscp, vec![value[0] >> 2], vec![mask[0] >> 2]),
+        // OXM vlan_vid is the TCI's low 13 bits (CFI as "present" + VID).
+        Field::VlanVid => {
+            let v = u16::from_be_bytes([value[0], value[1]]) & 0x1fff;
+            let m = u16::from_be_bytes([mask[0], mask[1]]) & 0x1fff;
+            (
+                Field::VlanVid,
+                v.to_be_bytes().to_vec(),
+                m.to_be_bytes().to_vec(),
+            )
+        }
+        Field::NxmVlanTci => (Field::VlanVid, value.to_vec(), mask.to_vec()),
+        Field::VlanPcp => {
+            let v = u16::from(value[0] & 7) << 13;
+            let m = u16::from(mask[0] & 7) << 13;
+            (
+                Field::VlanVid,
+                v.to_be_bytes().to_vec(),
+                m.to_be_bytes().to_vec(),
+            )
+        }
+        f => {
+            let c = f.canonical();
+            let target = if c.len() == f.len() { c } else { f };
+            (target, value.to_vec(), mask.to_vec())
+        }
+    }
+}
+
+impl FlowMatch {
+    /// Compiles an OXM match. Entries for the same slot are combined.
+    pub fn from_oxm(m: &OxmMatch) -> FlowMatch {
+        let mut fm = FlowMatch::default();
+        for e in &m.entries {
+            let len = e.field.len();
+            let full = [0xffu8; 16];
+            let mask = e.mask_bytes().unwrap_or(&full[..len]);
+            let (f, v, mk) = place(e.field, e.value(), mask);
+            let r = range(f);
+            let n = r.len();
+            for i in 0..n.min(mk.len()) {
+                let at = r.start + n - mk.len().min(n) + i;
+                fm.mask.bytes[at] |= mk[i];
+                fm.value.bytes[at] = (fm.value.bytes[at] & !mk[i]) | (v[i] & mk[i]);
+            }
+        }
+        fm
+    }
+
+    /// Does a packet with these fields match?
+    pub fn matches(&self, flow: &FlowFields) -> bool {
+        self.value
+            .bytes
+            .iter()
+            .zip(flow.bytes.iter().zip(self.mask.bytes.iter()))
+            .all(|(v, (f, m))| f & m == *v)
+    }
+
+    /// Is every packet `self` matches also matched by `wider`? (`wider` is at most as
+    /// specific as `self`: loose flow_mod/stats selection.)
+    pub fn is_within(&self, wider: &FlowMatch) -> bool {
+        self.mask
+            .bytes
+            .iter()
+            .zip(wider.mask.bytes.iter())
+            .zip(self.value.bytes.iter().zip(wider.value.bytes.iter()))
+            .all(|((sm, wm), (sv, wv))| sm & wm == *wm && (sv ^ wv) & wm == 0)
+    }
+
+    /// Could one packet match both?
+    pub fn overlaps(&self, other: &FlowMatch) -> bool {
+        self.mask
+            .bytes
+            .iter()
+            .zip(other.mask.bytes.iter())
+            .zip(self.value.bytes.iter().zip(other.value.bytes.iter()))
+            .all(|((am, bm), (av, bv))| (av ^ bv) & am & bm == 0)
+    }
+
+    /// The exact value of `field` when this match pins it down completely.
+    pub fn exact(&self, field: Field) -> Option<&[u8]> {
+        self.mask
+            .get(field)
+            .iter()
+            .all(|&b| b == 0xff)
+            .then(|| self.value.get(field))
+    }
+
+    pub fn is_catchall(&self) -> bool {
+        self.mask.is_zero()
+    }
+}
+
+struct Subtable<R> {
+    mask: FlowFields,
+    /// Masked value → (priority, rule), highest priority first.
+    rules: HashMap<FlowFields, Vec<(u32, R)>>,
+    max_priority: u32,
+    count: usize,
+}
+
+/// A priority classifier over rules identified by `R`.
+pub struct Classifier<R> {
+    subtables: Vec<Subtable<R>>,
+    count: usize,
+}
+
+impl<R> Default for Classifier<R> {
+    fn default() -> Self {
+        Classifier {
+            subtables: Vec::new(),
+            count: 0,
+        }
+    }
+}
+
+impl<R: Copy + PartialEq> Classifier<R> {
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Inserts `id` for (`m`, `priority`). The caller guarantees the pair is new.
+    pub fn insert(&mut self, m: &FlowMatch, priority: u32, id: R) {
+        let idx = match self.subtables.iter().position(|s| s.mask == m.mask) {
+            Some(i) => i,
+            None => {
+                self.subtables.push(Subtable {
+                    mask: m.mask.clone(),
+                    rules: HashMap::new(),
+                    max_priority: 0,
+                    count: 0,
+                });
+                self.subtables.len() - 1
+            }
+        };
+        let st = &mut self.subtables[idx];
+        let list = st.rules.entry(m.value.clone()).or_default();
+        let at = list
+            .iter()
+            .position(|(p, _)| *p < priority)
+            .unwrap_or(list.len());
+        list.insert(at, (priority, id));
+        st.count += 1;
+        st.max_priority = st.max_priority.max(priority);
+        self.count += 1;
+        self.sort();
+    }
+
+    /// Removes the rule for (`m`, `priority`); returns its id.
+    pub fn remove(&mut self, m: &FlowMatch, priority: u32) -> Option<R> {
+        let idx = self.subtables.iter().position(|s| s.mask == m.mask)?;
+        let st = &mut self.subtables[idx];
+        let list = st.rules.get_mut(&m.value)?;
+        let at = list.iter().position(|(p, _)| *p == priority)?;
+        let (_, id) = list.remove(at);
+        if list.is_empty() {
+            st.rules.remove(&m.value);
+        }
+        st.count -= 1;
+        self.count -= 1;
+        if st.count == 0 {
+            self.subtables.remove(idx);
+        } else {
+            st.max_priority = st
+                .rules
+                .values()
+                .filter_map(|l| l.first().map(|e| e.0))
+                .max()
+                .unwrap_or(0);
+        }
+        self.sort();
+        Some(id)
+    }
+
+    fn sort(&mut self) {
+        self.subtables
+            .sort_by_key(|s| std::cmp::Reverse(s.max_priority));
+    }
+
+    /// The rule with exactly this match and priority.
+    pub fn find_exact(&self, m: &FlowMatch, priority: u32) -> Option<R> {
+        let st = self.subtables.iter().find(|s| s.mask == m.mask)?;
+        st.rules
+            .get(&m.value)?
+            .iter()
+            .find(|(p, _)| *p == priority)
+            .map(|e| e.1)
+    }
+
+    /// Is there a rule of `priority` that some packet matching `m` would also match?
+    pub fn overlaps(&self, m: &FlowMatch, priority: u32) -> bool {
+        self.subtables.iter().any(|st| {
+            st.rules.iter().any(|(value, list)| {
+                list.iter().any(|(p, _)| *p == priority)
+                    && FlowMatch {
+                        value: value.clone(),
+                        mask: st.mask.clone(),
+                    }
+                    .overlaps(m)
+            })
+        })
+    }
+
+    /// The highest-priority rule matching `flow`, and the bits the answer depended on.
+    /// Among equal priorities the rule found first wins (OpenFlow leaves it undefined).
+    pub fn lookup(&self, flow: &FlowFields) -> (Option<R>, FlowFields) {
+        let mut wc = FlowFields::default();
+        let mut best: Option<(u32, R)> = None;
+        for st in &self.subtables {
+            if let Some((bp, _)) = best {
+                if st.max_priority <= bp {
+                    break;
+                }
+            }
+            wc.or_assign(&st.mask);
+            if let Some(list) = st.rules.get(&flow.and(&st.mask)) {
+                if let Some(&(p, id)) = list.first() {
+                    if best.map_or(true, |(bp, _)| p > bp) {
+                        best = Some((p, id));
+                    }
+                }
+            }
+        }
+        (best.map(|b| b.1), wc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ofp::MatchEntry;
+
+    fn m(entries: Vec<MatchEntry>) -> FlowMatch {
+        FlowMatch::from_oxm(&OxmMatch { entries })
+    }
+
+    #[test]
+    fn lookup_prefers_priority_and_reports_examined_bits() {
+        let mut c = Classifier::default();
+        let ip = m(vec![
+            MatchEntry::from_u64(Field::EthType, 0x0800),
+            MatchEntry::masked(Field::Ipv4Src, &[10, 0, 0, 0], &[255, 0, 0, 0]),
+        ]);
+        let port = m(vec![MatchEntry::from_u64(Field::InPort, 1)]);
+        c.insert(&ip, 200, 1u32);
+        c.insert(&port, 100, 2u32);
+        c.insert(&FlowMatch::default(), 0, 3u32);
+        let mut f = FlowFields::default();
+        f.set_u64(Field::EthType, 0x0800);
+        f.set(Field::Ipv4Src, &[10, 1, 2, 3]);
+        f.set_u64(Field::InPort, 1);
+        let (hit, wc) = c.lookup(&f);
+        assert_eq!(hit, Some(1));
+        // Only the first subtable was needed: in_port was not examined.
+        assert_eq!(wc.get(Field::Ipv4Src), &[255, 0, 0, 0]);
+        assert_eq!(wc.get(Field::EthType), &[0xff, 0xff]);
+        assert_eq!(wc.get(Field::InPort), &[0, 0, 0, 0]);
+        f.set(Field::Ipv4Src, &[11, 0, 0, 1]);
+        let (hit, wc) = c.lookup(&f);
+        assert_eq!(hit, Some(2));
+        assert_eq!(wc.get(Field::InPort), &[0xff; 4]);
+        f.set_u64(Field::InPort, 2);
+        assert_eq!(c.lookup(&f).0, Some(3));
+        assert_eq!(c.remove(&ip, 200), Some(1));
+        assert_eq!(c.remove(&ip, 200), None);
+        assert_eq!(c.len(), 2);
+    }
+
+    #[test]
+    fn nxm_and_oxm_forms_compile_alike() {
+        let a = m(vec![MatchEntry::from_u64(Field::NxmInPort, 0xfffe)]);
+        let b = m(vec![MatchEntry::from_u64(Field::InPort, 0xffff_fffe)]);
+        assert_eq!(a, b);
+        let pcp = m(vec![
+            MatchEntry::from_u64(Field::VlanVid, 0x1005),
+            MatchEntry::from_u64(Field::VlanPcp, 3),
+        ]);
+        assert_eq!(pcp.value.get(Field::VlanVid), &[0x70, 0x05]);
+        assert_eq!(pcp.mask.get(Field::VlanVid), &[0xff, 0xff]);
+    }
+
+    #[test]
+    fn within_and_overlap() {
+        let wide = m(vec![MatchEntry::from_u64(Field::EthType, 0x0800)]);
+        let narrow = m(vec![
+            MatchEntry::from_u64(Field::EthType, 0x0800),
+            MatchEntry::exact(Field::Ipv4Src, &[1, 2, 3, 4]),
+        ]);
+        let other = m(vec![MatchEntry::from_u64(Field::EthType, 0x86dd)]);
+        assert!(narrow.is_within(&wide));
+        assert!(!wide.is_within(&narrow));
+        assert!(wide.overlaps(&narrow));
+        assert!(!other.overlaps(&narrow));
+        let src = m(vec![MatchEntry::exact(Field::Ipv4Src, &[1, 2, 3, 4])]);
+        assert!(src.overlaps(&other));
+    }
+}
