@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod connmgr;
 pub mod ctl;
 pub mod ofp;
 pub mod switch;
