@@ -71,6 +71,8 @@ pub struct ConnStats {
     pub async_queue_dropped: u64,
     /// Asynchronous messages that could not be encoded in this connection's version.
     pub async_unencodable: u64,
+    /// Bytes waiting in the output queue after the last poll (at most `queue_limit`).
+    pub queued_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -198,6 +200,7 @@ impl Ofconn {
             self.output.drain(..self.written);
             self.written = 0;
         }
+        self.stats.queued_bytes = self.queued();
         if let Phase::Closing(reason) = self.phase {
             if self.queued() == 0 && !self.stream.has_buffered_output() {
                 self.phase = Phase::Closed(reason);
@@ -256,6 +259,7 @@ impl Ofconn {
             }
         }
         self.output.extend_from_slice(bytes);
+        self.stats.queued_bytes = self.queued();
     }
 
     /// Queues a reply (or anything the peer asked for). Returns false, and closes the
