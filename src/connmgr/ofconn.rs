@@ -435,7 +435,9 @@ impl Ofconn {
             p.packet.len().min(usize::from(max_len))
         };
         let data = p.packet[..keep].to_vec();
-        let total_len = u16::try_from(p.packet.len()).unwrap_or(u16::MAX);
+        // Nothing is buffered, so like Open vSwitch the standard packet-in's total_len is
+        // what it carries; NXT_PACKET_IN2 tells the full length in a property.
+        let total_len = u16::try_from(keep).unwrap_or(u16::MAX);
         let mut metadata = OxmMatch {
             entries: vec![MatchEntry::from_u64(Field::InPort, u64::from(p.in_port))],
         };
@@ -472,9 +474,12 @@ impl Ofconn {
                     ptype: ext::NXPINT_TABLE_ID,
                     value: vec![p.table_id],
                 });
+                // 64-bit property values are aligned: 4 zero bytes come first.
+                let mut cookie = vec![0u8; 4];
+                cookie.extend_from_slice(&p.cookie.to_be_bytes());
                 props.push(Property {
                     ptype: ext::NXPINT_COOKIE,
-                    value: p.cookie.to_be_bytes().to_vec(),
+                    value: cookie,
                 });
                 props.push(Property {
                     ptype: ext::NXPINT_REASON,
