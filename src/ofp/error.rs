@@ -313,13 +313,20 @@ impl ErrorMsg {
     pub(crate) fn parse(version: Version, r: &mut Reader<'_>) -> Result<ErrorMsg, OfpError> {
         let etype = r.u16()?;
         let code = r.u16()?;
-        let triplet = if etype == NXET_VENDOR && code == 0 && version.wire() <= 2 {
+        // An extension error names its vendor next; vendor 0 would make it look standard,
+        // so such a message is kept as the plain (type, code) it is on the wire.
+        let vendor = r
+            .rest()
+            .get(..4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let extension = vendor.is_some_and(|v| v != 0);
+        let triplet = if extension && etype == NXET_VENDOR && code == 0 && version.wire() <= 2 {
             Triplet {
                 vendor: r.u32()?,
                 etype: r.u16()?,
                 code: r.u16()?,
             }
-        } else if etype == OFPET_EXPERIMENTER && version.wire() >= 3 {
+        } else if extension && etype == OFPET_EXPERIMENTER && version.wire() >= 3 {
             Triplet {
                 vendor: r.u32()?,
                 etype: code,

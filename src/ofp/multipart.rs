@@ -10,9 +10,9 @@
 use super::action::Action;
 use super::error::{OfpError, NX_VENDOR_ID};
 use super::ext::{emit_nx_match, parse_nx_match};
-use super::oxm::OxmMatch;
 use super::flow::{actions10_as_instructions, emit_instructions, Match};
 use super::instruction::Instruction;
+use super::oxm::OxmMatch;
 use super::port;
 use super::switch::{with_len, PortDesc};
 use super::wire::{put_str, read_str, Put, Reader};
@@ -56,7 +56,9 @@ fn known_type(version: Version, t: u16) -> bool {
 fn typed(version: Version, t: u16) -> bool {
     match t {
         OFPMP_DESC | OFPMP_TABLE | OFPMP_PORT_DESC => true,
-        OFPMP_FLOW | OFPMP_AGGREGATE | OFPMP_PORT_STATS | OFPMP_QUEUE => version <= Version::V1_3 || (t != OFPMP_PORT_STATS && version == Version::V1_4),
+        OFPMP_FLOW | OFPMP_AGGREGATE | OFPMP_PORT_STATS | OFPMP_QUEUE => {
+            version <= Version::V1_3 || (t != OFPMP_PORT_STATS && version == Version::V1_4)
+        }
         OFPMP_GROUP_DESC | OFPMP_METER_CONFIG => (Version::V1_3..=Version::V1_4).contains(&version),
         OFPST_VENDOR => version == Version::V1_0,
         _ => false,
@@ -131,17 +133,34 @@ pub enum MultipartRequestBody {
     Flow(FlowStatsRequest),
     Aggregate(FlowStatsRequest),
     Table,
-    Port { port_no: u32 },
-    Queue { port_no: u32, queue_id: u32 },
+    Port {
+        port_no: u32,
+    },
+    Queue {
+        port_no: u32,
+        queue_id: u32,
+    },
     /// `port_no` is carried from 1.5 on (earlier versions ask for all ports).
-    PortDesc { port_no: u32 },
+    PortDesc {
+        port_no: u32,
+    },
     GroupDesc,
-    MeterConfig { meter_id: u32 },
+    MeterConfig {
+        meter_id: u32,
+    },
     /// Nicira `NXST_FLOW` (or, with `aggregate`, `NXST_AGGREGATE`): flow stats with an NXM
     /// match, which is how `ovs-ofctl` dumps flows over OpenFlow 1.0.
-    NxFlow { aggregate: bool, out_port: u32, table_id: u8, match_: OxmMatch },
+    NxFlow {
+        aggregate: bool,
+        out_port: u32,
+        table_id: u8,
+        match_: OxmMatch,
+    },
     /// A known type carried as raw bytes.
-    Raw { mtype: u16, body: Vec<u8> },
+    Raw {
+        mtype: u16,
+        body: Vec<u8>,
+    },
 }
 
 /// Reads the Nicira vendor stats header (vendor, subtype, 4 pad) of OpenFlow 1.0.
@@ -323,7 +342,9 @@ impl MultipartRequest {
                     out.put_zeros(4);
                 }
             }
-            MultipartRequestBody::Flow(f) | MultipartRequestBody::Aggregate(f) => f.emit(version, out)?,
+            MultipartRequestBody::Flow(f) | MultipartRequestBody::Aggregate(f) => {
+                f.emit(version, out)?
+            }
             MultipartRequestBody::Port { port_no } => {
                 if v10 {
                     out.put_u16(port::to_of10(*port_no).ok_or(OfpError::OFPBRC_BAD_PORT)?);
@@ -352,7 +373,14 @@ impl MultipartRequest {
                 table_id,
                 match_,
             } => {
-                emit_nx_stats_header(if *aggregate { NXST_AGGREGATE } else { NXST_FLOW }, out);
+                emit_nx_stats_header(
+                    if *aggregate {
+                        NXST_AGGREGATE
+                    } else {
+                        NXST_FLOW
+                    },
+                    out,
+                );
                 out.put_u16(port::to_of10(*out_port).ok_or(OfpError::OFPBRC_BAD_PORT)?);
                 let len_at = out.len();
                 out.put_u16(0);
@@ -450,7 +478,11 @@ impl FlowStats {
                 idle_timeout,
                 hard_timeout,
                 flags,
-                importance: if version >= Version::V1_4 { importance } else { 0 },
+                importance: if version >= Version::V1_4 {
+                    importance
+                } else {
+                    0
+                },
                 cookie,
                 packet_count,
                 byte_count,
@@ -483,7 +515,11 @@ impl FlowStats {
                 out.put_u16(self.idle_timeout);
                 out.put_u16(self.hard_timeout);
                 out.put_u16(self.flags);
-                out.put_u16(if version >= Version::V1_4 { self.importance } else { 0 });
+                out.put_u16(if version >= Version::V1_4 {
+                    self.importance
+                } else {
+                    0
+                });
                 out.put_zeros(2);
                 out.put_u64(self.cookie);
                 out.put_u64(self.packet_count);
@@ -555,7 +591,10 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    pub(crate) fn parse_list(version: Version, r: &mut Reader<'_>) -> Result<Vec<Bucket>, OfpError> {
+    pub(crate) fn parse_list(
+        version: Version,
+        r: &mut Reader<'_>,
+    ) -> Result<Vec<Bucket>, OfpError> {
         let bad = OfpError::OFPGMFC_BAD_BUCKET;
         let mut out = Vec::new();
         while !r.is_empty() {
@@ -578,7 +617,11 @@ impl Bucket {
         Ok(out)
     }
 
-    pub(crate) fn emit_list(list: &[Bucket], version: Version, out: &mut Vec<u8>) -> Result<(), OfpError> {
+    pub(crate) fn emit_list(
+        list: &[Bucket],
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<(), OfpError> {
         for b in list {
             with_len(out, 0, |out| {
                 out.put_u16(0);
