@@ -107,7 +107,11 @@ fn service_connection_gets_nothing_until_miss_send_len() {
     // An explicit controller action's max_len wins; 0xffff sends it whole.
     h.send_async(&pin(1, Some(0xffff)));
     let got = h.drain(&mut p);
-    assert!(ofp_print(&got[0]).contains("(via action) data_len=60 (unbuffered)"), "{}", ofp_print(&got[0]));
+    assert!(
+        ofp_print(&got[0]).contains("(via action) data_len=60 (unbuffered)"),
+        "{}",
+        ofp_print(&got[0])
+    );
 }
 
 #[test]
@@ -148,11 +152,16 @@ fn nicira_async_config_per_role() {
     let mut h = Local::new(ptcp_config());
     let mut p = h.peer(&HELLO13);
     h.exchange(&mut p, &set_config(4, 128));
-    let mut cfg = vec![0x04, 0x04, 0x00, 0x28, 0, 0, 0, 3, 0, 0, 0x23, 0x20, 0, 0, 0, 19];
+    let mut cfg = vec![
+        0x04, 0x04, 0x00, 0x28, 0, 0, 0, 3, 0, 0, 0x23, 0x20, 0, 0, 0, 19,
+    ];
     for m in [0x2u32, 0x5, 0x5, 0x2, 0x2, 0x5] {
         cfg.extend_from_slice(&m.to_be_bytes());
     }
-    assert!(h.exchange(&mut p, &cfg).is_empty(), "no reply to NXT_SET_ASYNC_CONFIG");
+    assert!(
+        h.exchange(&mut p, &cfg).is_empty(),
+        "no reply to NXT_SET_ASYNC_CONFIG"
+    );
     // Become slave (OpenFlow 1.3 role request, generation 1).
     let mut role = vec![0x04, 0x18, 0x00, 0x18, 0, 0, 0, 4, 0, 0, 0, 3, 0, 0, 0, 0];
     role.extend_from_slice(&1u64.to_be_bytes());
@@ -168,7 +177,10 @@ fn nicira_async_config_per_role() {
     offer_all(&mut h);
     // Slave masks 0x5, 0x2, 0x5: packet-in NO_MATCH and INVALID_TTL, port-status DELETE,
     // flow-removed IDLE and DELETE (in the order offered: reason 0, 1, 2).
-    assert_eq!(kinds(&h.drain(&mut p)), vec![(10, 0), (11, 0), (12, 1), (10, 2), (11, 2)]);
+    assert_eq!(
+        kinds(&h.drain(&mut p)),
+        vec![(10, 0), (11, 0), (12, 1), (10, 2), (11, 2)]
+    );
 
     role[11] = 2;
     role[7] = 5;
@@ -176,7 +188,10 @@ fn nicira_async_config_per_role() {
     offer_all(&mut h);
     // Master masks 0x2, 0x5, 0x2: packet-in ACTION, port-status ADD and MODIFY,
     // flow-removed HARD.
-    assert_eq!(kinds(&h.drain(&mut p)), vec![(12, 0), (10, 1), (11, 1), (12, 2)]);
+    assert_eq!(
+        kinds(&h.drain(&mut p)),
+        vec![(12, 0), (10, 1), (11, 1), (12, 2)]
+    );
 }
 
 #[test]
@@ -219,7 +234,10 @@ fn set_config_invalid_ttl_shows_in_get_config() {
     set[9] = 4; // OFPC_INVALID_TTL_TO_CONTROLLER
     h.exchange(&mut p, &set);
     let got = h.exchange(&mut p, &[0x04, 0x07, 0x00, 0x08, 0, 0, 0, 8]);
-    assert_eq!(got, vec![vec![0x04, 0x08, 0x00, 0x0c, 0, 0, 0, 8, 0, 4, 0, 200]]);
+    assert_eq!(
+        got,
+        vec![vec![0x04, 0x08, 0x00, 0x0c, 0, 0, 0, 8, 0, 4, 0, 200]]
+    );
     h.send_async(&pin(2, None));
     assert_eq!(kinds(&h.drain(&mut p)), vec![(10, 2)]);
 }
@@ -253,7 +271,9 @@ fn nx_packet_in2_format() {
     let mut p = h.peer(&HELLO13);
     h.exchange(&mut p, &set_config(4, 0xffff));
     // NXT_SET_PACKET_IN_FORMAT: NXPIF_NXT_PACKET_IN2.
-    let fmt = [0x04, 0x04, 0x00, 0x14, 0, 0, 0, 9, 0, 0, 0x23, 0x20, 0, 0, 0, 16, 0, 0, 0, 2];
+    let fmt = [
+        0x04, 0x04, 0x00, 0x14, 0, 0, 0, 9, 0, 0, 0x23, 0x20, 0, 0, 0, 16, 0, 0, 0, 2,
+    ];
     assert!(h.exchange(&mut p, &fmt).is_empty());
     h.send_async(&pin(0, None));
     let got = h.drain(&mut p);
@@ -268,7 +288,10 @@ fn nx_packet_in2_format() {
     h.send_async(&pin(0, None));
     let got = h.drain(&mut p);
     let text = ofp_print(&got[0]);
-    assert!(text.contains("total_len=60 in_port=1 (via no_match) data_len=20 (unbuffered)"), "{text}");
+    assert!(
+        text.contains("total_len=60 in_port=1 (via no_match) data_len=20 (unbuffered)"),
+        "{text}"
+    );
     // An unknown format is refused with OFPBRC_EPERM.
     let mut bad = fmt;
     bad[19] = 7;

@@ -55,7 +55,10 @@ fn reconnects_with_backoff_to_a_late_controller_and_after_it_leaves() {
     assert_eq!(attempts[0], 0);
     for (i, want) in [100, 200, 400, 800, 800].into_iter().enumerate() {
         let gap = attempts[i + 1] - attempts[i];
-        assert!((want..=want + 20).contains(&gap), "gap {i} is {gap} ms, want {want}: {attempts:?}");
+        assert!(
+            (want..=want + 20).contains(&gap),
+            "gap {i} is {gap} ms, want {want}: {attempts:?}"
+        );
     }
     assert_eq!(h.cm.controllers()[0].backoff, Duration::from_millis(800));
     assert!(h.cm.controllers()[0].connected.is_none());
@@ -85,8 +88,15 @@ fn reconnects_with_backoff_to_a_late_controller_and_after_it_leaves() {
     h.pump();
     let st = &h.cm.controllers()[0];
     assert!(st.connected.is_some());
-    assert_eq!(st.backoff, Duration::from_millis(100), "backoff resets once connected");
-    assert!(!h.cm.fail_open(h.now), "a connected controller takes over again");
+    assert_eq!(
+        st.backoff,
+        Duration::from_millis(100),
+        "backoff resets once connected"
+    );
+    assert!(
+        !h.cm.fail_open(h.now),
+        "a connected controller takes over again"
+    );
     let (info, _) = h.cm.connections().next().unwrap();
     assert_eq!(info.kind, ConnKind::Controller);
     assert_eq!(info.miss_send_len, 128);
@@ -116,7 +126,10 @@ fn reconnects_with_backoff_to_a_late_controller_and_after_it_leaves() {
     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let mut hello = [0u8; 16];
     (&s).read_exact(&mut hello).unwrap();
-    assert_eq!(hello, [0x06, 0x00, 0x00, 0x10, 0, 0, 0, 0, 0x00, 0x01, 0x00, 0x08, 0, 0, 0, 0x72]);
+    assert_eq!(
+        hello,
+        [0x06, 0x00, 0x00, 0x10, 0, 0, 0, 0, 0x00, 0x01, 0x00, 0x08, 0, 0, 0, 0x72]
+    );
 }
 
 #[test]

@@ -14,7 +14,10 @@ use ferrovs::ofp::OxmMatch;
 /// An echo round trip proves a connection still works.
 fn assert_alive(h: &mut Local, p: &mut Peer) {
     let got = h.exchange(p, &[0x04, 0x02, 0x00, 0x0a, 0, 0, 0, 0x77, 0xbe, 0xef]);
-    assert_eq!(got, vec![vec![0x04, 0x03, 0x00, 0x0a, 0, 0, 0, 0x77, 0xbe, 0xef]]);
+    assert_eq!(
+        got,
+        vec![vec![0x04, 0x03, 0x00, 0x0a, 0, 0, 0, 0x77, 0xbe, 0xef]]
+    );
 }
 
 #[test]
@@ -59,7 +62,9 @@ fn bad_length_gets_bad_len_with_64_bytes_of_data() {
 fn unknown_experimenter_gets_bad_vendor() {
     let mut h = Local::new(ptcp_config());
     let mut p = h.peer(&HELLO13);
-    let req = [0x04, 0x04, 0x00, 0x10, 0, 0, 0, 4, 0x00, 0x00, 0x12, 0x34, 0, 0, 0, 1];
+    let req = [
+        0x04, 0x04, 0x00, 0x10, 0, 0, 0, 4, 0x00, 0x00, 0x12, 0x34, 0, 0, 0, 1,
+    ];
     let got = h.exchange(&mut p, &req);
     let mut want = vec![0x04, 0x01, 0x00, 0x1c, 0, 0, 0, 4, 0x00, 0x01, 0x00, 0x03];
     want.extend_from_slice(&req);
@@ -85,13 +90,21 @@ fn no_common_version_gets_hello_failed_and_disconnect() {
     h.pump();
     let ours = p.recv().unwrap();
     // Our HELLO: version 1.5 header, bitmap of 1.0, 1.3, 1.4, 1.5.
-    assert_eq!(ours, vec![0x06, 0x00, 0x00, 0x10, 0, 0, 0, 0, 0x00, 0x01, 0x00, 0x08, 0, 0, 0, 0x72]);
+    assert_eq!(
+        ours,
+        vec![0x06, 0x00, 0x00, 0x10, 0, 0, 0, 0, 0x00, 0x01, 0x00, 0x08, 0, 0, 0, 0x72]
+    );
     // A peer that speaks only OpenFlow 1.1.
-    p.send(&[0x02, 0x00, 0x00, 0x10, 0, 0, 0, 1, 0x00, 0x01, 0x00, 0x08, 0, 0, 0, 0x04]);
+    p.send(&[
+        0x02, 0x00, 0x00, 0x10, 0, 0, 0, 1, 0x00, 0x01, 0x00, 0x08, 0, 0, 0, 0x04,
+    ]);
     h.pump();
     let err = p.recv().expect("an error before the close");
     // OFPET_HELLO_FAILED / OFPHFC_INCOMPATIBLE, in OpenFlow 1.0 framing, with text.
-    assert_eq!(&err[..12], &[0x01, 0x01, err[2], err[3], 0, 0, 0, 1, 0x00, 0x00, 0x00, 0x00]);
+    assert_eq!(
+        &err[..12],
+        &[0x01, 0x01, err[2], err[3], 0, 0, 0, 1, 0x00, 0x00, 0x00, 0x00]
+    );
     assert!(String::from_utf8_lossy(&err[12..]).contains("OF1.0, OF1.3, OF1.4, OF1.5"));
     assert!(p.closed());
     h.pump();
@@ -227,13 +240,18 @@ fn peer_that_stops_reading_stays_bounded_and_others_unaffected() {
     });
     let mut stuck = h.peer(&HELLO13);
     // A small receive window, so the kernel does not hide the problem for megabytes.
-    socket2::SockRef::from(&stuck.sock).set_recv_buffer_size(4096).unwrap();
+    socket2::SockRef::from(&stuck.sock)
+        .set_recv_buffer_size(4096)
+        .unwrap();
     let mut reader = h.peer(&HELLO13);
     // Both ask for packet-ins (service connections get none until miss_send_len is set).
     let set_config = [0x04, 0x09, 0x00, 0x0c, 0, 0, 0, 1, 0, 0, 0xff, 0xff];
     h.exchange(&mut stuck, &set_config);
     h.exchange(&mut reader, &set_config);
-    stuck.sock.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+    stuck
+        .sock
+        .set_read_timeout(Some(Duration::from_millis(1)))
+        .unwrap();
     let mut received = 0;
     let mut reader_bytes = Vec::new();
     for _ in 0..1000 {
@@ -244,7 +262,11 @@ fn peer_that_stops_reading_stays_bounded_and_others_unaffected() {
         h.cm.poll(h.now, &mut switch_handler);
         read_raw(&mut reader, &mut reader_bytes);
         for (_, st) in h.cm.connections() {
-            assert!(st.queued_bytes <= limit, "queue {} over the limit", st.queued_bytes);
+            assert!(
+                st.queued_bytes <= limit,
+                "queue {} over the limit",
+                st.queued_bytes
+            );
         }
     }
     h.pump();
@@ -253,7 +275,10 @@ fn peer_that_stops_reading_stays_bounded_and_others_unaffected() {
     assert_eq!(received, 1000, "the reading peer got every packet-in");
     let stats: Vec<_> = h.cm.connections().map(|(i, s)| (i.id, s.clone())).collect();
     let dropped: u64 = stats.iter().map(|(_, s)| s.async_queue_dropped).sum();
-    assert!(dropped > 0, "the stuck peer's packet-ins were dropped, not queued: {stats:?}");
+    assert!(
+        dropped > 0,
+        "the stuck peer's packet-ins were dropped, not queued: {stats:?}"
+    );
     assert_eq!(stats.len(), 2, "async overflow does not disconnect");
     assert_alive(&mut h, &mut reader);
 }
@@ -273,9 +298,8 @@ fn peer_that_floods_requests_without_reading_is_slowed_not_grown() {
     echo.resize(60000, 7);
     let mut sent = 0usize;
     for _ in 0..200 {
-        match flood.sock.write(&echo) {
-            Ok(n) => sent += n,
-            Err(_) => {}
+        if let Ok(n) = flood.sock.write(&echo) {
+            sent += n;
         }
         h.cm.poll(h.now, &mut switch_handler);
         for (_, st) in h.cm.connections() {

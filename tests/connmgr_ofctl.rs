@@ -63,5 +63,8 @@ fn show_over_punix() {
          speed: 0 Mbps now, 0 Mbps max\n\
          OFPT_GET_CONFIG_REPLY (xid=0x4): frags=normal miss_send_len=0\n"
     );
-    assert!(!path.exists(), "the socket file is removed with the listener");
+    assert!(
+        !path.exists(),
+        "the socket file is removed with the listener"
+    );
 }

@@ -71,7 +71,10 @@ fn master_election_with_generation_ids() {
 
     // A newer generation wins; A is demoted and told so (1.4 ROLE_STATUS, reason
     // MASTER_REQUEST, the new generation id).
-    assert_eq!(h.exchange(&mut b, &role_request(4, 3, 2, 6)), vec![role_reply(4, 3, 2, 6)]);
+    assert_eq!(
+        h.exchange(&mut b, &role_request(4, 3, 2, 6)),
+        vec![role_reply(4, 3, 2, 6)]
+    );
     let mut status = vec![0x05, 0x1e, 0x00, 0x18, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0];
     status.extend_from_slice(&6u64.to_be_bytes());
     assert_eq!(h.drain(&mut a), vec![status]);
@@ -86,16 +89,25 @@ fn master_election_with_generation_ids() {
     assert_eq!(h.exchange(&mut b, &both), vec![barrier_reply(4, 6)]);
 
     // NOCHANGE reports the role and the current generation.
-    assert_eq!(h.exchange(&mut a, &role_request(5, 7, 0, 0)), vec![role_reply(5, 7, 3, 6)]);
+    assert_eq!(
+        h.exchange(&mut a, &role_request(5, 7, 0, 0)),
+        vec![role_reply(5, 7, 3, 6)]
+    );
 
     // A takes over again with generation 7: B (OpenFlow 1.3) is demoted in silence.
-    assert_eq!(h.exchange(&mut a, &role_request(5, 8, 2, 7)), vec![role_reply(5, 8, 2, 7)]);
+    assert_eq!(
+        h.exchange(&mut a, &role_request(5, 8, 2, 7)),
+        vec![role_reply(5, 8, 2, 7)]
+    );
     assert_eq!(h.drain(&mut b), Vec::<Vec<u8>>::new());
     let fm = flow_mod(4, 9);
     assert_eq!(h.exchange(&mut b, &fm), vec![error(4, 9, 1, 10, &fm)]);
 
     // EQUAL takes no generation check; the reply carries the current generation.
-    assert_eq!(h.exchange(&mut b, &role_request(4, 10, 1, 0)), vec![role_reply(4, 10, 1, 7)]);
+    assert_eq!(
+        h.exchange(&mut b, &role_request(4, 10, 1, 0)),
+        vec![role_reply(4, 10, 1, 7)]
+    );
     // Generation ids compare by wrapping distance: u64::MAX is 8 behind 7, so it is stale.
     let req = role_request(4, 11, 3, u64::MAX);
     assert_eq!(h.exchange(&mut b, &req), vec![error(4, 11, 11, 0, &req)]);
@@ -114,7 +126,9 @@ fn bad_role_value_is_refused() {
 }
 
 fn nx_role(xid: u8, subtype: u8, role: u8) -> Vec<u8> {
-    vec![0x01, 0x04, 0x00, 0x14, 0, 0, 0, xid, 0, 0, 0x23, 0x20, 0, 0, 0, subtype, 0, 0, 0, role]
+    vec![
+        0x01, 0x04, 0x00, 0x14, 0, 0, 0, xid, 0, 0, 0x23, 0x20, 0, 0, 0, subtype, 0, 0, 0, role,
+    ]
 }
 
 #[test]
@@ -122,8 +136,14 @@ fn nicira_roles_on_openflow_10() {
     let mut h = Local::new(ptcp_config());
     let mut a = h.peer(&HELLO10);
     let mut b = h.peer(&HELLO10);
-    assert_eq!(h.exchange(&mut a, &nx_role(1, 10, 1)), vec![nx_role(1, 11, 1)]);
-    assert_eq!(h.exchange(&mut b, &nx_role(2, 10, 1)), vec![nx_role(2, 11, 1)]);
+    assert_eq!(
+        h.exchange(&mut a, &nx_role(1, 10, 1)),
+        vec![nx_role(1, 11, 1)]
+    );
+    assert_eq!(
+        h.exchange(&mut b, &nx_role(2, 10, 1)),
+        vec![nx_role(2, 11, 1)]
+    );
     // A was demoted: its flow-mod gets OFPBRC_EPERM (1.0's encoding of IS_SLAVE).
     let mut fm = vec![0x01, 0x0e, 0x00, 0x48, 0, 0, 0, 3];
     fm.extend_from_slice(&[0, 0x3f, 0xff, 0xff]); // wildcards: all
@@ -132,7 +152,10 @@ fn nicira_roles_on_openflow_10() {
     assert_eq!(got, vec![error(1, 3, 1, 5, &fm)]);
     // An unknown role: NXBRC_BAD_ROLE, carried as a Nicira vendor error in 1.0.
     let req = nx_role(4, 10, 3);
-    let mut want = vec![0x01, 0x01, 0x00, 0x28, 0, 0, 0, 4, 0xb0, 0xc2, 0, 0, 0, 0, 0x23, 0x20, 0x00, 0x01, 0x02, 0x01];
+    let mut want = vec![
+        0x01, 0x01, 0x00, 0x28, 0, 0, 0, 4, 0xb0, 0xc2, 0, 0, 0, 0, 0x23, 0x20, 0x00, 0x01, 0x02,
+        0x01,
+    ];
     want.extend_from_slice(&req);
     assert_eq!(h.exchange(&mut a, &req), vec![want]);
 }

@@ -27,7 +27,11 @@ impl Pki {
             let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
             p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
             p.distinguished_name.push(DnType::CommonName, name);
-            p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+            p.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::CrlSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
             let key = KeyPair::generate().unwrap();
             let cert = p.self_signed(&key).unwrap();
             (cert, key)
@@ -69,8 +73,14 @@ impl Drop for Pki {
 }
 
 fn ofctl_ssl(pki: &Pki, who: &str, port: u16) -> (bool, String, String) {
-    let key = format!("--private-key={}", pki.path(&format!("{who}-key.pem")).display());
-    let cert = format!("--certificate={}", pki.path(&format!("{who}-cert.pem")).display());
+    let key = format!(
+        "--private-key={}",
+        pki.path(&format!("{who}-key.pem")).display()
+    );
+    let cert = format!(
+        "--certificate={}",
+        pki.path(&format!("{who}-cert.pem")).display()
+    );
     let ca = format!("--ca-cert={}", pki.path("ca.pem").display());
     let target = format!("ssl:127.0.0.1:{port}");
     ofctl(&["-O", "OpenFlow13", &key, &cert, &ca, "show", &target])
@@ -87,8 +97,14 @@ fn ovs_ofctl_show_over_pssl() {
     let ssl_port = sw.listen[0].1.unwrap().port();
     let (ok, out, err) = ofctl_ssl(&pki, "controller", ssl_port);
     assert!(ok, "{err}");
-    assert!(out.starts_with("OFPT_FEATURES_REPLY (OF1.3) (xid=0x2): dpid:0000000000000abc\n"), "{out}");
-    assert!(out.ends_with("OFPT_GET_CONFIG_REPLY (OF1.3) (xid=0x5): frags=normal miss_send_len=0\n"), "{out}");
+    assert!(
+        out.starts_with("OFPT_FEATURES_REPLY (OF1.3) (xid=0x2): dpid:0000000000000abc\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("OFPT_GET_CONFIG_REPLY (OF1.3) (xid=0x5): frags=normal miss_send_len=0\n"),
+        "{out}"
+    );
 
     // A client whose certificate our CA did not sign is refused; others are unaffected.
     let (ok, _, _) = ofctl_ssl(&pki, "intruder", ssl_port);
@@ -113,9 +129,12 @@ fn rustls_server(pki: &Pki, who: &str) -> Arc<rustls::ServerConfig> {
     for c in CertificateDer::pem_file_iter(pki.path("ca.pem")).unwrap() {
         roots.add(c.unwrap()).unwrap();
     }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
     Arc::new(
         rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -150,7 +169,8 @@ fn ssl_controller_connection() {
         let mut hello = [0u8; 16];
         tls.read_exact(&mut hello).unwrap();
         tls.write_all(&HELLO13).unwrap();
-        tls.write_all(&[0x04, 0x02, 0x00, 0x0b, 0, 0, 0, 0x42, 1, 2, 3]).unwrap();
+        tls.write_all(&[0x04, 0x02, 0x00, 0x0b, 0, 0, 0, 0x42, 1, 2, 3])
+            .unwrap();
         let mut reply = [0u8; 11];
         tls.read_exact(&mut reply).unwrap();
         (hello, reply)
@@ -162,7 +182,10 @@ fn ssl_controller_connection() {
     });
     drive(&mut h, || ctl.is_finished());
     let (hello, reply) = ctl.join().unwrap();
-    assert_eq!(hello, [0x06, 0x00, 0x00, 0x10, 0, 0, 0, 0, 0x00, 0x01, 0x00, 0x08, 0, 0, 0, 0x72]);
+    assert_eq!(
+        hello,
+        [0x06, 0x00, 0x00, 0x10, 0, 0, 0, 0, 0x00, 0x01, 0x00, 0x08, 0, 0, 0, 0x72]
+    );
     assert_eq!(reply, [0x04, 0x03, 0x00, 0x0b, 0, 0, 0, 0x42, 1, 2, 3]);
     assert!(h.cm.controllers()[0].connected.is_some());
 }
@@ -187,10 +210,16 @@ fn ssl_controller_with_foreign_certificate_is_refused() {
         ..ConnmgrConfig::default()
     });
     drive(&mut h, || ctl.is_finished());
-    assert!(!ctl.join().unwrap(), "no OpenFlow over an untrusted TLS session");
+    assert!(
+        !ctl.join().unwrap(),
+        "no OpenFlow over an untrusted TLS session"
+    );
     h.pump();
     assert!(h.cm.controllers()[0].connected.is_none());
-    assert_eq!(h.cm.controllers()[0].last_close, Some(ferrovs::connmgr::CloseReason::Tls));
+    assert_eq!(
+        h.cm.controllers()[0].last_close,
+        Some(ferrovs::connmgr::CloseReason::Tls)
+    );
 }
 
 #[test]
@@ -214,5 +243,10 @@ fn ssl_target_without_tls_files_is_a_config_error() {
         ..ConnmgrConfig::default()
     })
     .unwrap_err();
-    assert!(missing.to_string().starts_with("TLS setup failed with /nonexistent/cert.pem"), "{missing}");
+    assert!(
+        missing
+            .to_string()
+            .starts_with("TLS setup failed with /nonexistent/cert.pem"),
+        "{missing}"
+    );
 }

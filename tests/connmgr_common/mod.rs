@@ -10,12 +10,17 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ferrovs::connmgr::{AsyncEvent, ClosedConn, ConnInfo, ConnStats, Connmgr, ConnmgrConfig, ControllerStatus, ListenTarget, Request};
+use ferrovs::connmgr::{
+    AsyncEvent, ClosedConn, ConnInfo, ConnStats, Connmgr, ConnmgrConfig, ControllerStatus,
+    ListenTarget, Request,
+};
 use ferrovs::ofp::flow::Match;
 use ferrovs::ofp::instruction::Instruction;
 use ferrovs::ofp::multipart::{Desc, FlowStats, MultipartReplyBody, MultipartRequestBody};
 use ferrovs::ofp::oxm::{Field, MatchEntry};
-use ferrovs::ofp::{Action, FeaturesReply, Message, MultipartReply, OfpError, OxmMatch, PortDesc, SwitchConfig};
+use ferrovs::ofp::{
+    Action, FeaturesReply, Message, MultipartReply, OfpError, OxmMatch, PortDesc, SwitchConfig,
+};
 
 pub const DPID: u64 = 0xabc;
 
@@ -48,7 +53,9 @@ pub fn switch_handler(info: &ConnInfo, req: &Request<'_>) -> Result<Vec<Message>
         Message::BarrierRequest => vec![Message::BarrierReply],
         Message::MultipartRequest(m) => {
             let body = match &m.body {
-                MultipartRequestBody::PortDesc { .. } => MultipartReplyBody::PortDesc(vec![local_port()]),
+                MultipartRequestBody::PortDesc { .. } => {
+                    MultipartReplyBody::PortDesc(vec![local_port()])
+                }
                 MultipartRequestBody::Desc => MultipartReplyBody::Desc(Desc {
                     mfr_desc: "ferrovs".into(),
                     ..Desc::default()
@@ -68,7 +75,10 @@ pub fn switch_handler(info: &ConnInfo, req: &Request<'_>) -> Result<Vec<Message>
                     match_: Match::Oxm(OxmMatch {
                         entries: vec![MatchEntry::from_u64(Field::InPort, 1)],
                     }),
-                    instructions: vec![Instruction::ApplyActions(vec![Action::Output { port: 2, max_len: 0 }])],
+                    instructions: vec![Instruction::ApplyActions(vec![Action::Output {
+                        port: 2,
+                        max_len: 0,
+                    }])],
                 }]),
                 _ => return Err(OfpError::OFPBRC_BAD_STAT),
             };
@@ -113,7 +123,10 @@ impl Switch {
                 }
                 let closed = cm.take_closed();
                 let mut s = snap.lock().unwrap();
-                s.conns = cm.connections().map(|(i, st)| (i.clone(), st.clone())).collect();
+                s.conns = cm
+                    .connections()
+                    .map(|(i, st)| (i.clone(), st.clone()))
+                    .collect();
                 s.controllers = cm.controllers();
                 s.closed.extend(closed);
                 s.fail_open = cm.fail_open(now);
@@ -131,7 +144,11 @@ impl Switch {
     }
 
     pub fn tcp_port(&self) -> u16 {
-        self.listen.iter().find_map(|(_, a)| *a).expect("a TCP listener").port()
+        self.listen
+            .iter()
+            .find_map(|(_, a)| *a)
+            .expect("a TCP listener")
+            .port()
     }
 
     pub fn snap(&self) -> Snapshot {
@@ -232,9 +249,13 @@ impl Peer {
 }
 
 /// HELLO offering only OpenFlow 1.3 (bitmap 0x10).
-pub const HELLO13: [u8; 16] = [0x04, 0x00, 0x00, 0x10, 0, 0, 0, 1, 0x00, 0x01, 0x00, 0x08, 0x00, 0x00, 0x00, 0x10];
+pub const HELLO13: [u8; 16] = [
+    0x04, 0x00, 0x00, 0x10, 0, 0, 0, 1, 0x00, 0x01, 0x00, 0x08, 0x00, 0x00, 0x00, 0x10,
+];
 /// HELLO offering only OpenFlow 1.4.
-pub const HELLO14: [u8; 16] = [0x05, 0x00, 0x00, 0x10, 0, 0, 0, 1, 0x00, 0x01, 0x00, 0x08, 0x00, 0x00, 0x00, 0x20];
+pub const HELLO14: [u8; 16] = [
+    0x05, 0x00, 0x00, 0x10, 0, 0, 0, 1, 0x00, 0x01, 0x00, 0x08, 0x00, 0x00, 0x00, 0x20,
+];
 /// OpenFlow 1.0 HELLO (no bitmap).
 pub const HELLO10: [u8; 8] = [0x01, 0x00, 0x00, 0x08, 0, 0, 0, 1];
 
@@ -276,7 +297,12 @@ impl Local {
     }
 
     pub fn port(&self) -> u16 {
-        self.cm.listen_addrs().iter().find_map(|(_, a)| *a).expect("a TCP listener").port()
+        self.cm
+            .listen_addrs()
+            .iter()
+            .find_map(|(_, a)| *a)
+            .expect("a TCP listener")
+            .port()
     }
 
     /// Polls a few times with short real pauses, so the kernel moves bytes in between.
@@ -301,7 +327,9 @@ impl Local {
         self.pump();
         p.handshake(hello);
         self.pump();
-        p.sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        p.sock
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         p
     }
 
@@ -341,7 +369,9 @@ pub fn read_available(peer: &mut Peer) -> Vec<Vec<u8>> {
 pub fn split_messages(mut buf: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     while buf.len() >= 8 {
-        let len = usize::from(u16::from_be_bytes([buf[2], buf[3]])).max(8).min(buf.len());
+        let len = usize::from(u16::from_be_bytes([buf[2], buf[3]]))
+            .max(8)
+            .min(buf.len());
         out.push(buf[..len].to_vec());
         buf = &buf[len..];
     }
