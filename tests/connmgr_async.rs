@@ -298,3 +298,53 @@ fn nx_packet_in2_format() {
     let got = h.exchange(&mut p, &bad);
     assert_eq!(&got[0][8..12], &[0, 1, 0, 5]);
 }
+
+fn nx(xid: u8, subtype: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![
+        0x04,
+        0x04,
+        0,
+        (16 + body.len()) as u8,
+        0,
+        0,
+        0,
+        xid,
+        0,
+        0,
+        0x23,
+        0x20,
+        0,
+        0,
+        0,
+        subtype,
+    ];
+    m.extend_from_slice(body);
+    m
+}
+
+#[test]
+fn nicira_connection_settings_are_kept_per_connection() {
+    let mut h = Local::new(ptcp_config());
+    let mut p = h.peer(&HELLO13);
+    let mut other = h.peer(&HELLO13);
+    let mut msgs = nx(1, 15, &[1, 0, 0, 0, 0, 0, 0, 0]); // NXT_FLOW_MOD_TABLE_ID on
+    msgs.extend(nx(2, 12, &[0, 0, 0, 2])); // NXT_SET_FLOW_FORMAT NXM
+    msgs.extend(nx(3, 20, &[0, 0, 0, 0, 0, 0, 0, 7])); // NXT_SET_CONTROLLER_ID 7
+    msgs.extend(nx(4, 18, &[])); // NXT_FLOW_AGE
+    assert!(
+        h.exchange(&mut p, &msgs).is_empty(),
+        "none of these is answered"
+    );
+    let infos: Vec<_> = h.cm.connections().map(|(i, _)| i.clone()).collect();
+    let set = infos
+        .iter()
+        .find(|i| i.flow_mod_table_id)
+        .expect("one connection has it on");
+    assert!(set.nxm_flow_format);
+    assert_eq!(set.controller_id, 7);
+    let unset = infos.iter().find(|i| i.id != set.id).unwrap();
+    assert!(!unset.flow_mod_table_id && !unset.nxm_flow_format && unset.controller_id == 0);
+    // An unknown flow format: OFPBRC_EPERM.
+    let bad = nx(5, 12, &[0, 0, 0, 9]);
+    assert_eq!(&h.exchange(&mut other, &bad)[0][8..12], &[0, 1, 0, 5]);
+}

@@ -24,9 +24,10 @@
 //! Invariants:
 //! - No peer input panics or blocks: bad messages get the OpenFlow error Open vSwitch sends;
 //!   input that cannot be framed closes only that connection.
-//! - Memory per connection is bounded: input holds at most two maximal messages, output at
-//!   most `queue_limit` bytes. Async messages are dropped (and counted) first; a peer that
-//!   does not read its replies is disconnected.
+//! - Memory per connection is bounded: input holds at most two maximal messages; output at
+//!   most half of `queue_limit` plus the replies to one request. Async messages are dropped
+//!   (and counted) first; a peer that does not read is no longer read from, and is
+//!   disconnected when its queue passes `queue_limit` or after three probe intervals.
 //! - The handler sees only messages from connections that finished version negotiation, and
 //!   never a write (flow-mod, packet-out, port-mod, group-mod, meter-mod, table-mod, bundle)
 //!   from a slave.
@@ -65,6 +66,20 @@ pub enum FailMode {
     Secure,
     /// After three probe intervals without a controller, act as a learning switch.
     Standalone,
+}
+
+impl std::str::FromStr for FailMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<FailMode, String> {
+        match s {
+            "secure" => Ok(FailMode::Secure),
+            "standalone" => Ok(FailMode::Standalone),
+            _ => Err(format!(
+                "{s:?}: fail mode must be \"secure\" or \"standalone\""
+            )),
+        }
+    }
 }
 
 /// Everything connmgr needs, filled by the binary from flags or the config file.
@@ -191,6 +206,13 @@ pub struct ConnInfo {
     pub miss_send_len: u16,
     /// SET_CONFIG's `OFPC_INVALID_TTL_TO_CONTROLLER`, for GET_CONFIG replies.
     pub invalid_ttl_to_controller: bool,
+    /// `NXT_FLOW_MOD_TABLE_ID`: the high byte of an OpenFlow 1.0 flow-mod command is a table.
+    pub flow_mod_table_id: bool,
+    /// `NXT_SET_FLOW_FORMAT`: the peer asked for NXM (`NXFF_NXM`) rather than OpenFlow 1.0
+    /// matches in flow-removed and flow stats.
+    pub nxm_flow_format: bool,
+    /// `NXT_SET_CONTROLLER_ID`, 0 until set.
+    pub controller_id: u16,
 }
 
 /// One request, as the handler sees it.
@@ -300,6 +322,9 @@ const OFPT_ROLE_STATUS: u8 = 30;
 const DEFAULT_MISS_SEND_LEN: u16 = 128;
 /// `OFPC_INVALID_TTL_TO_CONTROLLER` in SET_CONFIG flags.
 const OFPC_INVALID_TTL_TO_CONTROLLER: u16 = 4;
+/// `NXT_SET_FLOW_FORMAT` values.
+const NXFF_OPENFLOW10: u32 = 0;
+const NXFF_NXM: u32 = 2;
 /// `OFPR_INVALID_TTL` bit in the packet-in masks.
 const INVALID_TTL_BIT: u32 = 1 << 2;
 
@@ -539,6 +564,9 @@ impl Connmgr {
                 0
             },
             invalid_ttl_to_controller: false,
+            flow_mod_table_id: false,
+            nxm_flow_format: false,
+            controller_id: 0,
         };
         let rate = self
             .config
@@ -817,6 +845,24 @@ impl Connmgr {
                 };
                 return Ok(());
             }
+            Message::Nx(NxMessage::FlowModTableId(on)) => {
+                c.info.flow_mod_table_id = *on;
+                return Ok(());
+            }
+            Message::Nx(NxMessage::SetFlowFormat(f)) => {
+                c.info.nxm_flow_format = match *f {
+                    NXFF_OPENFLOW10 => false,
+                    NXFF_NXM => true,
+                    _ => return Err(OfpError::OFPBRC_EPERM),
+                };
+                return Ok(());
+            }
+            Message::Nx(NxMessage::SetController(id)) => {
+                c.info.controller_id = *id;
+                return Ok(());
+            }
+            // Accepting it tells the peer that flow stats carry idle and hard ages.
+            Message::Nx(NxMessage::FlowAge) => return Ok(()),
             Message::SetConfig(cfg) => {
                 c.info.miss_send_len = cfg.miss_send_len;
                 let pin_master = &mut c.async_masks[1];
@@ -927,4 +973,46 @@ fn role_status(v: Version, role: Role, reason: u8, generation_id: u64) -> Vec<u8
     out.extend_from_slice(&[reason, 0, 0, 0]);
     out.extend_from_slice(&generation_id.to_be_bytes());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_status_bytes() {
+        // OFPT_ROLE_STATUS, OpenFlow 1.4: role SLAVE (3), reason MASTER_REQUEST, generation 6.
+        assert_eq!(
+            role_status(Version::V1_4, Role::Slave, OFPCRR_MASTER_REQUEST, 6),
+            [5, 30, 0, 24, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6]
+        );
+    }
+
+    #[test]
+    fn role_numbering() {
+        for r in [Role::Equal, Role::Master, Role::Slave] {
+            assert_eq!(Role::from_of12(r.to_of12()), Some(r));
+            assert_eq!(Role::from_nx(r.to_nx()), Some(r));
+        }
+        assert_eq!(Role::from_of12(0), None, "NOCHANGE is not a role");
+        assert_eq!(Role::from_nx(3), None);
+        assert_eq!(Role::Master.to_of12(), 2);
+        assert_eq!(Role::Master.to_nx(), 1);
+    }
+
+    #[test]
+    fn fail_mode_parse() {
+        assert_eq!("secure".parse(), Ok(FailMode::Secure));
+        assert_eq!("standalone".parse(), Ok(FailMode::Standalone));
+        assert!("open".parse::<FailMode>().is_err());
+    }
+
+    #[test]
+    fn no_versions_is_an_error() {
+        let e = Connmgr::new(ConnmgrConfig {
+            versions: vec![],
+            ..ConnmgrConfig::default()
+        });
+        assert!(matches!(e, Err(ConnmgrError::NoVersions)));
+    }
 }

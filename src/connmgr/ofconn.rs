@@ -2,12 +2,14 @@
 //! version it negotiated, its role and async configuration, its inactivity probe and its
 //! counters.
 //!
-//! The output queue is a single byte buffer with a hard cap (`queue_limit`). Asynchronous
-//! messages (packet-in, flow-removed, port-status, role-status) are refused once half the cap
-//! is used, and counted; replies may use the whole cap, and a reply that does not fit means
-//! the peer has stopped reading while still sending requests, so the connection is dropped.
-//! While the queue is past half full the connection's input is not read either, which slows
-//! a peer that floods requests without reading replies instead of dropping it.
+//! The output queue is a single byte buffer with a cap (`queue_limit`). Asynchronous messages
+//! (packet-in, flow-removed, port-status, role-status) are refused once half the cap is used,
+//! and counted. While the queue is past half full the connection's input is not read either,
+//! which slows a peer that floods requests without reading replies instead of dropping it;
+//! so each request's replies start below half and are admitted whole. Anything queued while
+//! the queue is already over the cap (a probe after a huge reply the peer does not read)
+//! drops the connection. A peer that stays unread-from for three probe intervals is dropped
+//! by the inactivity rule, since its input is not read meanwhile.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -71,7 +73,7 @@ pub struct ConnStats {
     pub async_queue_dropped: u64,
     /// Asynchronous messages that could not be encoded in this connection's version.
     pub async_unencodable: u64,
-    /// Bytes waiting in the output queue after the last poll (at most `queue_limit`).
+    /// Bytes waiting in the output queue (at most half of `queue_limit` plus one reply batch).
     pub queued_bytes: usize,
 }
 
@@ -263,9 +265,13 @@ impl Ofconn {
     }
 
     /// Queues a reply (or anything the peer asked for). Returns false, and closes the
-    /// connection, when the queue has no room: the peer is not reading.
+    /// connection, when the queue is already past its limit: the peer is not reading.
+    ///
+    /// A request is only read while the queue is under half the limit, so every reply batch
+    /// starts below half and is admitted whole, however large (a flow dump can be megabytes);
+    /// the queue then holds at most half the limit plus one batch the switch produced.
     pub fn send_reply(&mut self, bytes: &[u8]) -> bool {
-        if self.queued() + bytes.len() > self.queue_limit {
+        if self.queued() > self.queue_limit {
             self.close(CloseReason::QueueOverflow);
             return false;
         }
