@@ -311,3 +311,58 @@ fn peer_that_floods_requests_without_reading_is_slowed_not_grown() {
     assert_eq!(h.cm.connections().count(), 2);
     assert_alive(&mut h, &mut other);
 }
+
+/// Answers a barrier with 150 messages of 60 KB: a reply batch far beyond the queue limit,
+/// like a big flow dump.
+fn big_handler(
+    _: &ferrovs::connmgr::ConnInfo,
+    req: &ferrovs::connmgr::Request<'_>,
+) -> Result<Vec<ferrovs::ofp::Message>, ferrovs::ofp::OfpError> {
+    use ferrovs::ofp::Message;
+    match req.message {
+        Message::BarrierRequest => Ok((0..150)
+            .map(|_| Message::EchoReply(vec![0x33; 60000]))
+            .collect()),
+        _ => Err(ferrovs::ofp::OfpError::OFPBRC_BAD_TYPE),
+    }
+}
+
+#[test]
+fn a_large_reply_batch_is_sent_whole_and_an_unread_one_ends_the_connection() {
+    let limit = 256 * 1024;
+    let mut h = Local::new(ConnmgrConfig {
+        queue_limit: limit,
+        ..ptcp_config()
+    });
+    let mut reader = h.peer(&HELLO13);
+    let mut stuck = h.peer(&HELLO13);
+    socket2::SockRef::from(&stuck.sock)
+        .set_recv_buffer_size(4096)
+        .unwrap();
+    let barrier = [0x04, 0x14, 0x00, 0x08, 0, 0, 0, 1];
+    reader.send(&barrier);
+    // 9 MB in one batch: more than the kernel's socket buffers hide.
+    stuck.send(&barrier);
+    let mut bytes = Vec::new();
+    for _ in 0..400 {
+        h.cm.poll(h.now, &mut big_handler);
+        read_raw(&mut reader, &mut bytes);
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    let msgs = split_messages(&bytes);
+    assert_eq!(msgs.len(), 150, "the whole batch arrives");
+    assert!(msgs
+        .iter()
+        .all(|m| m.len() == 60008 && m[1] == 3 && m[7] == 1));
+    let queued: Vec<usize> = h.cm.connections().map(|(_, s)| s.queued_bytes).collect();
+    assert_eq!(queued.len(), 2, "a big batch alone does not disconnect");
+    assert!(queued.iter().any(|&q| q > limit), "{queued:?}");
+    // The stuck peer's queue is over the limit; the next thing queued for it (the
+    // inactivity probe) ends the connection.
+    h.advance(Duration::from_secs(6));
+    h.cm.poll(h.now, &mut big_handler);
+    let closed = h.cm.take_closed();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].reason, CloseReason::QueueOverflow);
+    assert_eq!(h.cm.connections().count(), 1);
+}

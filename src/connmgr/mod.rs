@@ -489,7 +489,8 @@ impl Connmgr {
             self.conns[i].fill(now);
             for _ in 0..MESSAGES_PER_POLL {
                 let c = &mut self.conns[i];
-                if !matches!(c.phase, Phase::AwaitHello | Phase::Open) {
+                // Past half the queue limit, requests wait until the peer reads its replies.
+                if !matches!(c.phase, Phase::AwaitHello | Phase::Open) || !c.reading_allowed() {
                     break;
                 }
                 match c.take_frame() {
@@ -712,6 +713,9 @@ impl Connmgr {
             return;
         }
         let c = &mut self.conns[i];
+        if !c.check_overflow() {
+            return;
+        }
         let version = c.info.version;
         let (header, msg) = match Header::parse(raw) {
             Ok(h) if h.version != version.wire() => (h, Err(OfpError::OFPBRC_BAD_VERSION)),

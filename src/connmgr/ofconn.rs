@@ -264,19 +264,23 @@ impl Ofconn {
         self.stats.queued_bytes = self.queued();
     }
 
-    /// Queues a reply (or anything the peer asked for). Returns false, and closes the
-    /// connection, when the queue is already past its limit: the peer is not reading.
+    /// Closes the connection when its queue is already past the limit: the peer is not
+    /// reading. Called before a request's replies and before a probe.
     ///
-    /// A request is only read while the queue is under half the limit, so every reply batch
-    /// starts below half and is admitted whole, however large (a flow dump can be megabytes);
-    /// the queue then holds at most half the limit plus one batch the switch produced.
-    pub fn send_reply(&mut self, bytes: &[u8]) -> bool {
+    /// Requests are only taken off the input while the queue is under half the limit, so
+    /// every reply batch starts below half and is queued whole, however large (a flow dump
+    /// can be megabytes): the queue holds at most half the limit plus one batch.
+    pub fn check_overflow(&mut self) -> bool {
         if self.queued() > self.queue_limit {
             self.close(CloseReason::QueueOverflow);
             return false;
         }
-        self.push(bytes);
         true
+    }
+
+    /// Queues a reply (or anything else the peer asked for); see [`Ofconn::check_overflow`].
+    pub fn send_reply(&mut self, bytes: &[u8]) {
+        self.push(bytes);
     }
 
     /// Queues an asynchronous message if there is room for it; counts it otherwise.
@@ -323,6 +327,9 @@ impl Ofconn {
         self.probes_unanswered += 1;
         self.last_probe = now;
         self.probe_xid = self.probe_xid.wrapping_add(1);
+        if !self.check_overflow() {
+            return;
+        }
         let mut out = Vec::new();
         if Message::EchoRequest(Vec::new())
             .encode(self.info.version, self.probe_xid, &mut out)
