@@ -305,12 +305,18 @@ impl Ofconn {
     /// after `interval` without input, a probe; after two probes unanswered for an interval
     /// each, the connection is dropped.
     pub fn run_probe(&mut self, now: Instant, interval: Duration) {
-        if !matches!(self.phase, Phase::Open | Phase::AwaitHello) {
-            return;
-        }
         let quiet = now.saturating_duration_since(self.last_rx);
         if quiet < interval {
             return;
+        }
+        match self.phase {
+            Phase::Open | Phase::AwaitHello => {}
+            // A parting message the peer does not take within an interval is abandoned.
+            Phase::Closing(reason) => {
+                self.close(reason);
+                return;
+            }
+            Phase::Closed(_) => return,
         }
         if self.phase == Phase::AwaitHello {
             // No probe can be understood before versions are agreed.
