@@ -29,8 +29,8 @@
 //!   (and counted) first; a peer that does not read is no longer read from, and is
 //!   disconnected when its queue passes `queue_limit` or after three probe intervals.
 //! - The handler sees only messages from connections that finished version negotiation, and
-//!   never a write (flow-mod, packet-out, port-mod, group-mod, meter-mod, table-mod, bundle)
-//!   from a slave.
+//!   never a write (flow-mod, packet-out, port-mod, group-mod, meter-mod, table-mod, bundle,
+//!   resume) from a slave.
 //! - At most one connection is master; a generation id older than the newest seen is refused.
 
 mod ofconn;
@@ -899,6 +899,7 @@ impl Connmgr {
             | Message::MeterMod(_)
             | Message::BundleControl(_)
             | Message::BundleAdd(_)
+            | Message::Nx(NxMessage::Resume(_))
                 if c.info.role == Role::Slave =>
             {
                 return Err(OfpError::OFPBRC_IS_SECONDARY)
