@@ -348,3 +348,56 @@ fn nicira_connection_settings_are_kept_per_connection() {
     let bad = nx(5, 12, &[0, 0, 0, 9]);
     assert_eq!(&h.exchange(&mut other, &bad)[0][8..12], &[0, 1, 0, 5]);
 }
+
+#[test]
+fn nicira_async_config2_changes_only_the_given_properties() {
+    let mut h = Local::new(ptcp_config());
+    let mut p = h.peer(&HELLO13);
+    // OFPACPT_PACKET_IN_SLAVE (0) = NO_MATCH only.
+    let set = nx(1, 27, &[0x00, 0x00, 0x00, 0x08, 0, 0, 0, 1]);
+    assert!(h.exchange(&mut p, &set).is_empty());
+    let got = h.exchange(&mut p, &[0x04, 0x1a, 0x00, 0x08, 0, 0, 0, 2]);
+    let mut want = vec![0x04, 0x1b, 0x00, 0x20, 0, 0, 0, 2];
+    for m in [0x3u32, 0x1, 0x7, 0x7, 0xf, 0] {
+        want.extend_from_slice(&m.to_be_bytes());
+    }
+    assert_eq!(got, vec![want]);
+}
+
+#[test]
+fn get_async_in_openflow_14_lists_properties() {
+    let mut h = Local::new(ptcp_config());
+    let mut p = h.peer(&HELLO14);
+    let got = h.exchange(&mut p, &[0x05, 0x1a, 0x00, 0x08, 0, 0, 0, 2]);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        ofp_print(&got[0]),
+        "OFPT_GET_ASYNC_REPLY (OF1.4) (xid=0x2):\n \
+         primary:\n       \
+         PACKET_IN: no_match action action_set group packet_out\n     \
+         PORT_STATUS: add delete modify\n    \
+         FLOW_REMOVED: idle hard delete group_delete meter_delete eviction\n     \
+         ROLE_STATUS: (off)\n    \
+         TABLE_STATUS: (off)\n  \
+         REQUESTFORWARD: (off)\n\n \
+         secondary:\n       \
+         PACKET_IN: (off)\n     \
+         PORT_STATUS: add delete modify\n    \
+         FLOW_REMOVED: (off)\n     \
+         ROLE_STATUS: (off)\n    \
+         TABLE_STATUS: (off)\n  \
+         REQUESTFORWARD: (off)\n"
+    );
+    // A 1.4 SET_ASYNC changes only the properties it carries.
+    let set = [
+        0x05, 0x1c, 0x00, 0x10, 0, 0, 0, 3, 0x00, 0x03, 0x00, 0x08, 0, 0, 0, 0x01,
+    ];
+    assert!(h.exchange(&mut p, &set).is_empty());
+    let got = h.exchange(&mut p, &[0x05, 0x1a, 0x00, 0x08, 0, 0, 0, 4]);
+    let text = ofp_print(&got[0]);
+    assert!(text.contains("     PORT_STATUS: add\n"), "{text}");
+    assert!(
+        text.contains("PACKET_IN: no_match action action_set group packet_out\n"),
+        "{text}"
+    );
+}

@@ -187,6 +187,8 @@ impl Peer {
     pub fn connect(port: u16) -> Peer {
         let sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        // Without this, a small request after one that gets no reply waits for a delayed ACK.
+        sock.set_nodelay(true).unwrap();
         Peer { sock }
     }
 
