@@ -159,3 +159,26 @@ fn nicira_roles_on_openflow_10() {
     want.extend_from_slice(&req);
     assert_eq!(h.exchange(&mut a, &req), vec![want]);
 }
+
+/// Answers that the switch finishes later go to the right connection with `send_to`.
+#[test]
+fn send_to_a_connection_later() {
+    let mut h = Local::new(ptcp_config());
+    let mut a = h.peer(&HELLO13);
+    let mut b = h.peer(&HELLO14);
+    let ids: Vec<_> = h.cm.connections().map(|(i, _)| (i.id, i.version)).collect();
+    let (b_id, _) = ids
+        .iter()
+        .find(|(_, v)| *v == ferrovs::ofp::Version::V1_4)
+        .unwrap();
+    assert!(h
+        .cm
+        .send_to(*b_id, 77, &ferrovs::ofp::Message::BarrierReply));
+    assert_eq!(h.drain(&mut b), vec![barrier_reply(5, 77)]);
+    assert!(h.drain(&mut a).is_empty());
+    assert!(!h.cm.send_to(
+        ferrovs::connmgr::ConnId(999),
+        1,
+        &ferrovs::ofp::Message::BarrierReply
+    ));
+}

@@ -536,6 +536,21 @@ impl Connmgr {
         n
     }
 
+    /// Sends `msg` with `xid` on connection `id` outside a handler call, for answers the
+    /// switch finishes later (a postponed barrier reply, an error for a flow-mod that failed
+    /// in the datapath). False if the connection is gone, or the message cannot be encoded
+    /// in its version.
+    pub fn send_to(&mut self, id: ConnId, xid: u32, msg: &Message) -> bool {
+        let Some(c) = self
+            .conns
+            .iter_mut()
+            .find(|c| c.info.id == id && c.is_open())
+        else {
+            return false;
+        };
+        c.reply(msg, xid).is_ok()
+    }
+
     fn new_conn(
         &mut self,
         kind: ConnKind,
