@@ -291,7 +291,9 @@ fn peer_that_floods_requests_without_reading_is_slowed_not_grown() {
         ..ptcp_config()
     });
     let mut flood = h.peer(&HELLO13);
-    socket2::SockRef::from(&flood.sock).set_recv_buffer_size(4096).unwrap();
+    socket2::SockRef::from(&flood.sock)
+        .set_recv_buffer_size(4096)
+        .unwrap();
     let mut other = h.peer(&HELLO13);
     flood.sock.set_nonblocking(true).unwrap();
     // 60 KB echo requests: each reply is as big as the request.
@@ -366,4 +368,31 @@ fn a_large_reply_batch_is_sent_whole_and_an_unread_one_ends_the_connection() {
     assert_eq!(closed.len(), 1);
     assert_eq!(closed[0].reason, CloseReason::QueueOverflow);
     assert_eq!(h.cm.connections().count(), 1);
+}
+
+#[test]
+fn a_burst_of_small_requests_is_answered_in_order() {
+    let mut h = Local::new(ptcp_config());
+    let mut p = h.peer(&HELLO13);
+    let mut burst = Vec::new();
+    for xid in 0..3000u32 {
+        burst.extend_from_slice(&[0x04, 0x02, 0x00, 0x08]);
+        burst.extend_from_slice(&xid.to_be_bytes());
+    }
+    p.send(&burst);
+    let mut bytes = Vec::new();
+    for _ in 0..200 {
+        h.cm.poll(h.now, &mut switch_handler);
+        read_raw(&mut p, &mut bytes);
+        if bytes.len() == burst.len() {
+            break;
+        }
+    }
+    let replies = split_messages(&bytes);
+    assert_eq!(replies.len(), 3000);
+    for (xid, r) in replies.iter().enumerate() {
+        let mut want = vec![0x04, 0x03, 0x00, 0x08];
+        want.extend_from_slice(&(xid as u32).to_be_bytes());
+        assert_eq!(r, &want);
+    }
 }

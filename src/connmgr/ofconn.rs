@@ -82,7 +82,9 @@ pub(crate) struct Ofconn {
     pub info: ConnInfo,
     pub phase: Phase,
     stream: Stream,
+    /// Received bytes; `input[consumed..]` are not yet framed.
     input: Vec<u8>,
+    consumed: usize,
     output: Vec<u8>,
     written: usize,
     queue_limit: usize,
@@ -123,6 +125,7 @@ impl Ofconn {
             phase: Phase::AwaitHello,
             stream,
             input: Vec::new(),
+            consumed: 0,
             output: Vec::new(),
             written: 0,
             queue_limit,
@@ -212,6 +215,9 @@ impl Ofconn {
 
     /// Reads what has arrived, within this poll's budget.
     pub fn fill(&mut self, now: Instant) {
+        // Framed bytes are dropped here, once per poll, so framing costs linear time.
+        self.input.drain(..self.consumed);
+        self.consumed = 0;
         // At most two maximal messages wait in the input, however fast the peer sends.
         let room = (2 * MAX_MESSAGE)
             .saturating_sub(self.input.len())
@@ -239,10 +245,11 @@ impl Ofconn {
 
     /// The next complete message, if one has arrived.
     pub fn take_frame(&mut self) -> Frame {
-        match ofp::frame_len(&self.input) {
-            Ok(Some(len)) if self.input.len() >= len => {
-                let rest = self.input.split_off(len);
-                let msg = std::mem::replace(&mut self.input, rest);
+        let pending = &self.input[self.consumed..];
+        match ofp::frame_len(pending) {
+            Ok(Some(len)) if pending.len() >= len => {
+                let msg = pending[..len].to_vec();
+                self.consumed += len;
                 if let Some(&t) = msg.get(1) {
                     *self.stats.msgs_in.entry(t).or_default() += 1;
                 }
