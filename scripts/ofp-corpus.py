@@ -140,12 +140,16 @@ def answer(version, m):
     if mtype == 7:  # get config
         return msg(version, 8, xid, struct.pack("!HH", 0, 128))
     if version == 1:
+        if mtype == 20:  # queue get config: no queues
+            return msg(version, 21, xid, m[8:10] + b"\0" * 6)
         if mtype == 18:
             return msg(version, 19, xid)
         if mtype == 16:  # stats request
             st = struct.unpack("!H", m[8:10])[0]
             return msg(version, 17, xid, m[8:10] + b"\0\0" + multipart_body(version, st, m[12:]))
     else:
+        if mtype == 22 and version <= 4:  # queue get config: no queues
+            return msg(version, 23, xid, m[8:12] + b"\0" * 4)
         if mtype == 20:
             return msg(version, 21, xid)
         if mtype == 18:

@@ -254,6 +254,35 @@ fn ovs_ofctl_decodes_what_we_send() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// A paused packet-in built with `PacketIn2::new`, as `ovs-ofctl monitor` would show it.
+#[test]
+fn packet_in2_with_continuation() {
+    use ferrovs::ofp::ext::{prop_u64, prop_u8, NXCPT_COOKIE, NXCPT_TABLE_ID};
+    use ferrovs::ofp::{Field, MatchEntry, OxmMatch};
+    if ofp_print(&[1, 2, 0, 8, 0, 0, 0, 1]).is_none() {
+        eprintln!("ovs-ofctl not installed: skipping");
+        return;
+    }
+    let frame = [0xffu8; 14];
+    let md = OxmMatch {
+        entries: vec![MatchEntry::from_u64(Field::InPort, 7)],
+    };
+    let cont = [prop_u8(NXCPT_TABLE_ID, 3), prop_u64(NXCPT_COOKIE, 0x12)];
+    let pin = PacketIn2::new(&frame, 14, 3, 0x12, 1, &md, Some(&[1, 2]), Some(&cont));
+    assert_eq!(pin.cookie(), Some(0x12));
+    assert_eq!(pin.continuation_props().unwrap().unwrap(), cont);
+    let msg = Message::Nx(NxMessage::PacketIn2(pin));
+    check(
+        &msg,
+        Version::V1_3,
+        &[
+            "NXT_PACKET_IN2 (OF1.3) (xid=0x42): table_id=3 cookie=0x12 total_len=14 in_port=7 (via action) data_len=14 (unbuffered)",
+            "userdata=01.02",
+        ],
+    )
+    .unwrap();
+}
+
 /// Our dump-flows lines against `ovs-ofctl`'s for the same flow stats reply.
 #[test]
 fn flow_stats_print_like_dump_flows() {
@@ -285,7 +314,10 @@ fn flow_stats_print_like_dump_flows() {
 #[test]
 fn ovs_ofctl_decodes_control_messages() {
     use ferrovs::ofp::ext::{BundleControl, OFPBCT_COMMIT_REPLY};
-    use ferrovs::ofp::multipart::{Bucket, GroupDesc, MeterBand, MeterConfig};
+    use ferrovs::ofp::multipart::{
+        Bucket, GroupDesc, GroupFeatures, GroupStats, MeterBand, MeterConfig, MeterFeatures,
+        MeterStats,
+    };
     use ferrovs::ofp::{Action, AsyncConfig, ErrorMsg, GroupMod, MeterMod, OfpError};
 
     if ofp_print(&[1, 2, 0, 8, 0, 0, 0, 1]).is_none() {
@@ -429,6 +461,135 @@ fn ovs_ofctl_decodes_control_messages() {
             }),
             v13,
             vec!["meter=1 kbps bands=", "type=drop rate=500"],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::Group(vec![GroupStats {
+                    group_id: 1,
+                    ref_count: 2,
+                    packet_count: 3,
+                    byte_count: 4,
+                    duration_sec: 5,
+                    duration_nsec: 0,
+                    buckets: vec![(3, 4)],
+                }]),
+            }),
+            v13,
+            vec![
+                "group_id=1",
+                "ref_count=2,packet_count=3,byte_count=4",
+                "bucket0:packet_count=3,byte_count=4",
+            ],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::GroupFeatures(GroupFeatures {
+                    types: 0xf,
+                    capabilities: 0x7,
+                    max_groups: [10, 10, 10, 10],
+                    actions: [1, 1, 1, 1],
+                }),
+            }),
+            v13,
+            vec!["OFPST_GROUP_FEATURES reply", "all group", "max_groups=0xa"],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::Meter(vec![MeterStats {
+                    meter_id: 1,
+                    flow_count: 2,
+                    packet_in_count: 3,
+                    byte_in_count: 4,
+                    duration_sec: 5,
+                    duration_nsec: 0,
+                    bands: vec![(6, 7)],
+                }]),
+            }),
+            v13,
+            vec![
+                "meter:1 flow_count:2 packet_in_count:3 byte_in_count:4",
+                "0: packet_count:6 byte_count:7",
+            ],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::MeterFeatures(MeterFeatures {
+                    max_meter: 100,
+                    band_types: 6,
+                    capabilities: 0xf,
+                    max_bands: 8,
+                    max_color: 0,
+                }),
+            }),
+            v13,
+            vec!["max_meter:100 max_bands:8 max_color:0"],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::Group(vec![GroupStats {
+                    group_id: 1,
+                    ref_count: 2,
+                    packet_count: 3,
+                    byte_count: 4,
+                    duration_sec: 5,
+                    duration_nsec: 0,
+                    buckets: vec![(3, 4)],
+                }]),
+            }),
+            v13,
+            vec![
+                "group_id=1",
+                "ref_count=2,packet_count=3,byte_count=4",
+                "bucket0:packet_count=3,byte_count=4",
+            ],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::GroupFeatures(GroupFeatures {
+                    types: 0xf,
+                    capabilities: 0x7,
+                    max_groups: [10, 10, 10, 10],
+                    actions: [1, 1, 1, 1],
+                }),
+            }),
+            v13,
+            vec!["OFPST_GROUP_FEATURES reply"],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::Meter(vec![MeterStats {
+                    meter_id: 1,
+                    flow_count: 2,
+                    packet_in_count: 3,
+                    byte_in_count: 4,
+                    duration_sec: 5,
+                    duration_nsec: 0,
+                    bands: vec![(6, 7)],
+                }]),
+            }),
+            v13,
+            vec!["meter:1 flow_count:2 packet_in_count:3 byte_in_count:4"],
+        ),
+        (
+            Message::MultipartReply(MultipartReply {
+                flags: 0,
+                body: MultipartReplyBody::MeterFeatures(MeterFeatures {
+                    max_meter: 100,
+                    band_types: 6,
+                    capabilities: 0xf,
+                    max_bands: 8,
+                    max_color: 0,
+                }),
+            }),
+            v13,
+            vec!["max_meter:100"],
         ),
         (
             Message::Error(ErrorMsg::reply_to(

@@ -151,6 +151,15 @@ pub enum Message {
     GetAsyncReply(AsyncConfig),
     SetAsync(AsyncConfig),
     MeterMod(MeterMod),
+    /// QUEUE_GET_CONFIG_REQUEST for a port (1.0–1.3; 1.4+ uses queue-desc multipart).
+    QueueGetConfigRequest {
+        port: u32,
+    },
+    /// QUEUE_GET_CONFIG_REPLY; `queues` holds the queue descriptions as on the wire.
+    QueueGetConfigReply {
+        port: u32,
+        queues: Vec<u8>,
+    },
     BundleControl(BundleControl),
     BundleAdd(BundleAdd),
     /// A Nicira extension message (`NXT_*`).
@@ -179,7 +188,11 @@ const T10_STATS_REQUEST: u8 = 16;
 const T10_STATS_REPLY: u8 = 17;
 const T10_BARRIER_REQUEST: u8 = 18;
 const T10_BARRIER_REPLY: u8 = 19;
+const T10_QUEUE_GET_CONFIG_REQUEST: u8 = 20;
+const T10_QUEUE_GET_CONFIG_REPLY: u8 = 21;
 // 1.1+.
+const T_QUEUE_GET_CONFIG_REQUEST: u8 = 22;
+const T_QUEUE_GET_CONFIG_REPLY: u8 = 23;
 const T_GROUP_MOD: u8 = 15;
 const T_PORT_MOD: u8 = 16;
 const T_TABLE_MOD: u8 = 17;
@@ -273,8 +286,35 @@ fn decode_body(v: Version, t: u8, r: &mut Reader<'_>) -> Result<Message, OfpErro
                 expect_empty(r)?;
                 Message::BarrierReply
             }
+            T10_QUEUE_GET_CONFIG_REQUEST | T10_QUEUE_GET_CONFIG_REPLY => {
+                let port = port::from_of10(r.u16()?);
+                if t == T10_QUEUE_GET_CONFIG_REQUEST {
+                    r.skip(2)?;
+                    expect_empty(r)?;
+                    Message::QueueGetConfigRequest { port }
+                } else {
+                    r.skip(6)?;
+                    Message::QueueGetConfigReply {
+                        port,
+                        queues: r.take_rest().to_vec(),
+                    }
+                }
+            }
             _ => return Err(OfpError::OFPBRC_BAD_TYPE),
         },
+        T_QUEUE_GET_CONFIG_REQUEST | T_QUEUE_GET_CONFIG_REPLY if v <= Version::V1_3 => {
+            let port = r.u32()?;
+            r.skip(4)?;
+            if t == T_QUEUE_GET_CONFIG_REQUEST {
+                expect_empty(r)?;
+                Message::QueueGetConfigRequest { port }
+            } else {
+                Message::QueueGetConfigReply {
+                    port,
+                    queues: r.take_rest().to_vec(),
+                }
+            }
+        }
         T_GROUP_MOD => Message::GroupMod(GroupMod::parse(v, r)?),
         T_PORT_MOD => Message::PortMod(PortMod::parse(v, r)?),
         T_TABLE_MOD => Message::TableMod(TableMod::parse(v, r)?),
@@ -357,6 +397,16 @@ impl Message {
             Message::GetAsyncReply(_) => only11(T_GET_ASYNC_REPLY)?,
             Message::SetAsync(_) => only11(T_SET_ASYNC)?,
             Message::MeterMod(_) => only11(T_METER_MOD)?,
+            Message::QueueGetConfigRequest { .. } | Message::QueueGetConfigReply { .. } => {
+                let req = matches!(self, Message::QueueGetConfigRequest { .. });
+                match version {
+                    Version::V1_0 if req => T10_QUEUE_GET_CONFIG_REQUEST,
+                    Version::V1_0 => T10_QUEUE_GET_CONFIG_REPLY,
+                    Version::V1_3 if req => T_QUEUE_GET_CONFIG_REQUEST,
+                    Version::V1_3 => T_QUEUE_GET_CONFIG_REPLY,
+                    _ => return Err(OfpError::OFPBRC_BAD_TYPE),
+                }
+            }
             Message::BundleControl(_) | Message::BundleAdd(_) => match version {
                 Version::V1_0 => return Err(OfpError::OFPBRC_BAD_TYPE),
                 Version::V1_3 => T_EXPERIMENTER,
@@ -418,6 +468,23 @@ impl Message {
             Message::RoleRequest(m) | Message::RoleReply(m) => m.emit(out),
             Message::GetAsyncReply(a) | Message::SetAsync(a) => a.emit(version, out),
             Message::MeterMod(m) => m.emit(out),
+            Message::QueueGetConfigRequest { port: p }
+            | Message::QueueGetConfigReply { port: p, .. } => {
+                if version == Version::V1_0 {
+                    out.put_u16(port::to_of10(*p).ok_or(OfpError::OFPBRC_BAD_PORT)?);
+                } else {
+                    out.put_u32(*p);
+                }
+                let reply = matches!(self, Message::QueueGetConfigReply { .. });
+                out.put_zeros(match (version == Version::V1_0, reply) {
+                    (true, false) => 2,
+                    (true, true) => 6,
+                    _ => 4,
+                });
+                if let Message::QueueGetConfigReply { queues, .. } = self {
+                    out.extend_from_slice(queues);
+                }
+            }
             Message::BundleControl(b) => ext::emit_bundle_control(version, b, out),
             Message::BundleAdd(b) => ext::emit_bundle_add(version, b, out),
             Message::Nx(m) => ext::emit_nx(version, m, out)?,
@@ -547,6 +614,8 @@ impl Message {
             Message::GetAsyncReply(_) => "OFPT_GET_ASYNC_REPLY".into(),
             Message::SetAsync(_) => "OFPT_SET_ASYNC".into(),
             Message::MeterMod(_) => "OFPT_METER_MOD".into(),
+            Message::QueueGetConfigRequest { .. } => "OFPT_QUEUE_GET_CONFIG_REQUEST".into(),
+            Message::QueueGetConfigReply { .. } => "OFPT_QUEUE_GET_CONFIG_REPLY".into(),
             Message::BundleControl(_) => "OFPT_BUNDLE_CONTROL".into(),
             Message::BundleAdd(_) => "OFPT_BUNDLE_ADD_MESSAGE".into(),
             Message::Nx(m) => match m {

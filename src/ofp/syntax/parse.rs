@@ -1315,7 +1315,11 @@ pub fn fields_to_nxm(f: &FlowFields) -> OxmMatch {
                     out.entries.push(if mask == 0xffff {
                         MatchEntry::from_u64(Field::NxmVlanTci, u64::from(tci))
                     } else {
-                        MatchEntry::masked(Field::NxmVlanTci, &tci.to_be_bytes(), &mask.to_be_bytes())
+                        MatchEntry::masked(
+                            Field::NxmVlanTci,
+                            &tci.to_be_bytes(),
+                            &mask.to_be_bytes(),
+                        )
                     });
                 }
                 continue;
@@ -1329,7 +1333,12 @@ pub fn fields_to_nxm(f: &FlowFields) -> OxmMatch {
             let pos = out
                 .entries
                 .iter()
-                .position(|e| !matches!(e.field, Field::NxmInPort | Field::NxmEthSrc | Field::NxmEthDst))
+                .position(|e| {
+                    !matches!(
+                        e.field,
+                        Field::NxmInPort | Field::NxmEthSrc | Field::NxmEthDst
+                    )
+                })
                 .unwrap_or(out.entries.len());
             let e = if mask == 0xffff {
                 MatchEntry::from_u64(Field::NxmVlanTci, u64::from(tci))
@@ -1344,7 +1353,11 @@ pub fn fields_to_nxm(f: &FlowFields) -> OxmMatch {
 
 /// Like [`parse_flow`], but as the message `ovs-ofctl` sends: in OpenFlow 1.0 a flow whose
 /// match the 1.0 `ofp_match` cannot express becomes a Nicira `NXT_FLOW_MOD`.
-pub fn parse_flow_message(text: &str, version: Version, command: u8) -> Result<crate::ofp::Message, SyntaxError> {
+pub fn parse_flow_message(
+    text: &str,
+    version: Version,
+    command: u8,
+) -> Result<crate::ofp::Message, SyntaxError> {
     use crate::ofp::{Message, NxMessage};
     match parse_flow(text, version, command) {
         Ok(fm) => Ok(Message::FlowMod(fm)),
