@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod connmgr;
 pub mod ctl;
 pub mod dpctl;
 pub mod dpif;

@@ -254,6 +254,35 @@ fn ovs_ofctl_decodes_what_we_send() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// A paused packet-in built with `PacketIn2::new`, as `ovs-ofctl monitor` would show it.
+#[test]
+fn packet_in2_with_continuation() {
+    use ferrovs::ofp::ext::{prop_u64, prop_u8, NXCPT_COOKIE, NXCPT_TABLE_ID};
+    use ferrovs::ofp::{Field, MatchEntry, OxmMatch};
+    if ofp_print(&[1, 2, 0, 8, 0, 0, 0, 1]).is_none() {
+        eprintln!("ovs-ofctl not installed: skipping");
+        return;
+    }
+    let frame = [0xffu8; 14];
+    let md = OxmMatch {
+        entries: vec![MatchEntry::from_u64(Field::InPort, 7)],
+    };
+    let cont = [prop_u8(NXCPT_TABLE_ID, 3), prop_u64(NXCPT_COOKIE, 0x12)];
+    let pin = PacketIn2::new(&frame, 14, 3, 0x12, 1, &md, Some(&[1, 2]), Some(&cont));
+    assert_eq!(pin.cookie(), Some(0x12));
+    assert_eq!(pin.continuation_props().unwrap().unwrap(), cont);
+    let msg = Message::Nx(NxMessage::PacketIn2(pin));
+    check(
+        &msg,
+        Version::V1_3,
+        &[
+            "NXT_PACKET_IN2 (OF1.3) (xid=0x42): table_id=3 cookie=0x12 total_len=14 in_port=7 (via action) data_len=14 (unbuffered)",
+            "userdata=01.02",
+        ],
+    )
+    .unwrap();
+}
+
 /// Our dump-flows lines against `ovs-ofctl`'s for the same flow stats reply.
 #[test]
 fn flow_stats_print_like_dump_flows() {

@@ -236,12 +236,21 @@ impl Field {
         let class = (header >> 16) as u16;
         let code = ((header >> 9) & 0x7f) as u8;
         let len = (header & 0xff) as u8;
-        FIELDS
-            .iter()
-            .find(|f| {
-                f.class == class && f.code == code && f.len == len && f.experimenter == experimenter
-            })
-            .map(|f| f.field)
+        let is = |f: &FieldInfo| {
+            f.class == class && f.code == code && f.len == len && f.experimenter == experimenter
+        };
+        // Fast path for the common classes: the table lists OpenFlow basic fields by code
+        // (41 is unassigned) and the registers by number, so one probe usually finds it.
+        let guess = match class {
+            OFPXMC_OPENFLOW_BASIC if code <= 40 => Some(usize::from(code)),
+            OFPXMC_OPENFLOW_BASIC if (42..=44).contains(&code) => Some(usize::from(code) - 1),
+            NXM_NX if code < 16 => Some(Field::Reg0 as usize + usize::from(code)),
+            _ => None,
+        };
+        if let Some(f) = guess.and_then(|i| FIELDS.get(i)).filter(|f| is(f)) {
+            return Some(f.field);
+        }
+        FIELDS.iter().find(|f| is(f)).map(|f| f.field)
     }
 
     /// The OXM field that an NXM field shares its meaning (and storage in a flow) with;
@@ -595,6 +604,19 @@ mod tests {
 
     fn parse(bytes: &[u8]) -> Result<OxmMatch, OfpError> {
         OxmMatch::parse_entries(&mut Reader::new(bytes, OfpError::OFPBMC_BAD_LEN))
+    }
+
+    #[test]
+    fn every_field_is_found_by_its_header() {
+        for f in FIELDS {
+            // `from_header` takes the payload length, without an experimenter id.
+            let h = f.field.header(false) - if f.experimenter.is_some() { 4 } else { 0 };
+            assert_eq!(Field::from_header(h, f.experimenter), Some(f.field));
+            let mut bytes = f.field.header(false).to_be_bytes().to_vec();
+            bytes.extend(f.experimenter.map(u32::to_be_bytes).unwrap_or_default());
+            let mut r = Reader::new(&bytes, OfpError::OFPBMC_BAD_LEN);
+            assert_eq!(parse_header(&mut r), Ok((f.field, false)));
+        }
     }
 
     #[test]
