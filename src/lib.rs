@@ -1,7 +1,7 @@
 //! ferrovs: an OpenFlow software switch on a DPDK poll-mode datapath.
 //!
 //! The binary's control lcore lives here: the command line ([`cli`]), the
-//! configuration file ([`config`]), the control socket ([`ctl`]) with the
+//! configuration file ([`config`]), controller connections ([`connmgr`]), the control socket ([`ctl`]) with the
 //! datapath commands ([`dpctl`]), the datapath interface ([`dpif`]: the
 //! trait ofproto uses and its DPDK implementation), the OpenFlow codec
 //! ([`ofp`]), the OpenFlow switch core ([`ofproto`]) and the switch's life

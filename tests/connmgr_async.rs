@@ -10,7 +10,8 @@ use connmgr_common::*;
 use ferrovs::connmgr::{AsyncEvent, ConnmgrConfig, PacketInEvent, RateLimit};
 use ferrovs::ofp::flow::Match;
 use ferrovs::ofp::oxm::{Field, MatchEntry};
-use ferrovs::ofp::{FlowRemoved, OxmMatch, PortStatus};
+use ferrovs::ofp::OxmMatch;
+use ferrovs::ofproto::{FlowRemovedEvent, RemovedReason};
 
 fn packet() -> Vec<u8> {
     // Ethernet broadcast, ARP ethertype, 46 bytes of zero payload: 60 bytes.
@@ -33,27 +34,32 @@ fn pin(reason: u8, max_len: Option<u16>) -> AsyncEvent {
 }
 
 fn port_status(reason: u8) -> AsyncEvent {
-    AsyncEvent::PortStatus(PortStatus {
+    AsyncEvent::PortStatus {
         reason,
         desc: local_port(),
-    })
+    }
 }
 
 fn flow_removed(reason: u8) -> AsyncEvent {
-    AsyncEvent::FlowRemoved(FlowRemoved {
-        cookie: 0,
-        priority: 100,
+    let reason = match reason {
+        0 => RemovedReason::IdleTimeout,
+        1 => RemovedReason::HardTimeout,
+        _ => RemovedReason::Delete,
+    };
+    AsyncEvent::FlowRemoved(FlowRemovedEvent {
         reason,
         table_id: 0,
+        priority: 100,
+        cookie: 0,
+        match_: Match::Oxm(OxmMatch {
+            entries: vec![MatchEntry::from_u64(Field::InPort, 1)],
+        }),
         duration_sec: 1,
         duration_nsec: 0,
         idle_timeout: 0,
         hard_timeout: 0,
         packet_count: 0,
         byte_count: 0,
-        match_: Match::Oxm(OxmMatch {
-            entries: vec![MatchEntry::from_u64(Field::InPort, 1)],
-        }),
     })
 }
 

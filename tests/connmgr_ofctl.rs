@@ -73,7 +73,7 @@ fn show_over_punix() {
 #[test]
 fn monitor_receives_async_messages() {
     use ferrovs::connmgr::{AsyncEvent, PacketInEvent};
-    use ferrovs::ofp::{OxmMatch, PortStatus};
+    use ferrovs::ofp::OxmMatch;
     use std::io::Read;
     use std::process::{Command, Stdio};
     use std::time::Duration;
@@ -120,10 +120,10 @@ fn monitor_receives_async_messages() {
         }))
         .unwrap();
     sw.events
-        .send(AsyncEvent::PortStatus(PortStatus {
+        .send(AsyncEvent::PortStatus {
             reason: 0,
             desc: local_port(),
-        }))
+        })
         .unwrap();
     sw.wait_for(5, "both messages sent", |s| {
         s.conns

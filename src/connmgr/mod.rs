@@ -46,9 +46,7 @@ use std::time::{Duration, Instant};
 
 use crate::ofp::ext::NxMessage;
 use crate::ofp::hello::{self, Hello};
-use crate::ofp::{
-    self, ErrorMsg, FlowRemoved, Header, Message, OfpError, OxmMatch, PortStatus, RoleMsg, Version,
-};
+use crate::ofp::{self, ErrorMsg, Header, Message, OfpError, RoleMsg, Version};
 
 pub use ofconn::ConnStats;
 use ofconn::{Frame, Ofconn, PacketInFormat, Phase, MESSAGES_PER_POLL};
@@ -228,31 +226,9 @@ pub struct Request<'a> {
 /// error (sent as an OFPT_ERROR carrying the request's first 64 bytes).
 pub type Handler<'a> = dyn FnMut(&ConnInfo, &Request<'_>) -> Result<Vec<Message>, OfpError> + 'a;
 
-/// A packet to send to controllers as a packet-in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PacketInEvent {
-    /// `OFPR_*`: 0 no match, 1 action, 2 invalid TTL, 3 action set, 4 group, 5 packet-out.
-    pub reason: u8,
-    pub table_id: u8,
-    pub cookie: u64,
-    pub in_port: u32,
-    /// Pipeline fields besides in_port (metadata, registers, tunnel id).
-    pub metadata: OxmMatch,
-    /// The controller action's max_len; `None` for a table miss, which uses each
-    /// connection's `miss_send_len`. 0xffff sends the whole packet.
-    pub max_len: Option<u16>,
-    pub packet: Vec<u8>,
-}
-
-/// An asynchronous message from the switch, before per-connection filtering and encoding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AsyncEvent {
-    PacketIn(PacketInEvent),
-    /// Send only for rules with `OFPFF_SEND_FLOW_REM`; the match must be expressible in the
-    /// connections' versions (1.0 connections need a 1.0 match).
-    FlowRemoved(FlowRemoved),
-    PortStatus(PortStatus),
-}
+/// Packet-ins, flow-removed and port-status, version-neutral: ofproto and translation
+/// produce them, and each connection filters and encodes them for its own version.
+pub use crate::ofproto::{AsyncEvent, PacketInEvent};
 
 /// Why a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

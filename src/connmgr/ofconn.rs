@@ -419,8 +419,8 @@ impl Ofconn {
         let v = self.info.version;
         let (class, reason) = match event {
             AsyncEvent::PacketIn(p) => (PACKET_IN, wire_packet_in_reason(v, p.reason)),
-            AsyncEvent::PortStatus(p) => (PORT_STATUS, p.reason),
-            AsyncEvent::FlowRemoved(f) => (FLOW_REMOVED, f.reason),
+            AsyncEvent::PortStatus { reason, .. } => (PORT_STATUS, *reason),
+            AsyncEvent::FlowRemoved(f) => (FLOW_REMOVED, f.reason.wire(v)),
         };
         if !self.wants(class, reason) {
             return false;
@@ -435,8 +435,18 @@ impl Ofconn {
         }
         let msg = match event {
             AsyncEvent::PacketIn(p) => self.packet_in_message(p, reason),
-            AsyncEvent::PortStatus(p) => Message::PortStatus(p.clone()),
-            AsyncEvent::FlowRemoved(f) => Message::FlowRemoved(f.clone()),
+            AsyncEvent::PortStatus { reason, desc } => Message::PortStatus(ofp::PortStatus {
+                reason: *reason,
+                desc: desc.clone(),
+            }),
+            // A 1.0 connection cannot carry every OXM match: counted, not sent.
+            AsyncEvent::FlowRemoved(f) => match f.to_message(v) {
+                Some(m) => m,
+                None => {
+                    self.stats.async_unencodable += 1;
+                    return false;
+                }
+            },
         };
         let mut out = Vec::new();
         if msg.encode(v, 0, &mut out).is_err() {
