@@ -13,3 +13,4 @@ pub mod dpif;
 pub mod ofp;
 pub mod ofproto;
 pub mod switch;
+pub mod xlate;

@@ -1,0 +1,322 @@
+//! Translation against the in-memory datapath and a real ofproto, with literal keys: every
+//! test checks the exact datapath actions and the exact megaflow, in dpctl syntax.
+
+use pmd::key::FlowKey;
+use pmd::odp::{format_actions, format_key, parse_key};
+
+use super::*;
+use crate::dpif::memory::MemDpif;
+use crate::ofp::flow::OFPFC_ADD;
+use crate::ofp::syntax::parse_flow;
+use crate::ofp::{Field, Message, Version};
+use crate::ofproto::{ConnInfo, OfprotoConfig};
+
+struct Bridge {
+    ofproto: Ofproto<MemDpif>,
+    fdb: Fdb,
+    config: XlateConfig,
+    now: Millis,
+}
+
+const UDP: &str = "in_port(1),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),\
+                   ipv4(src=10.0.0.1,dst=10.0.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1024,dst=5001)";
+
+fn key(text: &str) -> FlowKey {
+    parse_key(text).unwrap_or_else(|e| panic!("{text}: {e}")).0
+}
+
+impl Bridge {
+    /// A bridge with ports 1..=n (and LOCAL).
+    fn new(n: u32) -> Bridge {
+        let mut ofproto = Ofproto::new(MemDpif::new("br0"), OfprotoConfig::default(), 0);
+        for i in 1..=n {
+            let no = ofproto.add_port(&format!("p{i}"), "", 0).expect("port");
+            assert_eq!(no, i);
+        }
+        ofproto.take_events();
+        Bridge {
+            ofproto,
+            fdb: Fdb::default(),
+            config: XlateConfig::default(),
+            now: 1000,
+        }
+    }
+
+    fn add(&mut self, flow: &str) {
+        let fm =
+            parse_flow(flow, Version::V1_3, OFPFC_ADD).unwrap_or_else(|e| panic!("{flow}: {e:?}"));
+        let out = self
+            .ofproto
+            .handle(&ConnInfo::new(1, Version::V1_3), &Message::FlowMod(fm), 0);
+        assert!(out.replies.is_ok(), "{flow}: {:?}", out.replies);
+    }
+
+    fn ctx(&self) -> XlateCtx<'_> {
+        XlateCtx {
+            pipeline: &self.ofproto,
+            fdb: &self.fdb,
+            config: &self.config,
+            now: self.now,
+            may_learn: true,
+        }
+    }
+
+    fn xlate(&self, k: &str) -> XlateOutput {
+        translate(&self.ctx(), &key(k), None)
+    }
+
+    /// "actions | megaflow".
+    fn run(&self, k: &str) -> String {
+        let out = self.xlate(k);
+        format!(
+            "{} | {}",
+            format_actions(&out.actions),
+            format_key(&key(k), &out.mask)
+        )
+    }
+
+    fn learn(&mut self, out: &XlateOutput) {
+        for l in &out.learned {
+            self.fdb.learn(l, self.now);
+        }
+    }
+}
+
+#[test]
+fn output_to_port_wildcards_everything_but_in_port() {
+    let mut b = Bridge::new(3);
+    b.add("in_port=1,actions=output:2");
+    assert_eq!(
+        b.run(UDP),
+        "2 | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)"
+    );
+    let out = b.xlate(UDP);
+    assert_eq!(out.rules.len(), 1);
+    assert_eq!(out.drop_reason, None);
+    assert!(!out.needs_userspace);
+    // Output to the input port by number is skipped; IN_PORT is not.
+    b.add("priority=40000,in_port=1,udp,actions=output:1,output:in_port,output:local");
+    assert_eq!(
+        b.run(UDP),
+        "1,0 | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(proto=17,frag=no)"
+    );
+}
+
+#[test]
+fn flood_and_all_skip_the_input_port_and_no_flood_ports() {
+    let mut b = Bridge::new(4);
+    b.add("in_port=2,actions=flood");
+    b.add("in_port=3,actions=all");
+    let arp = "in_port(2),eth(src=50:54:00:00:00:01,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806),\
+               arp(sip=10.0.0.1,tip=10.0.0.2,op=1,sha=50:54:00:00:00:01,tha=00:00:00:00:00:00)";
+    assert_eq!(b.run(arp), "1,3,4,0 | recirc_id(0),in_port(2)");
+    let arp3 = arp.replace("in_port(2)", "in_port(3)");
+    assert_eq!(b.run(&arp3), "1,2,4,0 | recirc_id(0),in_port(3)");
+}
+
+#[test]
+fn table_miss_follows_the_version_policy() {
+    let mut b = Bridge::new(2);
+    b.add("in_port=2,actions=output:1");
+    let out = b.xlate(UDP);
+    assert_eq!(format_actions(&out.actions), "drop");
+    assert_eq!(out.drop_reason, Some(DropReason::TableMiss { table: 0 }));
+    assert_eq!(
+        format_key(&key(UDP), &out.mask),
+        "recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)"
+    );
+    b.config.table_miss = TableMiss::for_version(Version::V1_0);
+    let packet = [0u8; 60];
+    let out = translate(&b.ctx(), &key(UDP), Some(&packet));
+    assert!(out.needs_userspace);
+    assert_eq!(out.drop_reason, None);
+    // reason 0, table 0, controller 0, max_len 65535, cookie 0, in_port=1 as OXM.
+    assert_eq!(
+        format_actions(&out.actions),
+        "userspace(pid=0,userdata(66727663746c0001\
+         00000000ffff0000000000000000\
+         8000000400000001))"
+    );
+    assert_eq!(out.packet_ins.len(), 1);
+    let pi = &out.packet_ins[0];
+    assert_eq!(pi.packet.as_deref(), Some(&packet[..]));
+    let DpAction::Userspace { cookie, userdata } = &out.actions[0] else {
+        panic!("not userspace");
+    };
+    assert_eq!(
+        ControllerUserdata::decode(*cookie, userdata).as_ref(),
+        Some(&pi.userdata)
+    );
+    assert_eq!(ControllerUserdata::decode(*cookie, &userdata[..10]), None);
+    // A port with NO_PACKET_IN drops misses instead.
+    let mut desc = b.ofproto.port(1).expect("port 1").desc.clone();
+    desc.config |= OFPPC_NO_PACKET_IN;
+    let pm = crate::ofp::PortMod {
+        port_no: 1,
+        hw_addr: desc.hw_addr,
+        config: desc.config,
+        mask: OFPPC_NO_PACKET_IN,
+        advertise: 0,
+    };
+    let r = b
+        .ofproto
+        .handle(&ConnInfo::new(1, Version::V1_3), &Message::PortMod(pm), 0);
+    assert!(r.replies.is_ok());
+    let out = b.xlate(UDP);
+    assert_eq!(format_actions(&out.actions), "drop");
+    assert_eq!(out.drop_reason, Some(DropReason::TableMiss { table: 0 }));
+}
+
+#[test]
+fn controller_output_carries_rewrites_and_metadata() {
+    let mut b = Bridge::new(2);
+    b.add("cookie=0x77,in_port=1,actions=set_field:10.9.9.9->ip_dst,load:5->NXM_NX_REG1[],controller:100,output:2");
+    let out = b.xlate(UDP);
+    assert_eq!(
+        format_actions(&out.actions),
+        "set(ipv4(dst=10.9.9.9)),userspace(pid=0,userdata(66727663746c0001\
+         0100000000640000000000000077\
+         80000004000000010001020400000005)),2"
+    );
+    let pi = &out.packet_ins[0].userdata;
+    assert_eq!(
+        (pi.reason, pi.table_id, pi.max_len, pi.cookie),
+        (1, 0, 100, 0x77)
+    );
+    assert_eq!(pi.metadata.entries.len(), 2);
+}
+
+#[test]
+fn rewrites_commit_lazily_and_written_bits_are_not_pinned() {
+    let mut b = Bridge::new(3);
+    b.add("table=0,in_port=1,udp,actions=set_field:10.0.0.9->ip_dst,set_field:53->udp_dst,resubmit(,1)");
+    b.add("table=1,ip,nw_dst=10.0.0.9,actions=output:2");
+    b.add("table=1,priority=0,actions=output:3");
+    // The lookup in table 1 read ip_dst, but only after the rewrite: the original ip_dst
+    // is not part of the megaflow.
+    assert_eq!(
+        b.run(UDP),
+        "set(ipv4(dst=10.0.0.9)),set(udp(dst=53)),2 | \
+         recirc_id(0),in_port(1),eth_type(0x0800),ipv4(proto=17,frag=no)"
+    );
+}
+
+#[test]
+fn goto_table_write_actions_and_the_action_set() {
+    let mut b = Bridge::new(3);
+    b.add("table=0,in_port=1,actions=write_actions(output:3),write_metadata:0x5/0xff,goto_table:1");
+    b.add("table=1,metadata=0x5/0xff,udp,actions=write_actions(set_field:00:00:00:00:00:aa->eth_dst,output:2)");
+    assert_eq!(
+        b.run(UDP),
+        "set(eth(dst=00:00:00:00:00:aa)),2 | \
+         recirc_id(0),in_port(1),eth_type(0x0800),ipv4(proto=17,frag=no)"
+    );
+    // clear_actions empties the set: nothing is output.
+    b.add("table=1,priority=40000,udp,tp_dst=5001,actions=clear_actions");
+    let out = b.xlate(UDP);
+    assert_eq!(format_actions(&out.actions), "drop");
+    assert_eq!(out.drop_reason, Some(DropReason::NoOutput));
+    assert_eq!(out.rules.len(), 2);
+}
+
+#[test]
+fn resubmit_miss_is_silent_and_the_depth_is_limited() {
+    let mut b = Bridge::new(2);
+    b.config.table_miss = TableMiss::Controller;
+    b.add("table=0,in_port=1,actions=resubmit(,5),output:2");
+    assert_eq!(
+        b.run(UDP),
+        "2 | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)"
+    );
+    // A loop: table 1 resubmits to itself forever.
+    b.add("table=0,priority=40000,in_port=1,actions=resubmit(,1)");
+    b.add("table=1,actions=output:2,resubmit(,1)");
+    let out = b.xlate(UDP);
+    assert_eq!(format_actions(&out.actions), "drop");
+    assert_eq!(out.drop_reason, Some(DropReason::RecursionTooDeep));
+    assert_eq!(out.rules.len(), 1 + MAX_RESUBMIT_DEPTH as usize);
+    // resubmit with an in_port: the lookup sees it, IN_PORT still means the real one.
+    let mut b = Bridge::new(3);
+    b.add("table=0,in_port=1,actions=resubmit(3,1)");
+    b.add("table=1,in_port=3,actions=output:in_port,output:2");
+    assert_eq!(
+        b.run(UDP),
+        "1,2 | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)"
+    );
+}
+
+#[test]
+fn vlan_push_pop_and_set() {
+    let mut b = Bridge::new(3);
+    b.add("in_port=1,actions=push_vlan:0x8100,set_field:4106->vlan_vid,output:2,pop_vlan,output:3");
+    assert_eq!(
+        b.run(UDP),
+        "push_vlan(vid=10,pcp=0),2,pop_vlan,3 | \
+         recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)"
+    );
+    let tagged = "in_port(1),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x8100),\
+                  vlan(vid=20,pcp=3),encap(eth_type(0x0800),\
+                  ipv4(src=10.0.0.1,dst=10.0.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1,dst=2))";
+    assert_eq!(
+        b.run(tagged),
+        "push_vlan(vid=10,pcp=3),2,pop_vlan,3 | \
+         recirc_id(0),in_port(1),eth_type(0x8100),vlan(vid=20,pcp=3),encap(eth_type(0x0800),ipv4(frag=no))"
+    );
+}
+
+#[test]
+fn dec_ttl_rewrites_or_sends_invalid_ttl() {
+    let mut b = Bridge::new(2);
+    b.add("in_port=1,actions=dec_ttl,output:2");
+    assert_eq!(
+        b.run(UDP),
+        "set(ipv4(ttl=63)),2 | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(ttl=64,frag=no)"
+    );
+    let ttl1 = UDP.replace("ttl=64", "ttl=1");
+    let out = b.xlate(&ttl1);
+    assert_eq!(out.packet_ins.len(), 1);
+    assert_eq!(out.packet_ins[0].userdata.reason, OFPR_INVALID_TTL);
+    // The rest of the rule's actions are skipped.
+    assert!(!out.actions.contains(&DpAction::Output(2)));
+}
+
+#[test]
+fn groups_run_each_bucket_on_its_own_copy() {
+    use crate::ofp::multipart::Bucket;
+    use crate::ofp::{Action, GroupMod, MatchEntry};
+    let mut b = Bridge::new(3);
+    let bucket = |actions| Bucket {
+        weight: 0,
+        watch_port: crate::ofp::port::OFPP_ANY,
+        watch_group: 0xffff_ffff,
+        actions,
+    };
+    let gm = GroupMod {
+        command: 0,
+        group_type: 0,
+        group_id: 1,
+        buckets: vec![
+            bucket(vec![
+                Action::SetField(MatchEntry::exact(Field::Ipv4Dst, &[10, 1, 1, 1])),
+                Action::Output {
+                    port: 2,
+                    max_len: 0,
+                },
+            ]),
+            bucket(vec![Action::Output {
+                port: 3,
+                max_len: 0,
+            }]),
+        ],
+    };
+    let r = b
+        .ofproto
+        .handle(&ConnInfo::new(1, Version::V1_3), &Message::GroupMod(gm), 0);
+    assert!(r.replies.is_ok(), "{:?}", r.replies);
+    b.add("in_port=1,actions=group:1");
+    assert_eq!(
+        b.run(UDP),
+        "clone(set(ipv4(dst=10.1.1.1)),2),3 | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)"
+    );
+    assert_eq!(b.xlate(UDP).groups, vec![(1, 0), (1, 1)]);
+}
