@@ -136,8 +136,28 @@ impl<'a, 'c> Xlate<'a, 'c> {
         }
     }
 
+    /// Reports the rule a lookup found: its table, match and cookie, then its instructions.
+    fn describe_rule(&mut self, rule: &Rule) {
+        if self.report.is_none() {
+            return;
+        }
+        let m = crate::ofp::syntax::format_match(&rule.match_, rule.priority.min(0xffff) as u16);
+        let acts = crate::ofp::syntax::format_instructions(&rule.instructions);
+        let line = format!(
+            "{}{}. {}, priority {}, cookie {:#x}: {acts}",
+            " ".repeat(self.depth as usize * 8),
+            rule.table_id,
+            if m.is_empty() { "(catch-all)" } else { &m },
+            rule.priority,
+            rule.cookie
+        );
+        if let Some(r) = &mut self.report {
+            r.push(line);
+        }
+    }
+
     pub(super) fn note(&mut self, text: impl FnOnce() -> String) {
-        let indent = self.depth as usize * 4;
+        let indent = self.depth as usize * 8 + 4;
         if let Some(r) = &mut self.report {
             r.push(format!("{:indent$}{}", "", text()));
         }
@@ -363,10 +383,9 @@ impl<'a, 'c> Xlate<'a, 'c> {
             return;
         }
         match slot {
-            Field::VlanVid if e.field != Field::NxmVlanTci => {
-                if self.key.vlan_outer_tpid() == 0 {
-                    return;
-                }
+            // OXM vlan_vid/vlan_pcp change an existing tag; they never create one.
+            Field::VlanVid if e.field != Field::NxmVlanTci && self.key.vlan_outer_tpid() == 0 => {
+                return;
             }
             Field::NxIpFrag
             | Field::ArpOp
@@ -452,7 +471,7 @@ impl<'a, 'c> Xlate<'a, 'c> {
                 }
                 return;
             };
-            self.note(|| describe_rule(rule));
+            self.describe_rule(rule);
             self.out.rules.push(rule.id);
             let (saved_table, saved_cookie) = (self.table, self.cookie);
             self.table = table;
@@ -576,7 +595,14 @@ impl<'a, 'c> Xlate<'a, 'c> {
         } else {
             in_port
         };
-        self.note(|| format!("resubmit({},{table})", port::name(port)));
+        self.note(|| {
+            let p = if in_port == OFPP_IN_PORT {
+                String::new()
+            } else {
+                port::name(port)
+            };
+            format!("resubmit({p},{table})")
+        });
         // The lookup sees the given in_port; the actions see the real one again, so
         // IN_PORT and NORMAL still mean the ingress port.
         self.meta.set_u64(Field::InPort, u64::from(port));
@@ -588,7 +614,7 @@ impl<'a, 'c> Xlate<'a, 'c> {
         match rule {
             None => self.note(|| format!("{table}. No match.")),
             Some(rule) => {
-                self.note(|| describe_rule(rule));
+                self.describe_rule(rule);
                 self.out.rules.push(rule.id);
                 let (t, c) = (self.table, self.cookie);
                 self.table = table;
@@ -1292,20 +1318,4 @@ fn write_action(set: &mut Vec<Action>, a: &Action) {
     } else {
         set.push(a.clone());
     }
-}
-
-fn describe_rule(rule: &Rule) -> String {
-    let m = crate::ofp::syntax::format_match(&rule.match_, rule.priority.min(0xffff) as u16);
-    let acts = crate::ofp::syntax::format_instructions(&rule.instructions);
-    format!(
-        "{}. {}, cookie {:#x}\n    {}",
-        rule.table_id,
-        if m.is_empty() {
-            "(catch-all)".to_string()
-        } else {
-            m
-        },
-        rule.cookie,
-        acts
-    )
 }

@@ -6,7 +6,7 @@
 //! returns for the same key, so what the trace shows is what the datapath installs.
 //! Tracing never changes state: learning is reported ("would learn"), not applied.
 
-use pmd::key::{FlowKey, FlowMask};
+use pmd::key::{FieldId, FlowKey, FlowMask};
 use pmd::odp::{format_actions, format_key};
 
 use super::pipeline::Xlate;
@@ -16,10 +16,7 @@ use super::XlateCtx;
 pub fn trace(ctx: &XlateCtx<'_>, key: &FlowKey, packet: Option<&[u8]>) -> String {
     let (out, lines, final_key) = Xlate::new(ctx, key, packet, true).run();
     let mut s = String::new();
-    s.push_str(&format!(
-        "Flow: {}\n\n",
-        format_key(key, &FlowMask::exact())
-    ));
+    s.push_str(&format!("Flow: {}\n\n", format_key(key, &readable(key))));
     for l in &lines {
         s.push_str(l);
         s.push('\n');
@@ -30,7 +27,7 @@ pub fn trace(ctx: &XlateCtx<'_>, key: &FlowKey, packet: Option<&[u8]>) -> String
     } else {
         s.push_str(&format!(
             "Final flow: {}\n",
-            format_key(&final_key, &FlowMask::exact())
+            format_key(&final_key, &readable(&final_key))
         ));
     }
     s.push_str(&format!("Megaflow: {}\n", format_key(key, &out.mask)));
@@ -51,4 +48,15 @@ pub fn trace(ctx: &XlateCtx<'_>, key: &FlowKey, packet: Option<&[u8]>) -> String
         s.push_str("This flow is handled by the userspace slow path because it sends packets to the controller.\n");
     }
     s
+}
+
+/// An exact mask that leaves out metadata the packet does not use (mark, hash).
+fn readable(key: &FlowKey) -> FlowMask {
+    let mut m = FlowMask::exact();
+    for f in [FieldId::PktMark, FieldId::DpHash] {
+        if key.get(f) == 0 {
+            m.set(f, 0);
+        }
+    }
+    m
 }
