@@ -275,3 +275,18 @@ pub struct XlateOutput {
 pub fn translate(ctx: &XlateCtx<'_>, key: &FlowKey, packet: Option<&[u8]>) -> XlateOutput {
     pipeline::Xlate::new(ctx, key, packet, false).run().0
 }
+
+/// Translates an explicit OpenFlow action list (packet-out) for a packet received on
+/// OpenFlow port `in_port` (any port number, CONTROLLER and ANY included). Nothing is
+/// installed for a packet-out, so the mask only documents what was read.
+pub fn translate_actions(
+    ctx: &XlateCtx<'_>,
+    key: &FlowKey,
+    in_port: u32,
+    actions: &[crate::ofp::Action],
+    packet: Option<&[u8]>,
+) -> XlateOutput {
+    let mut x = pipeline::Xlate::new(ctx, key, packet, false);
+    x.set_in_port(in_port);
+    x.run_actions(actions).0
+}

@@ -163,6 +163,19 @@ impl<'a, 'c> Xlate<'a, 'c> {
         }
     }
 
+    /// Makes the pipeline see OpenFlow port `in_port` (packet-out: may be CONTROLLER or
+    /// ANY, which have no datapath port).
+    pub(super) fn set_in_port(&mut self, in_port: u32) {
+        self.meta.set_u64(Field::InPort, u64::from(in_port));
+    }
+
+    /// Runs an explicit action list (packet-out) instead of the tables; same output as
+    /// [`Xlate::run`].
+    pub(super) fn run_actions(mut self, actions: &[Action]) -> (XlateOutput, Vec<String>, FlowKey) {
+        self.do_actions(actions);
+        self.finish()
+    }
+
     /// Runs the whole pipeline; returns the output and the report lines (empty unless
     /// asked for).
     pub(super) fn run(mut self) -> (XlateOutput, Vec<String>, FlowKey) {
@@ -181,6 +194,10 @@ impl<'a, 'c> Xlate<'a, 'c> {
                 self.run_action_set();
             }
         }
+        self.finish()
+    }
+
+    fn finish(mut self) -> (XlateOutput, Vec<String>, FlowKey) {
         self.out.mask = wc_to_mask(&self.wc).or(&self.pinned);
         if let Some(e) = self.error.take() {
             self.out.actions.clear();
@@ -426,13 +443,27 @@ impl<'a, 'c> Xlate<'a, 'c> {
     }
 
     /// Reads bits `ofs..ofs+n` of `field`, pinning them when they come from the packet.
+    /// Reads bits `ofs..ofs+n` of `field`, pinning them when they come from the packet.
+    /// Out-of-range bit spans read as 0 (flow_mod validation should have refused them).
     fn read_bits(&mut self, field: Field, ofs: u32, n: u32) -> u128 {
+        if field == Field::NxmInPort {
+            let p = u128::from(port::to_of10(self.in_port()).unwrap_or(0));
+            return if ofs + n <= 16 {
+                (p >> ofs) & bit_mask(n)
+            } else {
+                0
+            };
+        }
+        let field = field.canonical();
         let f = self.fields();
         let bytes = f.get(field);
         let width = bytes.len() as u32 * 8;
+        if n == 0 || ofs + n > width.min(128) {
+            return 0;
+        }
         let v = bytes.iter().fold(0u128, |a, &b| (a << 8) | u128::from(b));
         let m = bit_mask(n) << ofs;
-        if !is_pipeline_field(field) && ofs + n <= width {
+        if !is_pipeline_field(field) {
             let mut wc = FlowFields::default();
             wc.set(field, &to_bytes(m, bytes.len()));
             self.examine(&wc);
@@ -440,13 +471,27 @@ impl<'a, 'c> Xlate<'a, 'c> {
         (v >> ofs) & bit_mask(n)
     }
 
+    /// Writes `value` into bits `ofs..ofs+n` of `field`; out-of-range spans do nothing.
     fn write_bits(&mut self, field: Field, ofs: u32, n: u32, value: u128) {
-        let len = field.canonical().len();
-        let m = bit_mask(n) << ofs;
+        if field == Field::NxmInPort {
+            if ofs + n <= 16 && n > 0 {
+                let old = port::to_of10(self.in_port()).map_or(0, u128::from);
+                let m = bit_mask(n) << ofs;
+                let new = ((old & !m) | ((value << ofs) & m)) as u16;
+                let p = port::from_of10(new);
+                self.write_slot(Field::InPort, &p.to_be_bytes(), &[0xff; 4]);
+            }
+            return;
+        }
         let slot = field.canonical();
+        let len = slot.len();
+        if n == 0 || ofs + n > (len as u32 * 8).min(128) {
+            return;
+        }
         if !self.prereq_ok(field) {
             return;
         }
+        let m = bit_mask(n) << ofs;
         self.write_slot(slot, &to_bytes((value << ofs) & m, len), &to_bytes(m, len));
     }
 

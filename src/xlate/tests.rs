@@ -527,3 +527,106 @@ fn trace_tells_tables_rules_actions_and_megaflow() {
         "{t}"
     );
 }
+
+fn udp_packet(ttl: u8) -> Vec<u8> {
+    let mut v = Vec::new();
+    etherparse::PacketBuilder::ethernet2([0x50, 0x54, 0, 0, 0, 1], [0x50, 0x54, 0, 0, 0, 2])
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], ttl)
+        .udp(1024, 5001)
+        .write(&mut v, b"hello")
+        .expect("build packet");
+    v
+}
+
+#[test]
+fn packet_in_data_carries_the_rewrites_before_it() {
+    let mut b = Bridge::new(2);
+    b.add("in_port=1,udp,actions=set_field:10.9.9.9->ip_dst,dec_ttl,controller:64,output:2");
+    let pkt = udp_packet(64);
+    let mut k = FlowKey::default();
+    pmd::parse::parse(&pkt, 1, &mut k);
+    let out = translate(&b.ctx(), &k, Some(&pkt));
+    assert_eq!(out.packet_ins.len(), 1);
+    let data = out.packet_ins[0].packet.clone().expect("packet");
+    let p = etherparse::SlicedPacket::from_ethernet(&data).expect("parses");
+    let Some(etherparse::NetSlice::Ipv4(ip)) = p.net else {
+        panic!("not IPv4");
+    };
+    assert_eq!(ip.header().destination(), [10, 9, 9, 9]);
+    assert_eq!(ip.header().ttl(), 63);
+    let h = ip.header().to_header();
+    assert_eq!(h.header_checksum, h.calc_header_checksum());
+    assert_eq!(
+        format_actions(&out.actions)[..40].to_string(),
+        "set(ipv4(dst=10.9.9.9,ttl=63)),userspace"
+    );
+}
+
+#[test]
+fn staged_lookup_stops_at_the_first_stage_that_misses() {
+    let mut b = Bridge::new(3);
+    b.add("priority=100,tcp,tp_dst=80,actions=output:3");
+    b.add("priority=50,ip,nw_dst=10.0.0.0/8,actions=output:2");
+    b.add("priority=0,actions=drop");
+    // UDP never reaches the TCP rule's L4 stage: ip_proto decides, udp(dst) stays wild;
+    // ip_dst matched the /8 and its 8 bits are all that the second rule needs.
+    assert_eq!(
+        b.run(UDP),
+        "2 | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(dst=10.0.0.0/255.0.0.0,proto=17,frag=no)"
+    );
+    // 11.x misses the /8: the trie needs only the bits up to where 11 leaves 10.
+    let other = UDP.replace("dst=10.0.0.2", "dst=11.0.0.2");
+    assert_eq!(
+        b.run(&other),
+        "drop | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(dst=11.0.0.0/255.0.0.0,proto=17,frag=no)"
+    );
+}
+
+#[test]
+fn packet_out_actions_and_register_moves() {
+    let mut b = Bridge::new(3);
+    let out = translate_actions(
+        &b.ctx(),
+        &key(UDP),
+        crate::ofp::port::OFPP_CONTROLLER,
+        &[crate::ofp::Action::Output {
+            port: crate::ofp::port::OFPP_FLOOD,
+            max_len: 0,
+        }],
+        None,
+    );
+    assert_eq!(format_actions(&out.actions), "1,2,3,0");
+    // move ip_src[24..31] into reg0, output to the port in reg0[0..15]: pins only those
+    // 8 bits of ip_src. Out-of-range moves are ignored, never a panic.
+    b.add("in_port=1,ip,actions=move:NXM_OF_IP_SRC[24..31]->NXM_NX_REG0[0..7],output:NXM_NX_REG0[0..15]");
+    let k = UDP.replace("src=10.0.0.1", "src=2.0.0.1");
+    assert_eq!(
+        b.run(&k),
+        "2 | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(src=2.0.0.0/255.0.0.0,frag=no)"
+    );
+    let bad = translate_actions(
+        &b.ctx(),
+        &key(UDP),
+        1,
+        &[
+            crate::ofp::Action::RegMove {
+                n_bits: 600,
+                src_ofs: 1000,
+                dst_ofs: 900,
+                src: Field::Ipv4Src.header(false),
+                dst: Field::Reg0.header(false),
+            },
+            crate::ofp::Action::RegLoad {
+                ofs_nbits: (1000 << 6) | 63,
+                dst: Field::EthDst.header(false),
+                value: 1,
+            },
+            crate::ofp::Action::Output {
+                port: 2,
+                max_len: 0,
+            },
+        ],
+        None,
+    );
+    assert_eq!(format_actions(&bad.actions), "2");
+}
