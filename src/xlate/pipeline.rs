@@ -622,17 +622,29 @@ impl<'a, 'c> Xlate<'a, 'c> {
         self.do_actions(&set);
     }
 
-    fn resubmit(&mut self, in_port: u32, table: u8) {
+    /// Enters one nested lookup (resubmit, output to TABLE) if the limits allow; the
+    /// caller decrements `depth` when it returns.
+    fn enter_nested(&mut self) -> bool {
         if self.depth >= MAX_RESUBMIT_DEPTH {
-            self.note(|| "resubmit: recursion too deep".into());
+            self.note(|| "recursion too deep".into());
             self.error = Some(DropReason::RecursionTooDeep);
-            return;
+            return false;
         }
         self.resubmits += 1;
         if self.resubmits > MAX_RESUBMITS {
+            self.note(|| "too many resubmits".into());
             self.error = Some(DropReason::TooManyResubmits);
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
+
+    fn resubmit(&mut self, in_port: u32, table: u8) {
+        if !self.enter_nested() {
             return;
         }
+        self.depth -= 1;
         let table = if table == 255 { self.table } else { table };
         let cur = self.in_port();
         let port = if in_port == OFPP_IN_PORT {
@@ -1094,7 +1106,13 @@ impl<'a, 'c> Xlate<'a, 'c> {
         let in_port = self.in_port();
         match port {
             OFPP_IN_PORT => self.output_port(in_port, true),
-            OFPP_TABLE => self.run_table(0, true),
+            // Counted like a resubmit: a rule that outputs to TABLE must not loop forever.
+            OFPP_TABLE => {
+                if self.enter_nested() {
+                    self.run_table(0, true);
+                    self.depth -= 1;
+                }
+            }
             OFPP_NORMAL => normal::xlate_normal(self),
             OFPP_FLOOD | OFPP_ALL => {
                 let flood = port == OFPP_FLOOD;

@@ -630,3 +630,72 @@ fn packet_out_actions_and_register_moves() {
     );
     assert_eq!(format_actions(&bad.actions), "2");
 }
+
+#[test]
+fn loops_and_fan_out_end_in_a_drop_with_a_reason() {
+    let mut b = Bridge::new(2);
+    b.add("in_port=1,actions=output:2,output:table");
+    let out = b.xlate(UDP);
+    assert_eq!(format_actions(&out.actions), "drop");
+    assert_eq!(out.drop_reason, Some(DropReason::RecursionTooDeep));
+    // 2^13 resubmits, each well within the depth limit.
+    let mut b = Bridge::new(2);
+    b.add("table=0,in_port=1,actions=resubmit(,1)");
+    for t in 1..=13 {
+        b.add(&format!(
+            "table={t},actions=resubmit(,{n}),resubmit(,{n})",
+            n = t + 1
+        ));
+    }
+    b.add("table=14,actions=output:2");
+    let out = b.xlate(UDP);
+    assert_eq!(out.drop_reason, Some(DropReason::TooManyResubmits));
+    assert!(out.actions.is_empty());
+    assert_eq!(
+        DropReason::TooManyResubmits.to_string(),
+        "too many resubmits (more than 4096)"
+    );
+}
+
+#[test]
+fn no_recv_ports_and_meters() {
+    let mut b = Bridge::new(2);
+    let mm = crate::ofp::MeterMod {
+        command: 0,
+        flags: 2,
+        meter_id: 1,
+        bands: vec![crate::ofp::multipart::MeterBand {
+            band_type: 1,
+            rate: 10,
+            burst_size: 0,
+            extra: 0,
+        }],
+    };
+    let r = b
+        .ofproto
+        .handle(&ConnInfo::new(1, Version::V1_3), &Message::MeterMod(mm), 0);
+    assert!(r.replies.is_ok(), "{:?}", r.replies);
+    b.add("in_port=1,actions=meter:1,output:2");
+    // The datapath has no meter action: the meter is reported for the caller.
+    let out = b.xlate(UDP);
+    assert_eq!(format_actions(&out.actions), "2");
+    assert_eq!(out.meters, vec![1]);
+    let desc = b.ofproto.port(1).expect("port 1").desc.clone();
+    let pm = crate::ofp::PortMod {
+        port_no: 1,
+        hw_addr: desc.hw_addr,
+        config: OFPPC_NO_RECV,
+        mask: OFPPC_NO_RECV,
+        advertise: 0,
+    };
+    let r = b
+        .ofproto
+        .handle(&ConnInfo::new(1, Version::V1_3), &Message::PortMod(pm), 0);
+    assert!(r.replies.is_ok());
+    let out = b.xlate(UDP);
+    assert_eq!(out.drop_reason, Some(DropReason::NoReceive));
+    assert_eq!(
+        format_key(&key(UDP), &out.mask),
+        "recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)"
+    );
+}
