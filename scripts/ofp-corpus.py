@@ -8,6 +8,7 @@ and records every message ovs-ofctl sent. Each recorded message is also decoded 
 `ovs-ofctl ofp-print HEX`, so the tests can compare our printer with Open vSwitch's.
 
 Usage: scripts/ofp-corpus.py [OUTPUT]   (default tests/data/ofp/corpus.txt)
+       scripts/ofp-corpus.py --fuzz-seeds   (writes fuzz/corpus/* from the stored corpus)
 Needs only Python 3 and ovs-ofctl (Debian package openvswitch-common).
 
 Output format, one record per line:
@@ -104,6 +105,30 @@ def multipart_body(version, mtype, req):
     return b""
 
 
+def prop(ptype, value):
+    """An 8-aligned property (type, length, value, padding)."""
+    body = struct.pack("!HH", ptype, 4 + len(value)) + value
+    return body + b"\0" * ((8 - len(body) % 8) % 8)
+
+
+def packet_in2(version):
+    """A paused NXT_PACKET_IN2 with a continuation, as a switch sends for
+    `controller(pause)`, so that `ovs-ofctl monitor ... resume` answers with NXT_RESUME."""
+    frame = bytes.fromhex("ffffffffffff00000000000108060001080006040001000000000001c0a80001000000000000c0a80002")
+    # 64-bit property values follow 4 pad bytes so that they are 8-aligned.
+    nested = prop(0x8004, b"\x03\0\0\0") + prop(0x8005, struct.pack("!4xQ", 0x12))
+    props = (
+        prop(0, frame)
+        + prop(1, struct.pack("!I", len(frame)))
+        + prop(3, b"\x03\0\0\0")
+        + prop(4, struct.pack("!4xQ", 0x12))
+        + prop(5, b"\x01\0\0\0")
+        + prop(6, bytes.fromhex("8000000400000001"))
+        + prop(8, b"\0\0\0\0" + nested)
+    )
+    return msg(version, 4, 0, struct.pack("!II", 0x2320, 30) + props)
+
+
 def answer(version, m):
     """What a minimal switch answers to message `m`, or None."""
     mtype = m[1]
@@ -115,12 +140,16 @@ def answer(version, m):
     if mtype == 7:  # get config
         return msg(version, 8, xid, struct.pack("!HH", 0, 128))
     if version == 1:
+        if mtype == 20:  # queue get config: no queues
+            return msg(version, 21, xid, m[8:10] + b"\0" * 6)
         if mtype == 18:
             return msg(version, 19, xid)
         if mtype == 16:  # stats request
             st = struct.unpack("!H", m[8:10])[0]
             return msg(version, 17, xid, m[8:10] + b"\0\0" + multipart_body(version, st, m[12:]))
     else:
+        if mtype == 22 and version <= 4:  # queue get config: no queues
+            return msg(version, 23, xid, m[8:12] + b"\0" * 4)
         if mtype == 20:
             return msg(version, 21, xid)
         if mtype == 18:
@@ -138,6 +167,7 @@ def answer(version, m):
 
 def serve_conn(conn, version, out, lock):
     conn.settimeout(1)
+    want_packet_in2 = False
     with conn:
         try:
             conn.sendall(msg(version, 0, 1))
@@ -150,6 +180,14 @@ def serve_conn(conn, version, out, lock):
                 reply = answer(version, m)
                 if reply is not None:
                     conn.sendall(reply)
+                # After NXT_SET_PACKET_IN_FORMAT(NXT_PACKET_IN2) and the barrier that
+                # follows it, send one paused packet-in (ovs-ofctl ignores async messages
+                # while it waits for a barrier reply).
+                if m[1] == 4 and m[8:20] == struct.pack("!III", 0x2320, 16, 2):
+                    want_packet_in2 = True
+                elif want_packet_in2 and reply is not None and reply[1] in (19, 21):
+                    want_packet_in2 = False
+                    conn.sendall(packet_in2(version))
         except (socket.timeout, ConnectionError):
             return
 
@@ -167,7 +205,7 @@ def record(version_name, args):
     lock = threading.Lock()
     threads = []
     target = "tcp:127.0.0.1:%d" % port
-    argv = [OFCTL, "-t", "5", "-O", version_name]
+    argv = [OFCTL, "-t", "5", "--unixctl=/tmp/ofp-corpus-%d.ctl" % os.getpid(), "-O", version_name]
     argv += [target if a == "SWITCH" else a for a in args]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     while proc.poll() is None:
@@ -210,8 +248,34 @@ def split_args(rest):
     return [a.strip() for a in rest.split(" ; ")]
 
 
+def fuzz_seeds(here):
+    """Seeds the cargo-fuzz corpora with the recorded messages and flow texts."""
+    import hashlib
+
+    root = os.path.join(here, "..")
+    dec = os.path.join(root, "fuzz", "corpus", "ofp_decode")
+    syn = os.path.join(root, "fuzz", "corpus", "ofp_flow_syntax")
+    os.makedirs(dec, exist_ok=True)
+    os.makedirs(syn, exist_ok=True)
+    with open(os.path.join(root, "tests", "data", "ofp", "corpus.txt")) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("msg "):
+                data, where = bytes.fromhex(line[4:]), dec
+            elif line.startswith("case ") and " add-flow ; SWITCH ; " in line:
+                data, where = line.split(" add-flow ; SWITCH ; ", 1)[1].encode(), syn
+            else:
+                continue
+            name = hashlib.sha1(data).hexdigest()[:16]
+            with open(os.path.join(where, name), "wb") as out:
+                out.write(data)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
+    if sys.argv[1:] == ["--fuzz-seeds"]:
+        fuzz_seeds(here)
+        return
     default = os.path.join(here, "..", "tests", "data", "ofp", "corpus.txt")
     out_path = sys.argv[1] if len(sys.argv) > 1 else default
     lines = []

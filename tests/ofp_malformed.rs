@@ -16,7 +16,8 @@ fn err(hex: &str) -> OfpError {
 }
 
 /// An OpenFlow 1.3 flow-mod (ADD, table 0, priority 0x8000) up to its match.
-const FM13: &str = "000000000000000000000000000000000000000000008000ffffffffffffffffffffffff00000000";
+const FM13: &str =
+    "000000000000000000000000000000000000000000008000ffffffffffffffffffffffff00000000";
 
 fn fm13(len: u16, rest: &str) -> String {
     format!("040e{len:04x}00000001{FM13}{rest}")
@@ -38,7 +39,10 @@ fn length_mismatch() {
     assert_eq!(err("0405000c0000000100000000"), OfpError::OFPBRC_BAD_LEN);
     // A flow-mod whose instructions are not a multiple of 8 bytes long.
     assert_eq!(
-        err(&fm13(0x4c, "0001000400000000 00040014000000000000000c00000001ffff0000")),
+        err(&fm13(
+            0x4c,
+            "0001000400000000 00040014000000000000000c00000001ffff0000"
+        )),
         OfpError::OFPBRC_BAD_LEN
     );
 }
@@ -49,9 +53,18 @@ fn unknown_type_version_stat_vendor_subtype() {
     // We speak 1.0, 1.3, 1.4, 1.5 only.
     assert_eq!(err("0302000800000001"), OfpError::OFPBRC_BAD_VERSION);
     assert_eq!(err("0702000800000001"), OfpError::OFPBRC_BAD_VERSION);
-    assert_eq!(err("04120010000000010020000000000000"), OfpError::OFPBRC_BAD_STAT);
-    assert_eq!(err("04040010000000010000123400000001"), OfpError::OFPBRC_BAD_VENDOR);
-    assert_eq!(err("01040010000000010000232000000077"), OfpError::OFPBRC_BAD_SUBTYPE);
+    assert_eq!(
+        err("04120010000000010020000000000000"),
+        OfpError::OFPBRC_BAD_STAT
+    );
+    assert_eq!(
+        err("04040010000000010000123400000001"),
+        OfpError::OFPBRC_BAD_VENDOR
+    );
+    assert_eq!(
+        err("01040010000000010000232000000077"),
+        OfpError::OFPBRC_BAD_SUBTYPE
+    );
 }
 
 #[test]
@@ -67,13 +80,19 @@ fn bad_oxm_length() {
         OfpError::OFPBMC_BAD_LEN
     );
     // Match type 0 (OpenFlow 1.1 standard) with a 4-byte length.
-    assert_eq!(err(&fm13(0x38, "0000000400000000")), OfpError::OFPBMC_BAD_LEN);
+    assert_eq!(
+        err(&fm13(0x38, "0000000400000000")),
+        OfpError::OFPBMC_BAD_LEN
+    );
 }
 
 #[test]
 fn duplicate_field() {
     assert_eq!(
-        err(&fm13(0x58, "0001001080000a02080080000a020800 00040018000000000000001000000001ffff000000000000")),
+        err(&fm13(
+            0x58,
+            "0001001080000a02080080000a020800 00040018000000000000001000000001ffff000000000000"
+        )),
         OfpError::OFPBMC_DUP_FIELD
     );
 }
@@ -91,7 +110,10 @@ fn missing_prerequisite() {
 fn other_match_errors() {
     // ipv4_src 10.0.0.1 under mask 255.0.0.0: value bits outside the mask.
     assert_eq!(
-        err(&fm13(0x58, "00010010800017080a000001ff000000 00040018000000000000001000000001ffff000000000000")),
+        err(&fm13(
+            0x58,
+            "00010010800017080a000001ff000000 00040018000000000000001000000001ffff000000000000"
+        )),
         OfpError::OFPBMC_BAD_WILDCARDS
     );
     // vlan_pcp 9.
@@ -110,12 +132,18 @@ fn other_match_errors() {
 fn bad_action_length() {
     // A 1.3 output action must be 16 bytes, not 8.
     assert_eq!(
-        err(&fm13(0x48, "0001000400000000 00040010000000000000000800000001")),
+        err(&fm13(
+            0x48,
+            "0001000400000000 00040010000000000000000800000001"
+        )),
         OfpError::OFPBAC_BAD_LEN
     );
     // An action longer than its instruction.
     assert_eq!(
-        err(&fm13(0x50, "0001000400000000 00040018000000000000002000000001ffff000000000000")),
+        err(&fm13(
+            0x50,
+            "0001000400000000 00040018000000000000002000000001ffff000000000000"
+        )),
         OfpError::OFPBAC_BAD_LEN
     );
     // OpenFlow 1.0: a 16-byte output action.
@@ -128,7 +156,10 @@ fn bad_action_length() {
 #[test]
 fn unknown_action() {
     assert_eq!(
-        err(&fm13(0x48, "0001000400000000 00040010000000000030000800000000")),
+        err(&fm13(
+            0x48,
+            "0001000400000000 00040010000000000030000800000000"
+        )),
         OfpError::OFPBAC_BAD_TYPE
     );
     assert_eq!(
@@ -136,25 +167,43 @@ fn unknown_action() {
         OfpError::OFPBAC_BAD_TYPE
     );
     assert_eq!(
-        err(&fm13(0x50, "0001000400000000 0004001800000000ffff0010000012340001000000000000")),
+        err(&fm13(
+            0x50,
+            "0001000400000000 0004001800000000ffff0010000012340001000000000000"
+        )),
         OfpError::OFPBAC_BAD_VENDOR
     );
     assert_eq!(
-        err(&fm13(0x50, "0001000400000000 0004001800000000ffff00100000232000ee000000000000")),
+        err(&fm13(
+            0x50,
+            "0001000400000000 0004001800000000ffff00100000232000ee000000000000"
+        )),
         OfpError::OFPBAC_BAD_VENDOR_TYPE
     );
 }
 
 #[test]
 fn unknown_instruction() {
-    assert_eq!(err(&fm13(0x40, "0001000400000000 0007000800000000")), OfpError::OFPBIC_UNKNOWN_INST);
-    assert_eq!(err(&fm13(0x40, "0001000400000000 ffff000800002320")), OfpError::OFPBIC_BAD_EXPERIMENTER);
     assert_eq!(
-        err(&fm13(0x48, "0001000400000000 00010008010000000001000802000000")),
+        err(&fm13(0x40, "0001000400000000 0007000800000000")),
+        OfpError::OFPBIC_UNKNOWN_INST
+    );
+    assert_eq!(
+        err(&fm13(0x40, "0001000400000000 ffff000800002320")),
+        OfpError::OFPBIC_BAD_EXPERIMENTER
+    );
+    assert_eq!(
+        err(&fm13(
+            0x48,
+            "0001000400000000 00010008010000000001000802000000"
+        )),
         OfpError::OFPBIC_DUP_INST
     );
     assert_eq!(
-        err(&fm13(0x48, "0001000400000000 00010010010000000000000000000000")),
+        err(&fm13(
+            0x48,
+            "0001000400000000 00010010010000000000000000000000"
+        )),
         OfpError::OFPBIC_BAD_LEN
     );
 }
@@ -163,13 +212,11 @@ fn unknown_instruction() {
 fn bad_table_id() {
     // In table 5: goto_table 3 and goto_table 5 do not go forward.
     let in_table5 = |goto: &str| {
-        format!(
-            "040e004000000001{}{}{}",
-            "00000000000000000000000000000000",
-            "0500000000008000ffffffffffffffffffffffff00000000",
-            format!("0001000400000000 00010008{goto}000000")
-        )
+        let fixed = "00000000000000000000000000000000\
+                     0500000000008000ffffffffffffffffffffffff00000000";
+        format!("040e004000000001{fixed}0001000400000000 00010008{goto}000000")
     };
+
     assert_eq!(err(&in_table5("03")), OfpError::OFPBIC_BAD_TABLE_ID);
     assert_eq!(err(&in_table5("05")), OfpError::OFPBIC_BAD_TABLE_ID);
     // ADD into table 255 ("all tables").
@@ -181,7 +228,10 @@ fn bad_table_id() {
 
 #[test]
 fn bad_role() {
-    assert_eq!(err("041800180000000100000007000000000000000000000000"), OfpError::OFPRRFC_BAD_ROLE);
+    assert_eq!(
+        err("041800180000000100000007000000000000000000000000"),
+        OfpError::OFPRRFC_BAD_ROLE
+    );
 }
 
 /// Error replies encode per version as Open vSwitch does (checked with
@@ -192,7 +242,10 @@ fn error_encoding_per_version() {
     let req13 = &req13[..16];
     let mut out = Vec::new();
     error_reply(req13, OfpError::NXBRC_NXM_INVALID, Version::V1_3, &mut out).unwrap();
-    assert_eq!(out, unhex("0401002000000001ffff000200002320 040e001000000001 0000000000000000"));
+    assert_eq!(
+        out,
+        unhex("0401002000000001ffff000200002320 040e001000000001 0000000000000000")
+    );
     let req10 = unhex("010e001000000001 0000000000000000");
     out.clear();
     error_reply(&req10, OfpError::OFPBMC_BAD_PREREQ, Version::V1_0, &mut out).unwrap();
@@ -204,7 +257,10 @@ fn error_encoding_per_version() {
     let (_, m) = decode(&out).unwrap();
     match m {
         ferrovs::ofp::Message::Error(e) => {
-            assert_eq!(e.kind, ferrovs::ofp::ErrorKind::Known(OfpError::OFPBMC_BAD_PREREQ))
+            assert_eq!(
+                e.kind,
+                ferrovs::ofp::ErrorKind::Known(OfpError::OFPBMC_BAD_PREREQ)
+            )
         }
         other => panic!("not an error: {other:?}"),
     }

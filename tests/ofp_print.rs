@@ -14,13 +14,17 @@ fn flow_mods_print_like_ovs_ofctl() {
     let mut failures = Vec::new();
     for case in ofp_corpus::load() {
         for msg in &case.msgs {
-            let Ok((h, m)) = decode(&msg.bytes) else { continue };
+            let Ok((h, m)) = decode(&msg.bytes) else {
+                continue;
+            };
             let fm = match &m {
                 Message::FlowMod(fm) => fm,
                 Message::Nx(NxMessage::FlowMod(fm)) => fm,
                 _ => continue,
             };
-            let Some(first) = msg.print.first() else { continue };
+            let Some(first) = msg.print.first() else {
+                continue;
+            };
             let Some((_, theirs)) = first.split_once("): ") else {
                 // Open vSwitch could not decode its own message (e.g. a set_field whose
                 // prerequisite only the flow's match provides); nothing to compare.
@@ -30,10 +34,18 @@ fn flow_mods_print_like_ovs_ofctl() {
             let ours = format_flow_mod(fm, version);
             checked += 1;
             if ours != theirs {
-                failures.push(format!("{} {}:\n  ovs:  {theirs}\n  ours: {ours}", case.name, case.version));
+                failures.push(format!(
+                    "{} {}:\n  ovs:  {theirs}\n  ours: {ours}",
+                    case.name, case.version
+                ));
             }
         }
     }
     assert!(checked >= 200, "only {checked} flow-mods compared");
-    assert!(failures.is_empty(), "{} of {checked} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -67,6 +67,14 @@ impl MemDpif {
         }
     }
 
+    /// Renames a port, as a device swapped behind one datapath number would appear.
+    pub fn rename(&mut self, dp_port: u32, name: &str) {
+        if let Some(p) = self.ports.get_mut(&dp_port) {
+            p.name = name.to_string();
+            self.pending.push(DpPortChange::Changed(p.clone()));
+        }
+    }
+
     /// Removes a port behind ofproto's back (hot-unplug); reported at the next poll.
     pub fn unplug(&mut self, dp_port: u32) {
         if self.ports.remove(&dp_port).is_some() {

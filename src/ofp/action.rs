@@ -34,7 +34,10 @@ pub enum Controller2Prop {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Output to a port (1.1+ numbering); `max_len` bytes go to the controller.
-    Output { port: u32, max_len: u16 },
+    Output {
+        port: u32,
+        max_len: u16,
+    },
     // OpenFlow 1.0 only.
     SetVlanVid(u16),
     SetVlanPcp(u8),
@@ -46,7 +49,10 @@ pub enum Action {
     SetNwTos(u8),
     SetTpSrc(u16),
     SetTpDst(u16),
-    Enqueue { port: u32, queue_id: u32 },
+    Enqueue {
+        port: u32,
+        queue_id: u32,
+    },
     // OpenFlow 1.1+ only.
     CopyTtlOut,
     CopyTtlIn,
@@ -64,23 +70,46 @@ pub enum Action {
     PushPbb(u16),
     PopPbb,
     // Nicira extensions (any version).
-    Resubmit { in_port: u32 },
-    ResubmitTable { in_port: u32, table: u8 },
+    Resubmit {
+        in_port: u32,
+    },
+    ResubmitTable {
+        in_port: u32,
+        table: u8,
+    },
     SetTunnel(u32),
     /// `NXAST_SET_QUEUE` (OpenFlow 1.0's way to set a queue without output).
     NxSetQueue(u32),
     PopQueue,
     /// `NXAST_OUTPUT_REG`: output to the port in bits of field `src`.
-    OutputReg { ofs_nbits: u16, src: u32, max_len: u16 },
+    OutputReg {
+        ofs_nbits: u16,
+        src: u32,
+        max_len: u16,
+    },
     SetTunnel64(u64),
-    RegMove { n_bits: u16, src_ofs: u16, dst_ofs: u16, src: u32, dst: u32 },
-    RegLoad { ofs_nbits: u16, dst: u32, value: u64 },
+    RegMove {
+        n_bits: u16,
+        src_ofs: u16,
+        dst_ofs: u16,
+        src: u32,
+        dst: u32,
+    },
+    RegLoad {
+        ofs_nbits: u16,
+        dst: u32,
+        value: u64,
+    },
     /// `NXAST_REG_LOAD2`: a set-field carried as an OXM, possibly masked.
     RegLoad2(MatchEntry),
     Note(Vec<u8>),
     Exit,
     DecTtl,
-    Controller { max_len: u16, controller_id: u16, reason: u8 },
+    Controller {
+        max_len: u16,
+        controller_id: u16,
+        reason: u8,
+    },
     Controller2(Vec<Controller2Prop>),
     DecTtlCntIds(Vec<u16>),
 }
@@ -148,7 +177,8 @@ impl Action {
     /// Decodes a whole action list (`bytes` is exactly the list).
     pub fn parse_list(version: Version, bytes: &[u8]) -> Result<Vec<Action>, OfpError> {
         let mut r = Reader::new(bytes, BAD_LEN);
-        let mut out = Vec::with_capacity(bytes.len() / 16);
+        // An action takes at least 8 bytes, so this never has to grow.
+        let mut out = Vec::with_capacity(bytes.len() / 8);
         while !r.is_empty() {
             if r.remaining() < 8 {
                 return Err(BAD_LEN);
@@ -562,7 +592,11 @@ impl Action {
         Ok(())
     }
 
-    pub fn emit_list(actions: &[Action], version: Version, out: &mut Vec<u8>) -> Result<(), OfpError> {
+    pub fn emit_list(
+        actions: &[Action],
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<(), OfpError> {
         for a in actions {
             a.emit(version, out)?;
         }
@@ -586,7 +620,9 @@ fn parse_set_field(r: &mut Reader<'_>) -> Result<MatchEntry, OfpError> {
     if masked {
         return Err(OfpError::OFPBAC_BAD_SET_MASK);
     }
-    let v = r.bytes(field.len()).map_err(|_| OfpError::OFPBAC_BAD_SET_LEN)?;
+    let v = r
+        .bytes(field.len())
+        .map_err(|_| OfpError::OFPBAC_BAD_SET_LEN)?;
     if r.rest().iter().any(|&b| b != 0) {
         return Err(OfpError::OFPBAC_BAD_SET_ARGUMENT);
     }
@@ -767,10 +803,14 @@ fn parse_controller2_prop(r: &mut Reader<'_>) -> Result<Controller2Prop, OfpErro
 fn emit_controller2_prop(p: &Controller2Prop, out: &mut Vec<u8>) {
     let start = out.len();
     let (t, body): (u16, Vec<u8>) = match p {
-        Controller2Prop::MaxLen(v) => (NXAC2PT_MAX_LEN, (u32::from(*v) << 16).to_be_bytes().to_vec()),
-        Controller2Prop::ControllerId(v) => {
-            (NXAC2PT_CONTROLLER_ID, (u32::from(*v) << 16).to_be_bytes().to_vec())
-        }
+        Controller2Prop::MaxLen(v) => (
+            NXAC2PT_MAX_LEN,
+            (u32::from(*v) << 16).to_be_bytes().to_vec(),
+        ),
+        Controller2Prop::ControllerId(v) => (
+            NXAC2PT_CONTROLLER_ID,
+            (u32::from(*v) << 16).to_be_bytes().to_vec(),
+        ),
         Controller2Prop::Reason(v) => (NXAC2PT_REASON, vec![*v, 0, 0, 0]),
         Controller2Prop::Userdata(d) => (NXAC2PT_USERDATA, d.clone()),
         Controller2Prop::Pause => (NXAC2PT_PAUSE, Vec::new()),

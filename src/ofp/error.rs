@@ -313,13 +313,20 @@ impl ErrorMsg {
     pub(crate) fn parse(version: Version, r: &mut Reader<'_>) -> Result<ErrorMsg, OfpError> {
         let etype = r.u16()?;
         let code = r.u16()?;
-        let triplet = if etype == NXET_VENDOR && code == 0 && version.wire() <= 2 {
+        // An extension error names its vendor next; vendor 0 would make it look standard,
+        // so such a message is kept as the plain (type, code) it is on the wire.
+        let vendor = r
+            .rest()
+            .get(..4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let extension = vendor.is_some_and(|v| v != 0);
+        let triplet = if extension && etype == NXET_VENDOR && code == 0 && version.wire() <= 2 {
             Triplet {
                 vendor: r.u32()?,
                 etype: r.u16()?,
                 code: r.u16()?,
             }
-        } else if etype == OFPET_EXPERIMENTER && version.wire() >= 3 {
+        } else if extension && etype == OFPET_EXPERIMENTER && version.wire() >= 3 {
             Triplet {
                 vendor: r.u32()?,
                 etype: code,
@@ -388,5 +395,103 @@ impl std::fmt::Display for ErrorMsg {
                 t.vendor, t.etype, t.code
             ),
         }
+    }
+}
+
+impl ErrorMsg {
+    /// The `OFPET_HELLO_FAILED`/`OFPHFC_INCOMPATIBLE` error sent when version negotiation
+    /// fails, carrying a human-readable explanation as its data.
+    pub fn hello_failed(explanation: &str) -> ErrorMsg {
+        ErrorMsg {
+            kind: ErrorKind::Known(OfpError::OFPHFC_INCOMPATIBLE),
+            data: explanation.as_bytes().to_vec(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(vendor: u32, etype: u16, code: u16) -> Option<Triplet> {
+        Some(Triplet {
+            vendor,
+            etype,
+            code,
+        })
+    }
+
+    /// Values from `ovs-ofctl print-error NAME` (Open vSwitch 3.1).
+    #[test]
+    fn triplets_per_version_match_ovs() {
+        use Version::*;
+        assert_eq!(OfpError::OFPBRC_BAD_LEN.triplet(V1_0), t(0, 1, 6));
+        assert_eq!(
+            OfpError::OFPBRC_BAD_TABLE_ID.triplet(V1_0),
+            t(NX_VENDOR_ID, 1, 512)
+        );
+        assert_eq!(OfpError::OFPBRC_BAD_TABLE_ID.triplet(V1_3), t(0, 1, 9));
+        assert_eq!(
+            OfpError::NXBRC_NXM_INVALID.triplet(V1_0),
+            t(NX_VENDOR_ID, 1, 256)
+        );
+        assert_eq!(
+            OfpError::NXBRC_NXM_INVALID.triplet(V1_3),
+            t(NX_VENDOR_ID, 2, 0)
+        );
+        assert_eq!(
+            OfpError::OFPBMC_BAD_PREREQ.triplet(V1_0),
+            t(NX_VENDOR_ID, 1, 260)
+        );
+        assert_eq!(OfpError::OFPBMC_BAD_PREREQ.triplet(V1_3), t(0, 4, 9));
+        assert_eq!(
+            OfpError::OFPBIC_DUP_INST.triplet(V1_3),
+            t(ONF_VENDOR_ID, 2600, 0)
+        );
+        assert_eq!(OfpError::OFPBIC_DUP_INST.triplet(V1_4), t(0, 3, 9));
+        assert_eq!(
+            OfpError::OFPBFC_MSG_FAILED.triplet(V1_3),
+            t(ONF_VENDOR_ID, 2313, 0)
+        );
+        assert_eq!(OfpError::OFPFMFC_OVERLAP.triplet(V1_0), t(0, 3, 1));
+        assert_eq!(OfpError::OFPFMFC_OVERLAP.triplet(V1_3), t(0, 5, 3));
+        assert_eq!(OfpError::OFPMMFC_BAD_RATE.triplet(V1_0), None);
+        assert_eq!(
+            OfpError::OFPRRFC_BAD_ROLE.triplet(V1_0),
+            t(NX_VENDOR_ID, 1, 513)
+        );
+        assert_eq!(ALL_ERRORS.len(), 171);
+    }
+
+    #[test]
+    fn decoding_prefers_the_first_name() {
+        // (1,5) in OpenFlow 1.0 is both EPERM and IS_SECONDARY; OVS reads it as EPERM.
+        let e = OfpError::from_triplet(
+            Version::V1_0,
+            Triplet {
+                vendor: 0,
+                etype: 1,
+                code: 5,
+            },
+        );
+        assert_eq!(e, Some(OfpError::OFPBRC_EPERM));
+        assert_eq!(
+            OfpError::from_name("OFPERR_OFPBRC_BAD_LEN"),
+            Some(OfpError::OFPBRC_BAD_LEN)
+        );
+    }
+
+    #[test]
+    fn hello_failed_round_trip() {
+        let m = ErrorMsg::hello_failed("We support versions 0x01, 0x04");
+        let mut out = Vec::new();
+        m.emit(Version::V1_3, &mut out);
+        assert_eq!(&out[..4], &[0, 0, 0, 0]);
+        let back = ErrorMsg::parse(
+            Version::V1_3,
+            &mut Reader::new(&out, OfpError::OFPBRC_BAD_LEN),
+        )
+        .unwrap();
+        assert_eq!(back, m);
     }
 }

@@ -7,13 +7,13 @@
 //! native ones. Unknown experimenters are `OFPBRC_BAD_VENDOR`, unknown Nicira subtypes
 //! `OFPBRC_BAD_SUBTYPE`, as in Open vSwitch.
 
-use super::error::{OfpError, NX_VENDOR_ID, ONF_VENDOR_ID};
 use super::action::Action;
+use super::error::{OfpError, NX_VENDOR_ID, ONF_VENDOR_ID};
 use super::flow::{FlowMod, Match};
 use super::instruction::Instruction;
-use super::port;
 use super::multipart::{Bucket, MeterBand};
 use super::oxm::OxmMatch;
+use super::port;
 use super::wire::{pad8, Put, Reader};
 use super::Version;
 
@@ -340,7 +340,10 @@ pub struct PacketIn2 {
 
 impl PacketIn2 {
     fn prop(&self, t: u16) -> Option<&[u8]> {
-        self.props.iter().find(|p| p.ptype == t).map(|p| p.value.as_slice())
+        self.props
+            .iter()
+            .find(|p| p.ptype == t)
+            .map(|p| p.value.as_slice())
     }
 
     pub fn packet(&self) -> Option<&[u8]> {
@@ -355,8 +358,10 @@ impl PacketIn2 {
         self.prop(NXPINT_TABLE_ID).and_then(|v| v.first().copied())
     }
 
+    /// The cookie (a 64-bit value that Open vSwitch puts after 4 pad bytes).
     pub fn cookie(&self) -> Option<u64> {
         self.prop(NXPINT_COOKIE)
+            .and_then(|v| v.get(4..12))
             .and_then(|v| v.try_into().ok())
             .map(u64::from_be_bytes)
     }
@@ -606,7 +611,10 @@ pub(crate) enum Experimenter {
     BundleAdd(BundleAdd),
 }
 
-pub(crate) fn parse_experimenter(version: Version, r: &mut Reader<'_>) -> Result<Experimenter, OfpError> {
+pub(crate) fn parse_experimenter(
+    version: Version,
+    r: &mut Reader<'_>,
+) -> Result<Experimenter, OfpError> {
     let vendor = r.u32()?;
     let subtype = r.u32()?;
     match vendor {

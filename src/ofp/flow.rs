@@ -95,7 +95,11 @@ pub(crate) fn emit_instructions10(ins: &[Instruction], out: &mut Vec<u8>) -> Res
     }
 }
 
-pub(crate) fn emit_instructions(version: Version, ins: &[Instruction], out: &mut Vec<u8>) -> Result<(), OfpError> {
+pub(crate) fn emit_instructions(
+    version: Version,
+    ins: &[Instruction],
+    out: &mut Vec<u8>,
+) -> Result<(), OfpError> {
     if version == Version::V1_0 {
         emit_instructions10(ins, out)
     } else {
@@ -210,7 +214,11 @@ impl FlowMod {
                 out_port,
                 out_group,
                 flags,
-                importance: if version >= Version::V1_4 { importance } else { 0 },
+                importance: if version >= Version::V1_4 {
+                    importance
+                } else {
+                    0
+                },
                 match_,
                 instructions,
             })
@@ -241,7 +249,11 @@ impl FlowMod {
             out.put_u32(self.out_port);
             out.put_u32(self.out_group);
             out.put_u16(self.flags);
-            out.put_u16(if version >= Version::V1_4 { self.importance } else { 0 });
+            out.put_u16(if version >= Version::V1_4 {
+                self.importance
+            } else {
+                0
+            });
             self.match_.emit(version, out)?;
             Instruction::emit_list(&self.instructions, version, out)
         }

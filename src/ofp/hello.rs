@@ -105,7 +105,9 @@ pub fn negotiate(ours: &[Version], peer_version: u8, peer: &Hello) -> Result<Ver
     let peer_speaks = |v: Version| match peer.bitmap() {
         Some(words) => {
             let w = usize::from(v.wire() / 32);
-            words.get(w).is_some_and(|b| b & (1 << (v.wire() % 32)) != 0)
+            words
+                .get(w)
+                .is_some_and(|b| b & (1 << (v.wire() % 32)) != 0)
         }
         None => v.wire() <= peer_version,
     };
@@ -145,7 +147,13 @@ mod tests {
         let only11 = Hello {
             elements: vec![HelloElement::VersionBitmap(vec![0x04])],
         };
-        assert_eq!(negotiate(&all, 2, &only11), Err(OfpError::OFPHFC_INCOMPATIBLE));
-        assert_eq!(negotiate(&[Version::V1_3], 1, &Hello::default()), Err(OfpError::OFPHFC_INCOMPATIBLE));
+        assert_eq!(
+            negotiate(&all, 2, &only11),
+            Err(OfpError::OFPHFC_INCOMPATIBLE)
+        );
+        assert_eq!(
+            negotiate(&[Version::V1_3], 1, &Hello::default()),
+            Err(OfpError::OFPHFC_INCOMPATIBLE)
+        );
     }
 }

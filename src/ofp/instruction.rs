@@ -45,7 +45,8 @@ impl Instruction {
     pub fn parse_list(version: Version, bytes: &[u8]) -> Result<Vec<Instruction>, OfpError> {
         let bad = OfpError::OFPBIC_BAD_LEN;
         let mut r = Reader::new(bytes, bad);
-        let mut out: Vec<Instruction> = Vec::with_capacity(2);
+        // At most one of each of the six types (duplicates are an error).
+        let mut out: Vec<Instruction> = Vec::with_capacity((bytes.len() / 8).min(6));
         let mut seen = 0u32;
         while !r.is_empty() {
             if r.remaining() < 8 {
@@ -128,7 +129,11 @@ impl Instruction {
         Ok(())
     }
 
-    pub fn emit_list(list: &[Instruction], version: Version, out: &mut Vec<u8>) -> Result<(), OfpError> {
+    pub fn emit_list(
+        list: &[Instruction],
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<(), OfpError> {
         for i in list {
             i.emit(version, out)?;
         }

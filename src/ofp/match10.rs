@@ -146,7 +146,10 @@ impl Match10 {
             push(MatchEntry::exact(Field::EthSrc, &self.dl_src));
         }
         if !self.wild(OFPFW_DL_TYPE) {
-            push(MatchEntry::from_u64(Field::EthType, u64::from(self.dl_type)));
+            push(MatchEntry::from_u64(
+                Field::EthType,
+                u64::from(self.dl_type),
+            ));
         }
         if !self.wild(OFPFW_DL_VLAN) {
             if self.dl_vlan == OFP_VLAN_NONE {
@@ -162,10 +165,16 @@ impl Match10 {
             if self.wild(OFPFW_DL_VLAN) {
                 push(MatchEntry::masked(Field::VlanVid, &[0x10, 0], &[0x10, 0]));
             }
-            push(MatchEntry::from_u64(Field::VlanPcp, u64::from(self.dl_vlan_pcp)));
+            push(MatchEntry::from_u64(
+                Field::VlanPcp,
+                u64::from(self.dl_vlan_pcp),
+            ));
         }
         if !self.wild(OFPFW_NW_TOS) {
-            push(MatchEntry::from_u64(Field::IpDscp, u64::from(self.nw_tos >> 2)));
+            push(MatchEntry::from_u64(
+                Field::IpDscp,
+                u64::from(self.nw_tos >> 2),
+            ));
         }
         if !self.wild(OFPFW_NW_PROTO) {
             let f = if self.dl_type == 0x0806 {
@@ -176,8 +185,18 @@ impl Match10 {
             push(MatchEntry::from_u64(f, u64::from(self.nw_proto)));
         }
         for (shift, addr, ipf, arpf) in [
-            (OFPFW_NW_SRC_SHIFT, self.nw_src, Field::Ipv4Src, Field::ArpSpa),
-            (OFPFW_NW_DST_SHIFT, self.nw_dst, Field::Ipv4Dst, Field::ArpTpa),
+            (
+                OFPFW_NW_SRC_SHIFT,
+                self.nw_src,
+                Field::Ipv4Src,
+                Field::ArpSpa,
+            ),
+            (
+                OFPFW_NW_DST_SHIFT,
+                self.nw_dst,
+                Field::Ipv4Dst,
+                Field::ArpTpa,
+            ),
         ] {
             let bits = self.nw_prefix(shift);
             if bits > 0 {

@@ -151,6 +151,15 @@ pub enum Message {
     GetAsyncReply(AsyncConfig),
     SetAsync(AsyncConfig),
     MeterMod(MeterMod),
+    /// QUEUE_GET_CONFIG_REQUEST for a port (1.0–1.3; 1.4+ uses queue-desc multipart).
+    QueueGetConfigRequest {
+        port: u32,
+    },
+    /// QUEUE_GET_CONFIG_REPLY; `queues` holds the queue descriptions as on the wire.
+    QueueGetConfigReply {
+        port: u32,
+        queues: Vec<u8>,
+    },
     BundleControl(BundleControl),
     BundleAdd(BundleAdd),
     /// A Nicira extension message (`NXT_*`).
@@ -179,7 +188,11 @@ const T10_STATS_REQUEST: u8 = 16;
 const T10_STATS_REPLY: u8 = 17;
 const T10_BARRIER_REQUEST: u8 = 18;
 const T10_BARRIER_REPLY: u8 = 19;
+const T10_QUEUE_GET_CONFIG_REQUEST: u8 = 20;
+const T10_QUEUE_GET_CONFIG_REPLY: u8 = 21;
 // 1.1+.
+const T_QUEUE_GET_CONFIG_REQUEST: u8 = 22;
+const T_QUEUE_GET_CONFIG_REPLY: u8 = 23;
 const T_GROUP_MOD: u8 = 15;
 const T_PORT_MOD: u8 = 16;
 const T_TABLE_MOD: u8 = 17;
@@ -273,8 +286,35 @@ fn decode_body(v: Version, t: u8, r: &mut Reader<'_>) -> Result<Message, OfpErro
                 expect_empty(r)?;
                 Message::BarrierReply
             }
+            T10_QUEUE_GET_CONFIG_REQUEST | T10_QUEUE_GET_CONFIG_REPLY => {
+                let port = port::from_of10(r.u16()?);
+                if t == T10_QUEUE_GET_CONFIG_REQUEST {
+                    r.skip(2)?;
+                    expect_empty(r)?;
+                    Message::QueueGetConfigRequest { port }
+                } else {
+                    r.skip(6)?;
+                    Message::QueueGetConfigReply {
+                        port,
+                        queues: r.take_rest().to_vec(),
+                    }
+                }
+            }
             _ => return Err(OfpError::OFPBRC_BAD_TYPE),
         },
+        T_QUEUE_GET_CONFIG_REQUEST | T_QUEUE_GET_CONFIG_REPLY if v <= Version::V1_3 => {
+            let port = r.u32()?;
+            r.skip(4)?;
+            if t == T_QUEUE_GET_CONFIG_REQUEST {
+                expect_empty(r)?;
+                Message::QueueGetConfigRequest { port }
+            } else {
+                Message::QueueGetConfigReply {
+                    port,
+                    queues: r.take_rest().to_vec(),
+                }
+            }
+        }
         T_GROUP_MOD => Message::GroupMod(GroupMod::parse(v, r)?),
         T_PORT_MOD => Message::PortMod(PortMod::parse(v, r)?),
         T_TABLE_MOD => Message::TableMod(TableMod::parse(v, r)?),
@@ -310,9 +350,7 @@ fn decode_body(v: Version, t: u8, r: &mut Reader<'_>) -> Result<Message, OfpErro
         T_BUNDLE_CONTROL if v >= Version::V1_4 => {
             Message::BundleControl(ext::parse_bundle_control(r)?)
         }
-        T_BUNDLE_ADD_MESSAGE if v >= Version::V1_4 => {
-            Message::BundleAdd(ext::parse_bundle_add(r)?)
-        }
+        T_BUNDLE_ADD_MESSAGE if v >= Version::V1_4 => Message::BundleAdd(ext::parse_bundle_add(r)?),
         _ => return Err(OfpError::OFPBRC_BAD_TYPE),
     };
     Ok(m)
@@ -324,7 +362,13 @@ impl Message {
     pub fn msg_type(&self, version: Version) -> Result<u8, OfpError> {
         let v10 = version == Version::V1_0;
         let pick = |t10: u8, t11: u8| if v10 { t10 } else { t11 };
-        let only11 = |t: u8| if v10 { Err(OfpError::OFPBRC_BAD_TYPE) } else { Ok(t) };
+        let only11 = |t: u8| {
+            if v10 {
+                Err(OfpError::OFPBRC_BAD_TYPE)
+            } else {
+                Ok(t)
+            }
+        };
         Ok(match self {
             Message::Hello(_) => T_HELLO,
             Message::Error(_) => T_ERROR,
@@ -353,6 +397,16 @@ impl Message {
             Message::GetAsyncReply(_) => only11(T_GET_ASYNC_REPLY)?,
             Message::SetAsync(_) => only11(T_SET_ASYNC)?,
             Message::MeterMod(_) => only11(T_METER_MOD)?,
+            Message::QueueGetConfigRequest { .. } | Message::QueueGetConfigReply { .. } => {
+                let req = matches!(self, Message::QueueGetConfigRequest { .. });
+                match version {
+                    Version::V1_0 if req => T10_QUEUE_GET_CONFIG_REQUEST,
+                    Version::V1_0 => T10_QUEUE_GET_CONFIG_REPLY,
+                    Version::V1_3 if req => T_QUEUE_GET_CONFIG_REQUEST,
+                    Version::V1_3 => T_QUEUE_GET_CONFIG_REPLY,
+                    _ => return Err(OfpError::OFPBRC_BAD_TYPE),
+                }
+            }
             Message::BundleControl(_) | Message::BundleAdd(_) => match version {
                 Version::V1_0 => return Err(OfpError::OFPBRC_BAD_TYPE),
                 Version::V1_3 => T_EXPERIMENTER,
@@ -414,6 +468,23 @@ impl Message {
             Message::RoleRequest(m) | Message::RoleReply(m) => m.emit(out),
             Message::GetAsyncReply(a) | Message::SetAsync(a) => a.emit(version, out),
             Message::MeterMod(m) => m.emit(out),
+            Message::QueueGetConfigRequest { port: p }
+            | Message::QueueGetConfigReply { port: p, .. } => {
+                if version == Version::V1_0 {
+                    out.put_u16(port::to_of10(*p).ok_or(OfpError::OFPBRC_BAD_PORT)?);
+                } else {
+                    out.put_u32(*p);
+                }
+                let reply = matches!(self, Message::QueueGetConfigReply { .. });
+                out.put_zeros(match (version == Version::V1_0, reply) {
+                    (true, false) => 2,
+                    (true, true) => 6,
+                    _ => 4,
+                });
+                if let Message::QueueGetConfigReply { queues, .. } = self {
+                    out.extend_from_slice(queues);
+                }
+            }
             Message::BundleControl(b) => ext::emit_bundle_control(version, b, out),
             Message::BundleAdd(b) => ext::emit_bundle_add(version, b, out),
             Message::Nx(m) => ext::emit_nx(version, m, out)?,
@@ -425,7 +496,12 @@ impl Message {
 /// The error reply Open vSwitch sends for a request that failed to decode: the header's
 /// version when we speak it (else our `fallback`), the request's xid, and up to 64 of its
 /// bytes.
-pub fn error_reply(request: &[u8], error: OfpError, fallback: Version, out: &mut Vec<u8>) -> Result<(), OfpError> {
+pub fn error_reply(
+    request: &[u8],
+    error: OfpError,
+    fallback: Version,
+    out: &mut Vec<u8>,
+) -> Result<(), OfpError> {
     let (version, xid) = match Header::parse(request) {
         Ok(h) => (Version::from_wire(h.version).unwrap_or(fallback), h.xid),
         Err(_) => (fallback, 0),
@@ -453,10 +529,22 @@ mod tests {
     #[test]
     fn header_errors() {
         assert_eq!(decode(&[0x04, 0x02, 0x00]), Err(OfpError::OFPBRC_BAD_LEN));
-        assert_eq!(decode(&[0x04, 0x02, 0x00, 0x10, 0, 0, 0, 1]), Err(OfpError::OFPBRC_BAD_LEN));
-        assert_eq!(decode(&[0x02, 0x02, 0x00, 0x08, 0, 0, 0, 1]), Err(OfpError::OFPBRC_BAD_VERSION));
-        assert_eq!(decode(&[0x04, 0x63, 0x00, 0x08, 0, 0, 0, 1]), Err(OfpError::OFPBRC_BAD_TYPE));
-        assert_eq!(frame_len(&[0x04, 0x02, 0x00, 0x04, 0, 0, 0, 1]), Err(OfpError::OFPBRC_BAD_LEN));
+        assert_eq!(
+            decode(&[0x04, 0x02, 0x00, 0x10, 0, 0, 0, 1]),
+            Err(OfpError::OFPBRC_BAD_LEN)
+        );
+        assert_eq!(
+            decode(&[0x02, 0x02, 0x00, 0x08, 0, 0, 0, 1]),
+            Err(OfpError::OFPBRC_BAD_VERSION)
+        );
+        assert_eq!(
+            decode(&[0x04, 0x63, 0x00, 0x08, 0, 0, 0, 1]),
+            Err(OfpError::OFPBRC_BAD_TYPE)
+        );
+        assert_eq!(
+            frame_len(&[0x04, 0x02, 0x00, 0x04, 0, 0, 0, 1]),
+            Err(OfpError::OFPBRC_BAD_LEN)
+        );
         assert_eq!(frame_len(&[0x04]), Ok(None));
     }
 
@@ -466,7 +554,120 @@ mod tests {
         req.resize(80, 0xaa);
         let mut out = Vec::new();
         error_reply(&req, OfpError::OFPBRC_BAD_TYPE, Version::V1_3, &mut out).unwrap();
-        assert_eq!(&out[..12], &[0x04, 0x01, 0x00, 0x4c, 0, 0, 0, 9, 0, 1, 0, 1]);
+        assert_eq!(
+            &out[..12],
+            &[0x04, 0x01, 0x00, 0x4c, 0, 0, 0, 9, 0, 1, 0, 1]
+        );
         assert_eq!(&out[12..], &req[..64]);
+    }
+}
+
+impl Message {
+    /// The OpenFlow name of the message, as `ovs-ofctl` prints it (e.g. `OFPT_FLOW_MOD`,
+    /// `OFPST_FLOW request`, `NXT_RESUME`).
+    pub fn name(&self) -> String {
+        let mp = |t: u16, kind: &str| {
+            let n = match t {
+                0 => "DESC",
+                1 => "FLOW",
+                2 => "AGGREGATE",
+                3 => "TABLE",
+                4 => "PORT",
+                5 => "QUEUE",
+                6 => "GROUP",
+                7 => "GROUP_DESC",
+                8 => "GROUP_FEATURES",
+                9 => "METER",
+                10 => "METER_CONFIG",
+                11 => "METER_FEATURES",
+                12 => "TABLE_FEATURES",
+                13 => "PORT_DESC",
+                _ => "VENDOR",
+            };
+            format!("OFPST_{n} {kind}")
+        };
+        match self {
+            Message::Hello(_) => "OFPT_HELLO".into(),
+            Message::Error(_) => "OFPT_ERROR".into(),
+            Message::EchoRequest(_) => "OFPT_ECHO_REQUEST".into(),
+            Message::EchoReply(_) => "OFPT_ECHO_REPLY".into(),
+            Message::FeaturesRequest => "OFPT_FEATURES_REQUEST".into(),
+            Message::FeaturesReply(_) => "OFPT_FEATURES_REPLY".into(),
+            Message::GetConfigRequest => "OFPT_GET_CONFIG_REQUEST".into(),
+            Message::GetConfigReply(_) => "OFPT_GET_CONFIG_REPLY".into(),
+            Message::SetConfig(_) => "OFPT_SET_CONFIG".into(),
+            Message::PacketIn(_) => "OFPT_PACKET_IN".into(),
+            Message::FlowRemoved(_) => "OFPT_FLOW_REMOVED".into(),
+            Message::PortStatus(_) => "OFPT_PORT_STATUS".into(),
+            Message::PacketOut(_) => "OFPT_PACKET_OUT".into(),
+            Message::FlowMod(_) => "OFPT_FLOW_MOD".into(),
+            Message::GroupMod(_) => "OFPT_GROUP_MOD".into(),
+            Message::PortMod(_) => "OFPT_PORT_MOD".into(),
+            Message::TableMod(_) => "OFPT_TABLE_MOD".into(),
+            Message::MultipartRequest(m) => mp(m.mtype(), "request"),
+            Message::MultipartReply(m) => mp(m.mtype(), "reply"),
+            Message::BarrierRequest => "OFPT_BARRIER_REQUEST".into(),
+            Message::BarrierReply => "OFPT_BARRIER_REPLY".into(),
+            Message::RoleRequest(_) => "OFPT_ROLE_REQUEST".into(),
+            Message::RoleReply(_) => "OFPT_ROLE_REPLY".into(),
+            Message::GetAsyncRequest => "OFPT_GET_ASYNC_REQUEST".into(),
+            Message::GetAsyncReply(_) => "OFPT_GET_ASYNC_REPLY".into(),
+            Message::SetAsync(_) => "OFPT_SET_ASYNC".into(),
+            Message::MeterMod(_) => "OFPT_METER_MOD".into(),
+            Message::QueueGetConfigRequest { .. } => "OFPT_QUEUE_GET_CONFIG_REQUEST".into(),
+            Message::QueueGetConfigReply { .. } => "OFPT_QUEUE_GET_CONFIG_REPLY".into(),
+            Message::BundleControl(_) => "OFPT_BUNDLE_CONTROL".into(),
+            Message::BundleAdd(_) => "OFPT_BUNDLE_ADD_MESSAGE".into(),
+            Message::Nx(m) => match m {
+                NxMessage::RoleRequest(_) => "NXT_ROLE_REQUEST",
+                NxMessage::RoleReply(_) => "NXT_ROLE_REPLY",
+                NxMessage::SetFlowFormat(_) => "NXT_SET_FLOW_FORMAT",
+                NxMessage::FlowMod(_) => "NXT_FLOW_MOD",
+                NxMessage::FlowModTableId(_) => "NXT_FLOW_MOD_TABLE_ID",
+                NxMessage::SetPacketInFormat(_) => "NXT_SET_PACKET_IN_FORMAT",
+                NxMessage::FlowAge => "NXT_FLOW_AGE",
+                NxMessage::SetAsyncConfig(_) => "NXT_SET_ASYNC_CONFIG",
+                NxMessage::SetController(_) => "NXT_SET_CONTROLLER_ID",
+                NxMessage::SetAsyncConfig2(_) => "NXT_SET_ASYNC_CONFIG2",
+                NxMessage::PacketIn2(_) => "NXT_PACKET_IN2",
+                NxMessage::Resume(_) => "NXT_RESUME",
+            }
+            .into(),
+        }
+    }
+}
+
+/// For humans: the message name and, for flow-mods and errors, what they say, in
+/// `ovs-ofctl` syntax.
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.name())?;
+        match self {
+            Message::FlowMod(fm) | Message::Nx(NxMessage::FlowMod(fm)) => {
+                let v = match fm.match_ {
+                    Match::Of10(_) => Version::V1_0,
+                    Match::Oxm(_) => Version::V1_3,
+                };
+                write!(f, ": {}", syntax::format_flow_mod(fm, v))
+            }
+            Message::Error(e) => write!(f, ": {e}"),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn display_names_the_message_and_its_flow() {
+        let fm = syntax::parse_flow("priority=5,ip,actions=output:1", Version::V1_3, 0).unwrap();
+        assert_eq!(
+            Message::FlowMod(fm).to_string(),
+            "OFPT_FLOW_MOD: ADD priority=5,ip actions=output:1"
+        );
+        let e = Message::Error(ErrorMsg::reply_to(OfpError::OFPBRC_BAD_LEN, &[]));
+        assert_eq!(e.to_string(), "OFPT_ERROR: OFPBRC_BAD_LEN");
     }
 }

@@ -1,18 +1,19 @@
 //! Multipart (1.3+) and stats (1.0) requests and replies.
 //!
 //! The header after `ofp_header` is (type, flags) in 1.0 and (type, flags, 4 pad) in 1.1+.
-//! Bodies with a layout this codec types: desc, flow, aggregate, table, port, queue,
-//! port-desc, group-desc and meter-config. The others Open vSwitch knows (group, group
-//! features, meter, meter features, table features) and all bodies of 1.5 whose layout
-//! changed are carried as raw bytes of a known type, so they still round-trip exactly. An
-//! unknown type is `OFPBRC_BAD_STAT`.
+//! Typed bodies: desc, flow, aggregate, table, port, queue, port-desc, group, group-desc,
+//! group-features, meter, meter-config, meter-features, table-features (properties as
+//! (type, value) pairs), and Nicira's NXST_FLOW/NXST_AGGREGATE for OpenFlow 1.0. Bodies
+//! whose layout changed in 1.5 (and 1.4's table-desc, queue-desc, flow-monitor) are carried
+//! as raw bytes of a known type, so they still round-trip exactly. An unknown type is
+//! `OFPBRC_BAD_STAT`.
 
 use super::action::Action;
 use super::error::{OfpError, NX_VENDOR_ID};
-use super::ext::{emit_nx_match, parse_nx_match};
-use super::oxm::OxmMatch;
+use super::ext::{emit_nx_match, emit_props, parse_nx_match, parse_props, Property};
 use super::flow::{actions10_as_instructions, emit_instructions, Match};
 use super::instruction::Instruction;
+use super::oxm::OxmMatch;
 use super::port;
 use super::switch::{with_len, PortDesc};
 use super::wire::{put_str, read_str, Put, Reader};
@@ -56,8 +57,13 @@ fn known_type(version: Version, t: u16) -> bool {
 fn typed(version: Version, t: u16) -> bool {
     match t {
         OFPMP_DESC | OFPMP_TABLE | OFPMP_PORT_DESC => true,
-        OFPMP_FLOW | OFPMP_AGGREGATE | OFPMP_PORT_STATS | OFPMP_QUEUE => version <= Version::V1_3 || (t != OFPMP_PORT_STATS && version == Version::V1_4),
-        OFPMP_GROUP_DESC | OFPMP_METER_CONFIG => (Version::V1_3..=Version::V1_4).contains(&version),
+        OFPMP_FLOW | OFPMP_AGGREGATE | OFPMP_PORT_STATS | OFPMP_QUEUE => {
+            version <= Version::V1_3 || (t != OFPMP_PORT_STATS && version == Version::V1_4)
+        }
+        OFPMP_GROUP_DESC | OFPMP_METER_CONFIG | OFPMP_GROUP | OFPMP_GROUP_FEATURES
+        | OFPMP_METER | OFPMP_METER_FEATURES | OFPMP_TABLE_FEATURES => {
+            (Version::V1_3..=Version::V1_4).contains(&version)
+        }
         OFPST_VENDOR => version == Version::V1_0,
         _ => false,
     }
@@ -131,17 +137,44 @@ pub enum MultipartRequestBody {
     Flow(FlowStatsRequest),
     Aggregate(FlowStatsRequest),
     Table,
-    Port { port_no: u32 },
-    Queue { port_no: u32, queue_id: u32 },
+    Port {
+        port_no: u32,
+    },
+    Queue {
+        port_no: u32,
+        queue_id: u32,
+    },
     /// `port_no` is carried from 1.5 on (earlier versions ask for all ports).
-    PortDesc { port_no: u32 },
+    PortDesc {
+        port_no: u32,
+    },
     GroupDesc,
-    MeterConfig { meter_id: u32 },
+    MeterConfig {
+        meter_id: u32,
+    },
+    Group {
+        group_id: u32,
+    },
+    GroupFeatures,
+    Meter {
+        meter_id: u32,
+    },
+    MeterFeatures,
+    /// Empty to read the table features; a list to set them.
+    TableFeatures(Vec<TableFeatures>),
     /// Nicira `NXST_FLOW` (or, with `aggregate`, `NXST_AGGREGATE`): flow stats with an NXM
     /// match, which is how `ovs-ofctl` dumps flows over OpenFlow 1.0.
-    NxFlow { aggregate: bool, out_port: u32, table_id: u8, match_: OxmMatch },
+    NxFlow {
+        aggregate: bool,
+        out_port: u32,
+        table_id: u8,
+        match_: OxmMatch,
+    },
     /// A known type carried as raw bytes.
-    Raw { mtype: u16, body: Vec<u8> },
+    Raw {
+        mtype: u16,
+        body: Vec<u8>,
+    },
 }
 
 /// Reads the Nicira vendor stats header (vendor, subtype, 4 pad) of OpenFlow 1.0.
@@ -228,6 +261,11 @@ impl MultipartRequest {
             MultipartRequestBody::PortDesc { .. } => OFPMP_PORT_DESC,
             MultipartRequestBody::GroupDesc => OFPMP_GROUP_DESC,
             MultipartRequestBody::MeterConfig { .. } => OFPMP_METER_CONFIG,
+            MultipartRequestBody::Group { .. } => OFPMP_GROUP,
+            MultipartRequestBody::GroupFeatures => OFPMP_GROUP_FEATURES,
+            MultipartRequestBody::Meter { .. } => OFPMP_METER,
+            MultipartRequestBody::MeterFeatures => OFPMP_METER_FEATURES,
+            MultipartRequestBody::TableFeatures(_) => OFPMP_TABLE_FEATURES,
             MultipartRequestBody::NxFlow { .. } => OFPST_VENDOR,
             MultipartRequestBody::Raw { mtype, .. } => *mtype,
         }
@@ -285,6 +323,20 @@ impl MultipartRequest {
                     MultipartRequestBody::PortDesc { port_no }
                 }
                 OFPMP_GROUP_DESC => MultipartRequestBody::GroupDesc,
+                OFPMP_GROUP | OFPMP_METER => {
+                    let id = r.u32()?;
+                    r.skip(4)?;
+                    if t == OFPMP_GROUP {
+                        MultipartRequestBody::Group { group_id: id }
+                    } else {
+                        MultipartRequestBody::Meter { meter_id: id }
+                    }
+                }
+                OFPMP_GROUP_FEATURES => MultipartRequestBody::GroupFeatures,
+                OFPMP_METER_FEATURES => MultipartRequestBody::MeterFeatures,
+                OFPMP_TABLE_FEATURES => {
+                    MultipartRequestBody::TableFeatures(TableFeatures::parse_list(r)?)
+                }
                 OFPST_VENDOR => {
                     let subtype = parse_nx_stats_header(r)?;
                     let out_port = port::from_of10(r.u16()?);
@@ -323,7 +375,9 @@ impl MultipartRequest {
                     out.put_zeros(4);
                 }
             }
-            MultipartRequestBody::Flow(f) | MultipartRequestBody::Aggregate(f) => f.emit(version, out)?,
+            MultipartRequestBody::Flow(f) | MultipartRequestBody::Aggregate(f) => {
+                f.emit(version, out)?
+            }
             MultipartRequestBody::Port { port_no } => {
                 if v10 {
                     out.put_u16(port::to_of10(*port_no).ok_or(OfpError::OFPBRC_BAD_PORT)?);
@@ -342,17 +396,28 @@ impl MultipartRequest {
                 }
                 out.put_u32(*queue_id);
             }
-            MultipartRequestBody::MeterConfig { meter_id } => {
+            MultipartRequestBody::MeterConfig { meter_id }
+            | MultipartRequestBody::Meter { meter_id }
+            | MultipartRequestBody::Group { group_id: meter_id } => {
                 out.put_u32(*meter_id);
                 out.put_zeros(4);
             }
+            MultipartRequestBody::GroupFeatures | MultipartRequestBody::MeterFeatures => {}
+            MultipartRequestBody::TableFeatures(v) => TableFeatures::emit_list(v, out),
             MultipartRequestBody::NxFlow {
                 aggregate,
                 out_port,
                 table_id,
                 match_,
             } => {
-                emit_nx_stats_header(if *aggregate { NXST_AGGREGATE } else { NXST_FLOW }, out);
+                emit_nx_stats_header(
+                    if *aggregate {
+                        NXST_AGGREGATE
+                    } else {
+                        NXST_FLOW
+                    },
+                    out,
+                );
                 out.put_u16(port::to_of10(*out_port).ok_or(OfpError::OFPBRC_BAD_PORT)?);
                 let len_at = out.len();
                 out.put_u16(0);
@@ -450,7 +515,11 @@ impl FlowStats {
                 idle_timeout,
                 hard_timeout,
                 flags,
-                importance: if version >= Version::V1_4 { importance } else { 0 },
+                importance: if version >= Version::V1_4 {
+                    importance
+                } else {
+                    0
+                },
                 cookie,
                 packet_count,
                 byte_count,
@@ -483,7 +552,11 @@ impl FlowStats {
                 out.put_u16(self.idle_timeout);
                 out.put_u16(self.hard_timeout);
                 out.put_u16(self.flags);
-                out.put_u16(if version >= Version::V1_4 { self.importance } else { 0 });
+                out.put_u16(if version >= Version::V1_4 {
+                    self.importance
+                } else {
+                    0
+                });
                 out.put_zeros(2);
                 out.put_u64(self.cookie);
                 out.put_u64(self.packet_count);
@@ -555,7 +628,10 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    pub(crate) fn parse_list(version: Version, r: &mut Reader<'_>) -> Result<Vec<Bucket>, OfpError> {
+    pub(crate) fn parse_list(
+        version: Version,
+        r: &mut Reader<'_>,
+    ) -> Result<Vec<Bucket>, OfpError> {
         let bad = OfpError::OFPGMFC_BAD_BUCKET;
         let mut out = Vec::new();
         while !r.is_empty() {
@@ -578,7 +654,11 @@ impl Bucket {
         Ok(out)
     }
 
-    pub(crate) fn emit_list(list: &[Bucket], version: Version, out: &mut Vec<u8>) -> Result<(), OfpError> {
+    pub(crate) fn emit_list(
+        list: &[Bucket],
+        version: Version,
+        out: &mut Vec<u8>,
+    ) -> Result<(), OfpError> {
         for b in list {
             with_len(out, 0, |out| {
                 out.put_u16(0);
@@ -676,7 +756,111 @@ pub enum MultipartReplyBody {
     MeterConfig(Vec<MeterConfig>),
     NxFlow(Vec<NxFlowStats>),
     NxAggregate(AggregateStats),
+    Group(Vec<GroupStats>),
+    GroupFeatures(GroupFeatures),
+    Meter(Vec<MeterStats>),
+    MeterFeatures(MeterFeatures),
+    TableFeatures(Vec<TableFeatures>),
     Raw { mtype: u16, body: Vec<u8> },
+}
+
+/// Group counters, with per-bucket (packets, bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupStats {
+    pub group_id: u32,
+    pub ref_count: u32,
+    pub packet_count: u64,
+    pub byte_count: u64,
+    pub duration_sec: u32,
+    pub duration_nsec: u32,
+    pub buckets: Vec<(u64, u64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupFeatures {
+    pub types: u32,
+    pub capabilities: u32,
+    /// Per group type (all, select, indirect, fast failover).
+    pub max_groups: [u32; 4],
+    pub actions: [u32; 4],
+}
+
+/// Meter counters, with per-band (packets, bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MeterStats {
+    pub meter_id: u32,
+    pub flow_count: u32,
+    pub packet_in_count: u64,
+    pub byte_in_count: u64,
+    pub duration_sec: u32,
+    pub duration_nsec: u32,
+    pub bands: Vec<(u64, u64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MeterFeatures {
+    pub max_meter: u32,
+    pub band_types: u32,
+    pub capabilities: u32,
+    pub max_bands: u8,
+    pub max_color: u8,
+}
+
+/// One table's features; the properties (instructions, next tables, actions, match fields
+/// …) are kept as (type, value) pairs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableFeatures {
+    pub table_id: u8,
+    pub name: String,
+    pub metadata_match: u64,
+    pub metadata_write: u64,
+    /// 1.3: config; 1.4+: capabilities.
+    pub config: u32,
+    pub max_entries: u32,
+    pub properties: Vec<Property>,
+}
+
+impl TableFeatures {
+    fn parse_list(r: &mut Reader<'_>) -> Result<Vec<TableFeatures>, OfpError> {
+        let mut v = Vec::new();
+        while !r.is_empty() {
+            let len = usize::from(r.u16()?);
+            if len < 64 {
+                return Err(OfpError::OFPBRC_BAD_LEN);
+            }
+            let mut e = r.sub(len - 2, OfpError::OFPBRC_BAD_LEN)?;
+            let table_id = e.u8()?;
+            e.skip(5)?;
+            let name = read_str(e.bytes(32)?);
+            v.push(TableFeatures {
+                table_id,
+                name,
+                metadata_match: e.u64()?,
+                metadata_write: e.u64()?,
+                config: e.u32()?,
+                max_entries: e.u32()?,
+                properties: parse_props(&mut e)?,
+            });
+        }
+        Ok(v)
+    }
+
+    fn emit_list(list: &[TableFeatures], out: &mut Vec<u8>) {
+        for t in list {
+            let start = out.len();
+            out.put_u16(0);
+            out.put_u8(t.table_id);
+            out.put_zeros(5);
+            put_str(out, &t.name, 32);
+            out.put_u64(t.metadata_match);
+            out.put_u64(t.metadata_write);
+            out.put_u32(t.config);
+            out.put_u32(t.max_entries);
+            emit_props(&t.properties, out);
+            let len = out.len() - start;
+            crate::ofp::wire::patch_u16(out, start, len);
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -698,6 +882,11 @@ impl MultipartReply {
             MultipartReplyBody::GroupDesc(_) => OFPMP_GROUP_DESC,
             MultipartReplyBody::MeterConfig(_) => OFPMP_METER_CONFIG,
             MultipartReplyBody::NxFlow(_) | MultipartReplyBody::NxAggregate(_) => OFPST_VENDOR,
+            MultipartReplyBody::Group(_) => OFPMP_GROUP,
+            MultipartReplyBody::GroupFeatures(_) => OFPMP_GROUP_FEATURES,
+            MultipartReplyBody::Meter(_) => OFPMP_METER,
+            MultipartReplyBody::MeterFeatures(_) => OFPMP_METER_FEATURES,
+            MultipartReplyBody::TableFeatures(_) => OFPMP_TABLE_FEATURES,
             MultipartReplyBody::Raw { mtype, .. } => *mtype,
         }
     }
@@ -841,6 +1030,88 @@ impl MultipartReply {
                     });
                 }
                 MultipartReplyBody::GroupDesc(v)
+            }
+            OFPMP_GROUP => {
+                let mut v = Vec::new();
+                while !r.is_empty() {
+                    let len = usize::from(r.u16()?);
+                    if len < 40 || (len - 40) % 16 != 0 {
+                        return Err(OfpError::OFPBRC_BAD_LEN);
+                    }
+                    let mut g = r.sub(len - 2, OfpError::OFPBRC_BAD_LEN)?;
+                    g.skip(2)?;
+                    let mut s = GroupStats {
+                        group_id: g.u32()?,
+                        ref_count: g.u32()?,
+                        ..GroupStats::default()
+                    };
+                    g.skip(4)?;
+                    s.packet_count = g.u64()?;
+                    s.byte_count = g.u64()?;
+                    s.duration_sec = g.u32()?;
+                    s.duration_nsec = g.u32()?;
+                    while !g.is_empty() {
+                        s.buckets.push((g.u64()?, g.u64()?));
+                    }
+                    v.push(s);
+                }
+                MultipartReplyBody::Group(v)
+            }
+            OFPMP_GROUP_FEATURES => {
+                let mut f = GroupFeatures {
+                    types: r.u32()?,
+                    capabilities: r.u32()?,
+                    ..GroupFeatures::default()
+                };
+                for m in f.max_groups.iter_mut() {
+                    *m = r.u32()?;
+                }
+                for a in f.actions.iter_mut() {
+                    *a = r.u32()?;
+                }
+                expect_end(r)?;
+                MultipartReplyBody::GroupFeatures(f)
+            }
+            OFPMP_METER => {
+                let mut v = Vec::new();
+                while !r.is_empty() {
+                    let meter_id = r.u32()?;
+                    let len = usize::from(r.u16()?);
+                    if len < 40 || (len - 40) % 16 != 0 {
+                        return Err(OfpError::OFPBRC_BAD_LEN);
+                    }
+                    let mut m = r.sub(len - 6, OfpError::OFPBRC_BAD_LEN)?;
+                    m.skip(6)?;
+                    let mut s = MeterStats {
+                        meter_id,
+                        flow_count: m.u32()?,
+                        packet_in_count: m.u64()?,
+                        byte_in_count: m.u64()?,
+                        duration_sec: m.u32()?,
+                        duration_nsec: m.u32()?,
+                        bands: Vec::new(),
+                    };
+                    while !m.is_empty() {
+                        s.bands.push((m.u64()?, m.u64()?));
+                    }
+                    v.push(s);
+                }
+                MultipartReplyBody::Meter(v)
+            }
+            OFPMP_METER_FEATURES => {
+                let f = MeterFeatures {
+                    max_meter: r.u32()?,
+                    band_types: r.u32()?,
+                    capabilities: r.u32()?,
+                    max_bands: r.u8()?,
+                    max_color: r.u8()?,
+                };
+                r.skip(2)?;
+                expect_end(r)?;
+                MultipartReplyBody::MeterFeatures(f)
+            }
+            OFPMP_TABLE_FEATURES => {
+                MultipartReplyBody::TableFeatures(TableFeatures::parse_list(r)?)
             }
             OFPST_VENDOR => {
                 if parse_nx_stats_header(r)? == NXST_AGGREGATE {
@@ -1027,6 +1298,58 @@ impl MultipartReply {
                     })?;
                 }
             }
+            MultipartReplyBody::Group(v) => {
+                for g in v {
+                    with_len(out, 0, |out| {
+                        out.put_u16(0);
+                        out.put_zeros(2);
+                        out.put_u32(g.group_id);
+                        out.put_u32(g.ref_count);
+                        out.put_zeros(4);
+                        out.put_u64(g.packet_count);
+                        out.put_u64(g.byte_count);
+                        out.put_u32(g.duration_sec);
+                        out.put_u32(g.duration_nsec);
+                        for (p, b) in &g.buckets {
+                            out.put_u64(*p);
+                            out.put_u64(*b);
+                        }
+                        Ok(())
+                    })?;
+                }
+            }
+            MultipartReplyBody::GroupFeatures(f) => {
+                out.put_u32(f.types);
+                out.put_u32(f.capabilities);
+                for m in f.max_groups.iter().chain(f.actions.iter()) {
+                    out.put_u32(*m);
+                }
+            }
+            MultipartReplyBody::Meter(v) => {
+                for m in v {
+                    out.put_u32(m.meter_id);
+                    out.put_u16((40 + 16 * m.bands.len()) as u16);
+                    out.put_zeros(6);
+                    out.put_u32(m.flow_count);
+                    out.put_u64(m.packet_in_count);
+                    out.put_u64(m.byte_in_count);
+                    out.put_u32(m.duration_sec);
+                    out.put_u32(m.duration_nsec);
+                    for (p, b) in &m.bands {
+                        out.put_u64(*p);
+                        out.put_u64(*b);
+                    }
+                }
+            }
+            MultipartReplyBody::MeterFeatures(f) => {
+                out.put_u32(f.max_meter);
+                out.put_u32(f.band_types);
+                out.put_u32(f.capabilities);
+                out.put_u8(f.max_bands);
+                out.put_u8(f.max_color);
+                out.put_zeros(2);
+            }
+            MultipartReplyBody::TableFeatures(v) => TableFeatures::emit_list(v, out),
             MultipartReplyBody::NxAggregate(a) => {
                 emit_nx_stats_header(NXST_AGGREGATE, out);
                 out.put_u64(a.packet_count);

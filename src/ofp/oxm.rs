@@ -217,7 +217,8 @@ impl Field {
         &FIELDS[self as usize]
     }
 
-    /// Value width in bytes.
+    /// Value width in bytes. (Never zero, so there is no `is_empty`.)
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(self) -> usize {
         usize::from(self.info().len)
     }
@@ -353,12 +354,17 @@ impl MatchEntry {
 
     /// True when the entry matches every bit of the field (no mask, or an all-ones mask).
     pub fn is_exact(&self) -> bool {
-        self.mask_bytes().map_or(true, |m| m.iter().all(|&b| b == 0xff))
+        self.mask_bytes()
+            .map_or(true, |m| m.iter().all(|&b| b == 0xff))
     }
 
     /// Encoded size: header (4, or 8 for experimenter) plus value and mask.
     pub fn wire_len(&self) -> usize {
-        let hdr = if self.field.info().experimenter.is_some() { 8 } else { 4 };
+        let hdr = if self.field.info().experimenter.is_some() {
+            8
+        } else {
+            4
+        };
         hdr + self.field.len() * if self.mask.is_some() { 2 } else { 1 }
     }
 
@@ -441,7 +447,7 @@ fn value_is_valid(e: &MatchEntry) -> bool {
     match e.field {
         // OF1.1+ port numbers between 0xffff and the reserved range do not exist.
         Field::InPort | Field::InPhyPort | Field::ActsetOutput => {
-            v < 0xffff || v >= 0xffff_ff00
+            !(0xffff..0xffff_ff00).contains(&v)
         }
         Field::VlanVid => v <= 0x1fff,
         Field::VlanPcp => v <= 7,
@@ -473,7 +479,9 @@ impl OxmMatch {
 
     /// The exact value of `field` when the match pins it down completely.
     fn exact(&self, field: Field) -> Option<u64> {
-        self.get(field).filter(|e| e.is_exact()).map(|e| e.value_u64())
+        self.get(field)
+            .filter(|e| e.is_exact())
+            .map(|e| e.value_u64())
     }
 
     fn eth_type(&self) -> Option<u64> {
@@ -528,8 +536,9 @@ impl OxmMatch {
 
     /// Parses a run of OXM entries filling all of `r`.
     pub fn parse_entries(r: &mut Reader<'_>) -> Result<OxmMatch, OfpError> {
+        // An entry takes at least 5 bytes, so this never has to grow.
         let mut m = OxmMatch {
-            entries: Vec::with_capacity(r.remaining() / 6),
+            entries: Vec::with_capacity(r.remaining() / 5),
         };
         while !r.is_empty() {
             let e = MatchEntry::parse(r)?;
@@ -613,15 +622,29 @@ mod tests {
     #[test]
     fn errors_match_ovs() {
         // tcp_dst without eth_type/ip_proto.
-        assert_eq!(parse(&[0x80, 0x00, 0x1c, 0x02, 0x00, 0x50]), Err(OfpError::OFPBMC_BAD_PREREQ));
+        assert_eq!(
+            parse(&[0x80, 0x00, 0x1c, 0x02, 0x00, 0x50]),
+            Err(OfpError::OFPBMC_BAD_PREREQ)
+        );
         // eth_type twice.
-        let dup = [0x80, 0x00, 0x0a, 0x02, 0x08, 0x00, 0x80, 0x00, 0x0a, 0x02, 0x08, 0x00];
+        let dup = [
+            0x80, 0x00, 0x0a, 0x02, 0x08, 0x00, 0x80, 0x00, 0x0a, 0x02, 0x08, 0x00,
+        ];
         assert_eq!(parse(&dup), Err(OfpError::OFPBMC_DUP_FIELD));
         // eth_type with a 3-byte length is no known field.
-        assert_eq!(parse(&[0x80, 0x00, 0x0a, 0x03, 0x08, 0x00, 0x00]), Err(OfpError::OFPBMC_BAD_FIELD));
+        assert_eq!(
+            parse(&[0x80, 0x00, 0x0a, 0x03, 0x08, 0x00, 0x00]),
+            Err(OfpError::OFPBMC_BAD_FIELD)
+        );
         // Truncated payload.
-        assert_eq!(parse(&[0x80, 0x00, 0x0a, 0x02, 0x08]), Err(OfpError::OFPBMC_BAD_LEN));
+        assert_eq!(
+            parse(&[0x80, 0x00, 0x0a, 0x02, 0x08]),
+            Err(OfpError::OFPBMC_BAD_LEN)
+        );
         // vlan_pcp out of range needs no prerequisite check first.
-        assert_eq!(parse(&[0x80, 0x00, 0x0e, 0x01, 0x09]), Err(OfpError::OFPBMC_BAD_VALUE));
+        assert_eq!(
+            parse(&[0x80, 0x00, 0x0e, 0x01, 0x09]),
+            Err(OfpError::OFPBMC_BAD_VALUE)
+        );
     }
 }

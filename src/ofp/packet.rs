@@ -117,7 +117,9 @@ impl PacketOut {
         if version != Version::V1_0 && version != Version::V1_5 && !port::is_valid_of11(in_port) {
             return Err(OfpError::OFPBRC_BAD_PORT);
         }
-        let actions_bytes = r.bytes(usize::from(actions_len)).map_err(|_| OfpError::OFPBRC_BAD_LEN)?;
+        let actions_bytes = r
+            .bytes(usize::from(actions_len))
+            .map_err(|_| OfpError::OFPBRC_BAD_LEN)?;
         if actions_bytes.len() % 8 != 0 {
             return Err(OfpError::OFPBRC_BAD_LEN);
         }

@@ -49,7 +49,7 @@ pub fn to_of10(p: u32) -> Option<u16> {
 
 /// True for 1.1+ port numbers Open vSwitch can represent (below 0xffff, or reserved).
 pub fn is_valid_of11(p: u32) -> bool {
-    p < 0xffff || p >= OFPP_MAX
+    !(0xffff..OFPP_MAX).contains(&p)
 }
 
 /// The `ovs-ofctl` spelling of a port.

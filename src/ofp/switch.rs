@@ -100,7 +100,14 @@ impl PortDesc {
                 out.put_u16(port::to_of10(self.port_no).ok_or(OfpError::OFPBRC_BAD_PORT)?);
                 out.extend_from_slice(&self.hw_addr);
                 put_str(out, &self.name, 16);
-                for v in [self.config, self.state, self.curr, self.advertised, self.supported, self.peer] {
+                for v in [
+                    self.config,
+                    self.state,
+                    self.curr,
+                    self.advertised,
+                    self.supported,
+                    self.peer,
+                ] {
                     out.put_u32(v);
                 }
             }
@@ -135,7 +142,14 @@ impl PortDesc {
                 out.put_u16(0);
                 out.put_u16(32);
                 out.put_zeros(4);
-                for v in [self.curr, self.advertised, self.supported, self.peer, self.curr_speed, self.max_speed] {
+                for v in [
+                    self.curr,
+                    self.advertised,
+                    self.supported,
+                    self.peer,
+                    self.curr_speed,
+                    self.max_speed,
+                ] {
                     out.put_u32(v);
                 }
             }
@@ -360,7 +374,11 @@ impl TableMod {
 
 /// Writes a length-prefixed element: `f` writes the body after a placeholder length at
 /// `start + at`, then the length of the whole element is patched in.
-pub(crate) fn with_len(out: &mut Vec<u8>, at: usize, f: impl FnOnce(&mut Vec<u8>) -> Result<(), OfpError>) -> Result<(), OfpError> {
+pub(crate) fn with_len(
+    out: &mut Vec<u8>,
+    at: usize,
+    f: impl FnOnce(&mut Vec<u8>) -> Result<(), OfpError>,
+) -> Result<(), OfpError> {
     let start = out.len();
     f(out)?;
     let len = out.len() - start;

@@ -139,10 +139,14 @@ pub fn read_str(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
-/// Writes `s` into a field of `width` bytes, truncating so that a NUL always ends it.
+/// Writes `s` into a field of `width` bytes, truncating (at a character boundary) so that
+/// a NUL always ends it.
 pub fn put_str(out: &mut Vec<u8>, s: &str, width: usize) {
     let b = s.as_bytes();
-    let n = b.len().min(width.saturating_sub(1));
+    let mut n = b.len().min(width.saturating_sub(1));
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
     out.extend_from_slice(&b[..n]);
     out.put_zeros(width - n);
 }

@@ -91,3 +91,39 @@ pub fn oxm_to_match10(m: &OxmMatch) -> Option<Match10> {
     r.wildcards = w;
     Some(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ofp::syntax::parse::parse_flow;
+    use crate::ofp::Version;
+
+    #[test]
+    fn of10_matches_survive_the_trip_through_oxm() {
+        for text in [
+            "in_port=1,dl_vlan=5,dl_vlan_pcp=3,tcp,nw_src=10.0.0.0/8,nw_dst=1.2.3.4,tp_dst=80,actions=drop",
+            "arp,nw_src=1.1.1.1,dl_src=00:01:02:03:04:05,actions=drop",
+            "dl_vlan=0xffff,udp,nw_tos=8,tp_src=53,actions=drop",
+            "actions=drop",
+        ] {
+            let Match::Of10(m10) = parse_flow(text, Version::V1_0, 0).unwrap().match_ else { panic!() };
+            let back = oxm_to_match10(&m10.to_oxm()).unwrap();
+            assert_eq!(back.to_oxm(), m10.to_oxm(), "{text}");
+        }
+    }
+
+    #[test]
+    fn oxm_only_matches_have_no_of10_form() {
+        let Match::Oxm(m) = parse_flow("ipv6,ipv6_src=::1,actions=drop", Version::V1_3, 0)
+            .unwrap()
+            .match_
+        else {
+            panic!()
+        };
+        assert_eq!(match_for(&Match::Oxm(m.clone()), Version::V1_0), None);
+        assert_eq!(
+            match_for(&Match::Oxm(m.clone()), Version::V1_3),
+            Some(Match::Oxm(m))
+        );
+    }
+}

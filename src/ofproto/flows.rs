@@ -193,7 +193,8 @@ impl<D: Dpif> Ofproto<D> {
     ) -> Result<(), OfpError> {
         super::reject_slave(conn)?;
         let v10 = nx || conn.version == Version::V1_0;
-        let table_id = if !v10 || conn.flow_mod_table_id {
+        let table_id_ext = conn.flow_mod_table_id || self.table_id_ext.contains(&conn.id);
+        let table_id = if !v10 || table_id_ext {
             fm.table_id
         } else if fm.table_id != 0 {
             // A table in the command's high byte without the extension.
@@ -582,6 +583,14 @@ impl<D: Dpif> Ofproto<D> {
         });
         self.dpif.revalidate();
         Some(id)
+    }
+
+    /// Every rule of `table` (hidden ones included), in insertion order.
+    pub fn rules_in_table(&self, table: u8) -> impl Iterator<Item = &Rule> {
+        let ids = self.tables.get(usize::from(table)).map(|t| &t.ids);
+        ids.into_iter()
+            .flatten()
+            .filter_map(|id| self.rules.get(id))
     }
 
     pub fn rule(&self, id: RuleId) -> Option<&Rule> {

@@ -15,9 +15,14 @@
 //! datapath with [`Dpif::revalidate`]. A BARRIER_REQUEST calls [`Dpif::barrier`] before it
 //! answers, so the reply follows every earlier request's effects, datapath included.
 //!
-//! Connection-level messages are connmgr's: HELLO, role requests, async config, NXT flow and
-//! packet-in formats, NXT_FLOW_MOD_TABLE_ID, NXT_SET_CONTROLLER_ID, NXT_FLOW_AGE. If they reach
-//! `handle` anyway they are accepted silently (no reply), so connmgr stays the only owner.
+//! Connection-level messages are connmgr's: HELLO, echo, role requests, async config,
+//! packet-in format, NXT_SET_CONTROLLER_ID. If they reach `handle` anyway they are accepted
+//! silently (echo is answered). ofproto does keep one per-connection flag itself, the
+//! `NXT_FLOW_MOD_TABLE_ID` extension, because only flow_mod decoding needs it; SET_CONFIG
+//! reaches ofproto too, for the switch-wide fragment handling. connmgr's own `ConnInfo`,
+//! `PacketInEvent` and `AsyncEvent` map one to one onto [`ConnInfo`], [`PacketInEvent`] and
+//! [`AsyncEvent`] (a flow-removed becomes a message per connection version with
+//! [`FlowRemovedEvent::to_message`]).
 //!
 //! Vocabulary: a *hidden* rule has priority above 65535 and is created only internally;
 //! hidden tables are 253 and 254 (never visited by table 0xff). Times are milliseconds of a
@@ -82,7 +87,9 @@ pub struct ConnInfo {
     pub role: Role,
     /// A primary (controller) connection, as opposed to a service one (`ovs-ofctl`).
     pub primary: bool,
-    /// `NXT_FLOW_MOD_TABLE_ID` is on: an OpenFlow 1.0 flow_mod's command high byte is a table.
+    /// `NXT_FLOW_MOD_TABLE_ID` is on: an OpenFlow 1.0 flow_mod's command high byte is a
+    /// table. ofproto also remembers the extension itself when the message reaches
+    /// [`Ofproto::handle`] (until [`Ofproto::conn_closed`]); either turns it on.
     pub flow_mod_table_id: bool,
     pub miss_send_len: u16,
     /// The master packet-in mask has the invalid-TTL reason (reported by GET_CONFIG).
@@ -171,21 +178,24 @@ impl FlowRemovedEvent {
 /// A packet for the controller, filled in by translation (xlate/upcall).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PacketInEvent {
-    /// `OFPR_NO_MATCH` 0, `OFPR_ACTION` 1, `OFPR_INVALID_TTL` 2.
+    /// `OFPR_*`: 0 no match, 1 action, 2 invalid TTL, 3 action set, 4 group, 5 packet-out.
     pub reason: u8,
     pub table_id: u8,
     pub cookie: u64,
     pub in_port: u32,
     /// The packet's pipeline fields other than in_port (metadata, registers, tunnel).
     pub metadata: OxmMatch,
-    /// Bytes to send at most (the output action's max_len; connmgr applies miss_send_len
-    /// for table misses).
-    pub max_len: u16,
+    /// The controller action's max_len; `None` for a table miss, which uses each
+    /// connection's `miss_send_len`. The same shape as connmgr's event, so the switch's glue
+    /// copies fields one to one.
+    pub max_len: Option<u16>,
     pub packet: Vec<u8>,
 }
 
 impl PacketInEvent {
-    pub fn to_message(&self, version: Version, max_len: u16) -> Message {
+    /// The PACKET_IN for a connection whose `miss_send_len` is given.
+    pub fn to_message(&self, miss_send_len: u16) -> Message {
+        let max_len = self.max_len.unwrap_or(miss_send_len);
         let n = self.packet.len().min(usize::from(max_len));
         let mut m = OxmMatch::default();
         m.entries.push(crate::ofp::MatchEntry::from_u64(
@@ -193,7 +203,6 @@ impl PacketInEvent {
             u64::from(self.in_port),
         ));
         m.entries.extend(self.metadata.entries.iter().copied());
-        let _ = version;
         Message::PacketIn(PacketIn {
             buffer_id: NO_BUFFER,
             total_len: u16::try_from(self.packet.len()).unwrap_or(u16::MAX),
@@ -228,14 +237,7 @@ impl AsyncEvent {
                 reason: *reason,
                 desc: desc.clone(),
             })),
-            AsyncEvent::PacketIn(p) => {
-                let max = if p.reason == 0 {
-                    miss_send_len
-                } else {
-                    p.max_len
-                };
-                Some(p.to_message(version, max))
-            }
+            AsyncEvent::PacketIn(p) => Some(p.to_message(miss_send_len)),
         }
     }
 }
@@ -317,6 +319,8 @@ pub struct Ofproto<D: Dpif> {
     frag_handling: u16,
     choose_table: Option<ChooseTable>,
     events: Vec<AsyncEvent>,
+    /// Connections that turned on `NXT_FLOW_MOD_TABLE_ID`.
+    table_id_ext: BTreeSet<u64>,
 }
 
 /// The OpenFlow port number of a datapath port.
@@ -356,6 +360,7 @@ impl<D: Dpif> Ofproto<D> {
             frag_handling: 0,
             choose_table: None,
             events: Vec::new(),
+            table_id_ext: BTreeSet::new(),
         };
         for p in o.dpif.port_list() {
             let port = o.make_port(&p, None, now);
@@ -411,6 +416,11 @@ impl<D: Dpif> Ofproto<D> {
         self.events.push(AsyncEvent::PacketIn(ev));
     }
 
+    /// Forgets what ofproto kept about a connection that ended.
+    pub fn conn_closed(&mut self, conn_id: u64) {
+        self.table_id_ext.remove(&conn_id);
+    }
+
     /// Executes one request from `conn`.
     pub fn handle(&mut self, conn: &ConnInfo, msg: &Message, now: Millis) -> Outcome {
         let replies = self.dispatch(conn, msg, now);
@@ -428,7 +438,8 @@ impl<D: Dpif> Ofproto<D> {
     ) -> Result<Vec<Message>, OfpError> {
         match msg {
             Message::EchoRequest(d) => Ok(vec![Message::EchoReply(d.clone())]),
-            Message::EchoReply(_) | Message::Hello(_) => Ok(vec![]),
+            // An error is never answered with an error: two switches would loop.
+            Message::EchoReply(_) | Message::Hello(_) | Message::Error(_) => Ok(vec![]),
             Message::FeaturesRequest => {
                 Ok(vec![Message::FeaturesReply(self.features(conn.version))])
             }
@@ -456,6 +467,14 @@ impl<D: Dpif> Ofproto<D> {
             }
             Message::Nx(NxMessage::FlowMod(fm)) => {
                 self.flow_mod(conn, fm, true, now)?;
+                Ok(vec![])
+            }
+            Message::Nx(NxMessage::FlowModTableId(on)) => {
+                if *on {
+                    self.table_id_ext.insert(conn.id);
+                } else {
+                    self.table_id_ext.remove(&conn.id);
+                }
                 Ok(vec![])
             }
             Message::GroupMod(gm) => {
@@ -490,12 +509,12 @@ impl<D: Dpif> Ofproto<D> {
                 Ok(vec![Message::BarrierReply])
             }
             Message::MultipartRequest(req) => self.multipart(conn, req, now),
+            Message::QueueGetConfigRequest { port } => self.queue_get_config(conn.version, *port),
             Message::MultipartReply(_) => Err(OfpError::OFPBRC_BAD_STAT),
             Message::RoleRequest(_) | Message::GetAsyncRequest | Message::SetAsync(_) => Ok(vec![]),
             Message::Nx(
                 NxMessage::RoleRequest(_)
                 | NxMessage::SetFlowFormat(_)
-                | NxMessage::FlowModTableId(_)
                 | NxMessage::SetPacketInFormat(_)
                 | NxMessage::FlowAge
                 | NxMessage::SetAsyncConfig(_)
@@ -706,6 +725,14 @@ impl<D: Dpif> Ofproto<D> {
         }
         self.expire(now);
         self.take_events()
+    }
+
+    /// Counts lookups done by translation in `table` (table stats' lookup/matched counts).
+    pub fn credit_table(&mut self, table: u8, lookups: u64, matched: u64) {
+        if let Some(t) = self.tables.get_mut(usize::from(table)) {
+            t.lookup_count += lookups;
+            t.matched_count += matched;
+        }
     }
 
     /// Looks a packet up in one table: the winning rule and the bits examined.

@@ -10,10 +10,11 @@ use super::flows::Selector;
 use super::groups::{OFPG_ALL, OFPM_ALL};
 use super::{convert, Millis, Ofproto, OFPTT_ALL};
 use crate::dpif::Dpif;
+use crate::ofp::ext::Property;
 use crate::ofp::multipart::{
-    AggregateStats, FlowStats, FlowStatsRequest, GroupDesc, MeterConfig, MultipartReplyBody,
-    MultipartRequestBody, NxFlowStats, PortStats, QueueStats, TableStats, OFPMPF_MORE, OFPMP_GROUP,
-    OFPMP_GROUP_FEATURES, OFPMP_METER, OFPMP_METER_FEATURES, OFPMP_TABLE_FEATURES,
+    AggregateStats, FlowStats, FlowStatsRequest, GroupDesc, GroupFeatures, GroupStats, MeterConfig,
+    MeterFeatures, MeterStats, MultipartReplyBody, MultipartRequestBody, NxFlowStats, PortStats,
+    QueueStats, TableFeatures, TableStats, OFPMPF_MORE,
 };
 use crate::ofp::port::{OFPP_ALL, OFPP_ANY, OFPP_MAX};
 use crate::ofp::wire::Put;
@@ -216,8 +217,83 @@ impl<D: Dpif> Ofproto<D> {
                     .collect();
                 Ok(split(v, items, MultipartReplyBody::MeterConfig))
             }
-            MultipartRequestBody::Raw { mtype, body } if v != Version::V1_0 => {
-                self.raw_stats(*mtype, body, v, now)
+            MultipartRequestBody::Group { group_id } => {
+                let items = self
+                    .groups
+                    .iter()
+                    .filter(|(id, _)| *group_id == OFPG_ALL || *id == group_id)
+                    .map(|(id, g)| {
+                        let (duration_sec, duration_nsec) = since(g.created, now);
+                        GroupStats {
+                            group_id: *id,
+                            ref_count: self.group_ref_count(*id),
+                            packet_count: g.packet_count,
+                            byte_count: g.byte_count,
+                            duration_sec,
+                            duration_nsec,
+                            buckets: g.bucket_counts.clone(),
+                        }
+                    })
+                    .collect();
+                Ok(split(v, items, MultipartReplyBody::Group))
+            }
+            MultipartRequestBody::GroupFeatures => {
+                Ok(one(MultipartReplyBody::GroupFeatures(GroupFeatures {
+                    types: 0xf, // all, select, indirect, fast-failover
+                    // Select weight and liveness, chaining, chaining checks.
+                    capabilities: 0x1 | 0x2 | 0x4 | 0x8,
+                    max_groups: [super::groups::OFPG_MAX; 4],
+                    actions: [0xffff_ffff; 4],
+                })))
+            }
+            MultipartRequestBody::Meter { meter_id } => {
+                let items = self
+                    .meters
+                    .iter()
+                    .filter(|(id, _)| *meter_id == OFPM_ALL || *id == meter_id)
+                    .map(|(id, m)| {
+                        let (duration_sec, duration_nsec) = since(m.created, now);
+                        MeterStats {
+                            meter_id: *id,
+                            flow_count: self.meter_flow_count(*id),
+                            packet_in_count: m.packet_in_count,
+                            byte_in_count: m.byte_in_count,
+                            duration_sec,
+                            duration_nsec,
+                            bands: m
+                                .bands
+                                .iter()
+                                .map(|b| (b.packet_count, b.byte_count))
+                                .collect(),
+                        }
+                    })
+                    .collect();
+                Ok(split(v, items, MultipartReplyBody::Meter))
+            }
+            MultipartRequestBody::MeterFeatures => {
+                use super::groups::{
+                    MAX_BANDS, MAX_METERS, OFPMBT_DROP, OFPMF_BURST, OFPMF_KBPS, OFPMF_PKTPS,
+                    OFPMF_STATS,
+                };
+                Ok(one(MultipartReplyBody::MeterFeatures(MeterFeatures {
+                    max_meter: MAX_METERS,
+                    band_types: 1 << OFPMBT_DROP,
+                    capabilities: u32::from(OFPMF_KBPS | OFPMF_PKTPS | OFPMF_BURST | OFPMF_STATS),
+                    max_bands: MAX_BANDS,
+                    max_color: 0,
+                })))
+            }
+            MultipartRequestBody::TableFeatures(set) => {
+                if !set.is_empty() {
+                    // Reconfiguring the pipeline is not supported.
+                    return Err(OfpError::OFPTFFC_EPERM);
+                }
+                let items = self
+                    .visible_tables()
+                    .into_iter()
+                    .map(|id| self.table_features(id))
+                    .collect();
+                Ok(split(v, items, MultipartReplyBody::TableFeatures))
             }
             _ => Err(OfpError::OFPBRC_BAD_STAT),
         }
@@ -304,123 +380,11 @@ impl<D: Dpif> Ofproto<D> {
         a
     }
 
-    fn raw_stats(
-        &self,
-        mtype: u16,
-        body: &[u8],
-        v: Version,
-        now: Millis,
-    ) -> Result<Vec<Message>, OfpError> {
-        let id_arg = || -> Result<u32, OfpError> {
-            if body.len() != 8 {
-                return Err(OfpError::OFPBRC_BAD_LEN);
-            }
-            Ok(u32::from_be_bytes([body[0], body[1], body[2], body[3]]))
-        };
-        let entries: Vec<Vec<u8>> = match mtype {
-            OFPMP_GROUP => {
-                let gid = id_arg()?;
-                self.groups
-                    .iter()
-                    .filter(|(id, _)| gid == OFPG_ALL || **id == gid)
-                    .map(|(id, g)| {
-                        let mut e = Vec::new();
-                        let (s, ns) = since(g.created, now);
-                        e.put_u16((40 + 16 * g.buckets.len()) as u16);
-                        e.put_zeros(2);
-                        e.put_u32(*id);
-                        e.put_u32(self.group_ref_count(*id));
-                        e.put_zeros(4);
-                        e.put_u64(g.packet_count);
-                        e.put_u64(g.byte_count);
-                        e.put_u32(s);
-                        e.put_u32(ns);
-                        for (p, b) in &g.bucket_counts {
-                            e.put_u64(*p);
-                            e.put_u64(*b);
-                        }
-                        e
-                    })
-                    .collect()
-            }
-            OFPMP_GROUP_FEATURES => {
-                let mut e = Vec::new();
-                e.put_u32(0xf); // all, select, indirect, fast-failover
-                e.put_u32(0x1 | 0x2 | 0x4 | 0x8); // select weight/liveness, chaining, chaining checks
-                for _ in 0..4 {
-                    e.put_u32(super::groups::OFPG_MAX);
-                }
-                for _ in 0..4 {
-                    e.put_u32(0xffff_ffff);
-                }
-                vec![e]
-            }
-            OFPMP_METER => {
-                let mid = id_arg()?;
-                self.meters
-                    .iter()
-                    .filter(|(id, _)| mid == OFPM_ALL || **id == mid)
-                    .map(|(id, m)| {
-                        let mut e = Vec::new();
-                        let (s, ns) = since(m.created, now);
-                        e.put_u32(*id);
-                        e.put_u16((40 + 16 * m.bands.len()) as u16);
-                        e.put_zeros(6);
-                        e.put_u32(self.meter_flow_count(*id));
-                        e.put_u64(m.packet_in_count);
-                        e.put_u64(m.byte_in_count);
-                        e.put_u32(s);
-                        e.put_u32(ns);
-                        for b in &m.bands {
-                            e.put_u64(b.packet_count);
-                            e.put_u64(b.byte_count);
-                        }
-                        e
-                    })
-                    .collect()
-            }
-            OFPMP_METER_FEATURES => {
-                let mut e = Vec::new();
-                e.put_u32(super::groups::MAX_METERS);
-                e.put_u32(1 << super::groups::OFPMBT_DROP);
-                e.put_u32(u32::from(
-                    super::groups::OFPMF_KBPS
-                        | super::groups::OFPMF_PKTPS
-                        | super::groups::OFPMF_BURST
-                        | super::groups::OFPMF_STATS,
-                ));
-                e.put_u8(super::groups::MAX_BANDS);
-                e.put_u8(0);
-                e.put_zeros(2);
-                vec![e]
-            }
-            OFPMP_TABLE_FEATURES => {
-                if !body.is_empty() {
-                    // Reconfiguring the pipeline is not supported.
-                    return Err(OfpError::OFPTFFC_EPERM);
-                }
-                self.visible_tables()
-                    .into_iter()
-                    .map(|id| self.table_features(id))
-                    .collect()
-            }
-            _ => return Err(OfpError::OFPBRC_BAD_STAT),
-        };
-        Ok(split_raw(v, mtype, entries))
-    }
-
-    /// One `ofp_table_features` with its instructions, next-tables and match properties.
-    fn table_features(&self, id: u8) -> Vec<u8> {
+    /// One `ofp_table_features`. Every property type of OpenFlow 1.3 is present (each
+    /// with its table-miss twin), as the spec asks and `ovs-ofctl` requires.
+    fn table_features(&self, id: u8) -> TableFeatures {
         let t = &self.tables[usize::from(id)];
-        let mut props = Vec::new();
-        let prop = |props: &mut Vec<u8>, ptype: u16, body: &[u8]| {
-            let len = 4 + body.len();
-            props.put_u16(ptype);
-            props.put_u16(len as u16);
-            props.extend_from_slice(body);
-            props.put_zeros((8 - len % 8) % 8);
-        };
-        // OFPTFPT_INSTRUCTIONS: goto-table (not in the last table), write-metadata,
+        // Instruction ids: goto-table (not from the last table), write-metadata,
         // write/apply/clear-actions, meter.
         let mut ins = Vec::new();
         for it in [1u16, 2, 3, 4, 5, 6] {
@@ -430,34 +394,85 @@ impl<D: Dpif> Ofproto<D> {
             ins.put_u16(it);
             ins.put_u16(4);
         }
-        prop(&mut props, 0, &ins);
-        // OFPTFPT_NEXT_TABLES.
         let next: Vec<u8> = (id.saturating_add(1)..self.config.n_tables).collect();
-        prop(&mut props, 2, &next);
-        // OFPTFPT_MATCH: every OpenFlow basic field, masked where maskable.
-        let mut m = Vec::new();
-        for f in crate::ofp::oxm::FIELDS
-            .iter()
-            .filter(|f| f.class == crate::ofp::oxm::OFPXMC_OPENFLOW_BASIC)
-        {
-            m.put_u32(f.field.header(f.maskable));
+        // Action ids of OpenFlow 1.3: output, TTL copies, MPLS/VLAN/PBB push-pop, queue,
+        // group, TTLs, set-field.
+        let mut acts = Vec::new();
+        for at in [
+            0u16, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27,
+        ] {
+            acts.put_u16(at);
+            acts.put_u16(4);
         }
-        prop(&mut props, 8, &m);
-        let mut e = Vec::new();
-        e.put_u16((64 + props.len()) as u16);
-        e.put_u8(id);
-        e.put_zeros(5);
-        let mut name = [0u8; 32];
-        let n = t.name();
-        let nb = n.as_bytes();
-        name[..nb.len().min(31)].copy_from_slice(&nb[..nb.len().min(31)]);
-        e.extend_from_slice(&name);
-        e.put_u64(u64::MAX); // metadata_match
-        e.put_u64(u64::MAX); // metadata_write
-        e.put_u32(0); // config
-        e.put_u32(t.max_flows.min(1_000_000));
-        e.extend_from_slice(&props);
-        e
+        // OpenFlow 1.3 knows basic fields 0..=39 (up to ipv6_exthdr).
+        let basic13 = |f: &&crate::ofp::oxm::FieldInfo| {
+            f.class == crate::ofp::oxm::OFPXMC_OPENFLOW_BASIC && f.code <= 39
+        };
+        let mut matchable = Vec::new();
+        let mut plain = Vec::new();
+        for f in crate::ofp::oxm::FIELDS.iter().filter(basic13) {
+            matchable.put_u32(f.field.header(f.maskable));
+            plain.put_u32(f.field.header(false));
+        }
+        let properties = [
+            (0u16, &ins),
+            (1, &ins),
+            (2, &next),
+            (3, &next),
+            (4, &acts),
+            (5, &acts),
+            (6, &acts),
+            (7, &acts),
+            (8, &matchable),
+            (10, &plain),
+            (12, &plain),
+            (13, &plain),
+            (14, &plain),
+            (15, &plain),
+        ]
+        .into_iter()
+        .map(|(ptype, value)| Property {
+            ptype,
+            value: value.clone(),
+        })
+        .collect();
+        TableFeatures {
+            table_id: id,
+            name: t.name(),
+            metadata_match: u64::MAX,
+            metadata_write: u64::MAX,
+            config: 0,
+            max_entries: t.max_flows.min(1_000_000),
+            properties,
+        }
+    }
+
+    /// QUEUE_GET_CONFIG_REQUEST: the configured queues of one port (or every port for
+    /// `OFPP_ANY`), without properties.
+    pub(crate) fn queue_get_config(&self, v: Version, port: u32) -> Result<Vec<Message>, OfpError> {
+        let all = port == OFPP_ANY;
+        if !all && !self.ports.contains_key(&port) {
+            return Err(OfpError::OFPQOFC_BAD_PORT);
+        }
+        let mut queues = Vec::new();
+        for p in self
+            .ports
+            .values()
+            .filter(|p| all || p.desc.port_no == port)
+        {
+            for q in &p.queues {
+                queues.put_u32(*q);
+                if v == Version::V1_0 {
+                    queues.put_u16(8);
+                    queues.put_zeros(2);
+                } else {
+                    queues.put_u32(p.desc.port_no);
+                    queues.put_u16(16);
+                    queues.put_zeros(6);
+                }
+            }
+        }
+        Ok(vec![Message::QueueGetConfigReply { port, queues }])
     }
 }
 
@@ -507,28 +522,6 @@ fn split<T: Clone>(
         }
     }
     finish(parts.into_iter().map(wrap).collect())
-}
-
-fn split_raw(v: Version, mtype: u16, entries: Vec<Vec<u8>>) -> Vec<Message> {
-    let header = if v == Version::V1_0 { 12 } else { 16 };
-    let mut parts: Vec<Vec<u8>> = vec![Vec::new()];
-    for e in entries {
-        if parts
-            .last()
-            .is_some_and(|p| !p.is_empty() && header + p.len() + e.len() > MAX_MSG)
-        {
-            parts.push(Vec::new());
-        }
-        if let Some(p) = parts.last_mut() {
-            p.extend_from_slice(&e);
-        }
-    }
-    finish(
-        parts
-            .into_iter()
-            .map(|body| MultipartReplyBody::Raw { mtype, body })
-            .collect(),
-    )
 }
 
 fn finish(bodies: Vec<MultipartReplyBody>) -> Vec<Message> {

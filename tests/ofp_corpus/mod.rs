@@ -1,4 +1,6 @@
 //! Reader for tests/data/ofp/corpus.txt (format described in scripts/ofp-corpus.py).
+// Each test binary that includes this module uses a different part of it.
+#![allow(dead_code)]
 
 pub struct Msg {
     pub bytes: Vec<u8>,
@@ -28,7 +30,12 @@ pub fn load() -> Vec<Case> {
             let mut it = rest.splitn(3, ' ');
             let name = it.next().unwrap_or("").to_string();
             let version = it.next().unwrap_or("").to_string();
-            let args = it.next().unwrap_or("").split(" ; ").map(str::to_string).collect();
+            let args = it
+                .next()
+                .unwrap_or("")
+                .split(" ; ")
+                .map(str::to_string)
+                .collect();
             cases.push(Case {
                 name,
                 version,

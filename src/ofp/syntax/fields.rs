@@ -39,7 +39,9 @@ impl Bytes {
     }
 
     pub fn u64(&self) -> u64 {
-        self.as_slice().iter().fold(0, |a, &x| (a << 8) | u64::from(x))
+        self.as_slice()
+            .iter()
+            .fold(0, |a, &x| (a << 8) | u64::from(x))
     }
 
     pub fn is_ones(&self) -> bool {
@@ -71,7 +73,9 @@ impl FlowFields {
     }
 
     pub fn exact_u64(&self, f: Field) -> Option<u64> {
-        self.get(f).filter(|m| m.mask.is_ones()).map(|m| m.value.u64())
+        self.get(f)
+            .filter(|m| m.mask.is_ones())
+            .map(|m| m.value.u64())
     }
 
     pub fn set(&mut self, f: Field, value: Bytes, mask: Bytes) {
@@ -133,7 +137,11 @@ impl FlowFields {
             }
             Field::IpDscp if e.field == Field::IpDscp => {
                 // OXM ip_dscp is the 6-bit DSCP; OVS keeps the TOS byte.
-                self.set(Field::IpDscp, Bytes::from_u64(value.u64() << 2, 1), Bytes::new(&[0xfc]));
+                self.set(
+                    Field::IpDscp,
+                    Bytes::from_u64(value.u64() << 2, 1),
+                    Bytes::new(&[0xfc]),
+                );
             }
             Field::IpDscp => self.set(Field::IpDscp, value, Bytes::new(&[0xfc])),
             Field::InPort => {
@@ -145,8 +153,14 @@ impl FlowFields {
                 };
                 self.set_u64(Field::InPort, u64::from(p));
             }
-            Field::Xreg0 | Field::Xreg1 | Field::Xreg2 | Field::Xreg3 | Field::Xreg4
-            | Field::Xreg5 | Field::Xreg6 | Field::Xreg7 => {
+            Field::Xreg0
+            | Field::Xreg1
+            | Field::Xreg2
+            | Field::Xreg3
+            | Field::Xreg4
+            | Field::Xreg5
+            | Field::Xreg6
+            | Field::Xreg7 => {
                 // A 64-bit register is two 32-bit ones: high half first.
                 let x = e.field as usize - Field::Xreg0 as usize;
                 let (v, m) = (value.u64(), mask.u64());
@@ -154,7 +168,11 @@ impl FlowFields {
                     if let Some(r) = Field::reg(i as u8) {
                         let rm = (m >> shift) as u32;
                         if rm != 0 {
-                            self.set(r, Bytes::from_u64((v >> shift) & 0xffff_ffff, 4), Bytes::from_u64(u64::from(rm), 4));
+                            self.set(
+                                r,
+                                Bytes::from_u64((v >> shift) & 0xffff_ffff, 4),
+                                Bytes::from_u64(u64::from(rm), 4),
+                            );
                         }
                     }
                 }
@@ -195,14 +213,28 @@ impl FlowFields {
         let arp = m.dl_type == 0x0806 && !w(match10::OFPFW_DL_TYPE);
         if ip || arp {
             for (shift, addr, ipf, arpf) in [
-                (match10::OFPFW_NW_SRC_SHIFT, m.nw_src, Field::Ipv4Src, Field::ArpSpa),
-                (match10::OFPFW_NW_DST_SHIFT, m.nw_dst, Field::Ipv4Dst, Field::ArpTpa),
+                (
+                    match10::OFPFW_NW_SRC_SHIFT,
+                    m.nw_src,
+                    Field::Ipv4Src,
+                    Field::ArpSpa,
+                ),
+                (
+                    match10::OFPFW_NW_DST_SHIFT,
+                    m.nw_dst,
+                    Field::Ipv4Dst,
+                    Field::ArpTpa,
+                ),
             ] {
                 let bits = m.nw_prefix(shift);
                 if bits > 0 {
                     let mask = u32::MAX << (32 - bits);
                     let v = u32::from_be_bytes(addr) & mask;
-                    f.set(if ip { ipf } else { arpf }, Bytes::from_u64(u64::from(v), 4), Bytes::from_u64(u64::from(mask), 4));
+                    f.set(
+                        if ip { ipf } else { arpf },
+                        Bytes::from_u64(u64::from(v), 4),
+                        Bytes::from_u64(u64::from(mask), 4),
+                    );
                 }
             }
             if !w(match10::OFPFW_NW_PROTO) {
@@ -215,7 +247,11 @@ impl FlowFields {
         }
         if ip {
             if !w(match10::OFPFW_NW_TOS) {
-                f.set(Field::IpDscp, Bytes::new(&[m.nw_tos & 0xfc]), Bytes::new(&[0xfc]));
+                f.set(
+                    Field::IpDscp,
+                    Bytes::new(&[m.nw_tos & 0xfc]),
+                    Bytes::new(&[0xfc]),
+                );
             }
             if !w(match10::OFPFW_NW_PROTO) {
                 let (src, dst) = match m.nw_proto {

@@ -10,9 +10,12 @@
 //! print the same way and the parser can encode for either version.
 
 pub mod fields;
+pub mod group_meter;
 pub mod parse;
 pub mod print;
 
-
-pub use parse::{parse_actions, parse_flow, parse_spec, FlowSpec, SyntaxError};
-pub use print::{format_actions, format_flow_mod, format_flow_stats, format_instructions, format_match};
+pub use group_meter::{format_group_mod, format_meter_mod, parse_group, parse_meter};
+pub use parse::{parse_actions, parse_flow, parse_flow_message, parse_spec, FlowSpec, SyntaxError};
+pub use print::{
+    format_actions, format_flow_mod, format_flow_stats, format_instructions, format_match,
+};

@@ -124,8 +124,16 @@ fn set_masked(f: &mut FlowFields, field: Field, key: &str, s: &str) -> Result<()
         Some(m) => parse_u64(m).ok_or_else(|| bad(key, s))?,
         None => u64::MAX,
     };
-    let mask = if n < 8 { mask & ((1u64 << (8 * n)) - 1) } else { mask };
-    f.set(field, Bytes::from_u64(value & mask, n), Bytes::from_u64(mask, n));
+    let mask = if n < 8 {
+        mask & ((1u64 << (8 * n)) - 1)
+    } else {
+        mask
+    };
+    f.set(
+        field,
+        Bytes::from_u64(value & mask, n),
+        Bytes::from_u64(mask, n),
+    );
     Ok(())
 }
 
@@ -169,7 +177,11 @@ fn set_ipv6(f: &mut FlowFields, field: Field, key: &str, s: &str) -> Result<(), 
         },
     };
     let v = u128::from(addr) & mask;
-    f.set(field, Bytes::new(&v.to_be_bytes()), Bytes::new(&mask.to_be_bytes()));
+    f.set(
+        field,
+        Bytes::new(&v.to_be_bytes()),
+        Bytes::new(&mask.to_be_bytes()),
+    );
     Ok(())
 }
 
@@ -183,7 +195,13 @@ fn set_mac(f: &mut FlowFields, field: Field, key: &str, s: &str) -> Result<(), S
     Ok(())
 }
 
-fn set_flags(f: &mut FlowFields, field: Field, key: &str, s: &str, names: &[&str]) -> Result<(), SyntaxError> {
+fn set_flags(
+    f: &mut FlowFields,
+    field: Field,
+    key: &str,
+    s: &str,
+    names: &[&str],
+) -> Result<(), SyntaxError> {
     if !s.starts_with('+') && !s.starts_with('-') {
         return set_masked(f, field, key, s);
     }
@@ -195,7 +213,10 @@ fn set_flags(f: &mut FlowFields, field: Field, key: &str, s: &str, names: &[&str
         let end = rest.find(['+', '-']).unwrap_or(rest.len());
         let name = &rest[..end];
         rest = &rest[end..];
-        let bit = names.iter().position(|n| *n == name).ok_or_else(|| bad(key, s))?;
+        let bit = names
+            .iter()
+            .position(|n| *n == name)
+            .ok_or_else(|| bad(key, s))?;
         m |= 1 << bit;
         if sign == b'+' {
             v |= 1 << bit;
@@ -226,7 +247,11 @@ pub fn parse_spec(text: &str) -> Result<FlowSpec, SyntaxError> {
     spec.actions = actions;
     // Port-dependent fields wait until the protocol is known: `tp_dst=80,tcp` is legal.
     let mut deferred: Vec<(String, String)> = Vec::new();
-    for item in head.split([',', ' ', '\t']).map(str::trim).filter(|s| !s.is_empty()) {
+    for item in head
+        .split([',', ' ', '\t'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         let (key, value) = match item.split_once('=') {
             Some((k, v)) => (k.trim(), v.trim()),
             None => (item, ""),
@@ -323,8 +348,8 @@ pub fn parse_spec(text: &str) -> Result<FlowSpec, SyntaxError> {
                 f.set(Field::NxIpFrag, Bytes::new(&[v]), Bytes::new(&[m]));
             }
             "tp_src" | "tp_dst" | "tcp_src" | "tcp_dst" | "udp_src" | "udp_dst" | "sctp_src"
-            | "sctp_dst" | "icmp_type" | "icmp_code" | "icmpv6_type" | "icmpv6_code"
-            | "arp_op" | "arp_spa" | "arp_tpa" | "nd_target" | "nd_sll" | "nd_tll" => {
+            | "sctp_dst" | "icmp_type" | "icmp_code" | "icmpv6_type" | "icmpv6_code" | "arp_op"
+            | "arp_spa" | "arp_tpa" | "nd_target" | "nd_sll" | "nd_tll" => {
                 deferred.push((key.into(), value.into()))
             }
             "arp_sha" => set_mac(f, Field::ArpSha, key, value)?,
@@ -348,12 +373,16 @@ pub fn parse_spec(text: &str) -> Result<FlowSpec, SyntaxError> {
             "ct_mark" => set_masked(f, Field::CtMark, key, value)?,
             "tcp_flags" => deferred.push((key.into(), value.into())),
             k if k.starts_with("reg") => {
-                let n: u8 = k[3..].parse().map_err(|_| SyntaxError::UnknownKey(k.into()))?;
+                let n: u8 = k[3..]
+                    .parse()
+                    .map_err(|_| SyntaxError::UnknownKey(k.into()))?;
                 let r = Field::reg(n).ok_or_else(|| SyntaxError::UnknownKey(k.into()))?;
                 set_masked(f, r, key, value)?;
             }
             k if k.starts_with("xreg") => {
-                let n: u8 = k[4..].parse().map_err(|_| SyntaxError::UnknownKey(k.into()))?;
+                let n: u8 = k[4..]
+                    .parse()
+                    .map_err(|_| SyntaxError::UnknownKey(k.into()))?;
                 if n >= 8 {
                     return Err(SyntaxError::UnknownKey(k.into()));
                 }
@@ -382,8 +411,18 @@ pub fn parse_spec(text: &str) -> Result<FlowSpec, SyntaxError> {
         let (key, value) = (key.as_str(), value.as_str());
         let proto = f.ip_proto();
         match key {
-            "nw_src" => set_ipv4(f, if arp { Field::ArpSpa } else { Field::Ipv4Src }, key, value)?,
-            "nw_dst" => set_ipv4(f, if arp { Field::ArpTpa } else { Field::Ipv4Dst }, key, value)?,
+            "nw_src" => set_ipv4(
+                f,
+                if arp { Field::ArpSpa } else { Field::Ipv4Src },
+                key,
+                value,
+            )?,
+            "nw_dst" => set_ipv4(
+                f,
+                if arp { Field::ArpTpa } else { Field::Ipv4Dst },
+                key,
+                value,
+            )?,
             "arp_spa" => set_ipv4(f, Field::ArpSpa, key, value)?,
             "arp_tpa" => set_ipv4(f, Field::ArpTpa, key, value)?,
             "nw_proto" if arp => set_masked(f, Field::ArpOp, key, value)?,
@@ -393,11 +432,19 @@ pub fn parse_spec(text: &str) -> Result<FlowSpec, SyntaxError> {
             "nd_sll" => set_mac(f, Field::Ipv6NdSll, key, value)?,
             "nd_tll" => set_mac(f, Field::Ipv6NdTll, key, value)?,
             "icmp_type" | "icmpv6_type" => {
-                let fl = if v6 || key == "icmpv6_type" { Field::Icmpv6Type } else { Field::Icmpv4Type };
+                let fl = if v6 || key == "icmpv6_type" {
+                    Field::Icmpv6Type
+                } else {
+                    Field::Icmpv4Type
+                };
                 set_masked(f, fl, key, value)?
             }
             "icmp_code" | "icmpv6_code" => {
-                let fl = if v6 || key == "icmpv6_code" { Field::Icmpv6Code } else { Field::Icmpv4Code };
+                let fl = if v6 || key == "icmpv6_code" {
+                    Field::Icmpv6Code
+                } else {
+                    Field::Icmpv4Code
+                };
                 set_masked(f, fl, key, value)?
             }
             "tcp_flags" => set_flags(f, Field::TcpFlags, key, value, &TCP_FLAGS)?,
@@ -405,17 +452,45 @@ pub fn parse_spec(text: &str) -> Result<FlowSpec, SyntaxError> {
                 let src = key.ends_with("_src");
                 let fl = match (key, proto) {
                     ("tcp_src" | "tcp_dst", _) | (_, Some(6)) => {
-                        if src { Field::TcpSrc } else { Field::TcpDst }
+                        if src {
+                            Field::TcpSrc
+                        } else {
+                            Field::TcpDst
+                        }
                     }
                     ("udp_src" | "udp_dst", _) | (_, Some(17)) => {
-                        if src { Field::UdpSrc } else { Field::UdpDst }
+                        if src {
+                            Field::UdpSrc
+                        } else {
+                            Field::UdpDst
+                        }
                     }
                     ("sctp_src" | "sctp_dst", _) | (_, Some(132)) => {
-                        if src { Field::SctpSrc } else { Field::SctpDst }
+                        if src {
+                            Field::SctpSrc
+                        } else {
+                            Field::SctpDst
+                        }
                     }
-                    (_, Some(1)) => if src { Field::Icmpv4Type } else { Field::Icmpv4Code },
-                    (_, Some(58)) => if src { Field::Icmpv6Type } else { Field::Icmpv6Code },
-                    _ => return Err(SyntaxError::Unsupported(format!("{key} without a protocol"))),
+                    (_, Some(1)) => {
+                        if src {
+                            Field::Icmpv4Type
+                        } else {
+                            Field::Icmpv4Code
+                        }
+                    }
+                    (_, Some(58)) => {
+                        if src {
+                            Field::Icmpv6Type
+                        } else {
+                            Field::Icmpv6Code
+                        }
+                    }
+                    _ => {
+                        return Err(SyntaxError::Unsupported(format!(
+                            "{key} without a protocol"
+                        )))
+                    }
                 };
                 set_masked(f, fl, key, value)?
             }
@@ -499,7 +574,11 @@ pub fn fields_to_oxm(f: &FlowFields) -> OxmMatch {
                 if vmask == 0x1fff {
                     push(MatchEntry::from_u64(Field::VlanVid, u64::from(vid)));
                 } else if vmask != 0 {
-                    push(MatchEntry::masked(Field::VlanVid, &vid.to_be_bytes(), &vmask.to_be_bytes()));
+                    push(MatchEntry::masked(
+                        Field::VlanVid,
+                        &vid.to_be_bytes(),
+                        &vmask.to_be_bytes(),
+                    ));
                 }
                 if vid != 0 && mask & 0xe000 != 0 {
                     push(MatchEntry::from_u64(Field::VlanPcp, u64::from(tci >> 13)));
@@ -561,12 +640,15 @@ pub fn fields_to_match10(f: &FlowFields) -> Result<Match10, SyntaxError> {
             if exact {
                 Ok(())
             } else {
-                Err(SyntaxError::Unsupported(format!("masked {name} in OpenFlow 1.0")))
+                Err(SyntaxError::Unsupported(format!(
+                    "masked {name} in OpenFlow 1.0"
+                )))
             }
         };
         match fl {
             Field::InPort => {
-                m.in_port = port::to_of10(v as u32).ok_or_else(|| SyntaxError::Unsupported("in_port".into()))?;
+                m.in_port = port::to_of10(v as u32)
+                    .ok_or_else(|| SyntaxError::Unsupported("in_port".into()))?;
                 wild &= !match10::OFPFW_IN_PORT;
             }
             Field::EthSrc => {
@@ -596,7 +678,9 @@ pub fn fields_to_match10(f: &FlowFields) -> Result<Match10, SyntaxError> {
             Field::Ipv4Src | Field::ArpSpa | Field::Ipv4Dst | Field::ArpTpa => {
                 let mask = fm.mask.u64() as u32;
                 if mask.leading_ones() + mask.trailing_zeros() != 32 {
-                    return Err(SyntaxError::Unsupported("non-CIDR nw mask in OpenFlow 1.0".into()));
+                    return Err(SyntaxError::Unsupported(
+                        "non-CIDR nw mask in OpenFlow 1.0".into(),
+                    ));
                 }
                 let addr = (v as u32).to_be_bytes();
                 if matches!(fl, Field::Ipv4Src | Field::ArpSpa) {
@@ -618,7 +702,10 @@ pub fn fields_to_match10(f: &FlowFields) -> Result<Match10, SyntaxError> {
                 wild &= !match10::OFPFW_TP_DST;
             }
             other => {
-                return Err(SyntaxError::Unsupported(format!("{} in OpenFlow 1.0", other.info().name)))
+                return Err(SyntaxError::Unsupported(format!(
+                    "{} in OpenFlow 1.0",
+                    other.info().name
+                )))
             }
         }
     }
@@ -715,7 +802,11 @@ fn field_value(field: Field, s: &str) -> Result<MatchEntry, SyntaxError> {
 
 /// Parses an action list (the text after `actions=`) into instructions for `version`.
 /// `fields` is the flow's match, which decides some encodings (as in `ovs-ofctl`).
-pub fn parse_actions(text: &str, version: Version, fields: &FlowFields) -> Result<Vec<Instruction>, SyntaxError> {
+pub fn parse_actions(
+    text: &str,
+    version: Version,
+    fields: &FlowFields,
+) -> Result<Vec<Instruction>, SyntaxError> {
     let v10 = version == Version::V1_0;
     let mut apply: Vec<Action> = Vec::new();
     let mut meter = None;
@@ -726,7 +817,10 @@ pub fn parse_actions(text: &str, version: Version, fields: &FlowFields) -> Resul
     for item in split_top(text)? {
         let (name, arg) = match item.find([':', '(']) {
             Some(i) if item.as_bytes()[i] == b':' => (&item[..i], &item[i + 1..]),
-            Some(i) => (&item[..i], item[i..].trim_start_matches('(').trim_end_matches(')')),
+            Some(i) => (
+                &item[..i],
+                item[i..].trim_start_matches('(').trim_end_matches(')'),
+            ),
             None => (item, ""),
         };
         let paren = item.contains('(');
@@ -791,8 +885,12 @@ fn parse_action(
     let set_field = |out: &mut Vec<Action>, f: Field, v: &[u8]| {
         out.push(Action::SetField(MatchEntry::exact(f, v)));
     };
-    let reserved = port::NAMES.iter().find(|(_, n)| n.eq_ignore_ascii_case(name));
-    if let Some((p, _)) = reserved.filter(|_| arg.is_empty() || name.eq_ignore_ascii_case("controller") && !paren) {
+    let reserved = port::NAMES
+        .iter()
+        .find(|(_, n)| n.eq_ignore_ascii_case(name));
+    if let Some((p, _)) =
+        reserved.filter(|_| arg.is_empty() || name.eq_ignore_ascii_case("controller") && !paren)
+    {
         let max_len = if *p == port::OFPP_CONTROLLER && !arg.is_empty() {
             num(name, arg)?
         } else if *p == port::OFPP_CONTROLLER {
@@ -814,7 +912,11 @@ fn parse_action(
                 });
             } else {
                 let p = port::parse(arg).ok_or_else(|| bad(name, arg))?;
-                let max_len = if p == port::OFPP_CONTROLLER { u16::MAX } else { 0 };
+                let max_len = if p == port::OFPP_CONTROLLER {
+                    u16::MAX
+                } else {
+                    0
+                };
                 out.push(Action::Output { port: p, max_len });
             }
         }
@@ -827,16 +929,26 @@ fn parse_action(
             let p = port::parse(p).ok_or_else(|| bad(name, arg))?;
             let q: u32 = num(name, q)?;
             if v10 {
-                out.push(Action::Enqueue { port: p, queue_id: q });
+                out.push(Action::Enqueue {
+                    port: p,
+                    queue_id: q,
+                });
             } else {
                 out.push(Action::SetQueue(q));
-                out.push(Action::Output { port: p, max_len: u16::MAX });
+                out.push(Action::Output {
+                    port: p,
+                    max_len: u16::MAX,
+                });
                 out.push(Action::PopQueue);
             }
         }
         "set_queue" => {
             let q = num(name, arg)?;
-            out.push(if v10 { Action::NxSetQueue(q) } else { Action::SetQueue(q) });
+            out.push(if v10 {
+                Action::NxSetQueue(q)
+            } else {
+                Action::SetQueue(q)
+            });
         }
         "pop_queue" => out.push(Action::PopQueue),
         "mod_vlan_vid" => {
@@ -861,7 +973,11 @@ fn parse_action(
                 set_field(out, Field::VlanPcp, &[pcp]);
             }
         }
-        "strip_vlan" | "pop_vlan" => out.push(if v10 { Action::StripVlan } else { Action::PopVlan }),
+        "strip_vlan" | "pop_vlan" => out.push(if v10 {
+            Action::StripVlan
+        } else {
+            Action::PopVlan
+        }),
         "push_vlan" if !v10 => out.push(Action::PushVlan(num(name, arg)?)),
         "mod_dl_src" | "mod_dl_dst" => {
             let m = mac(name, arg)?;
@@ -869,7 +985,10 @@ fn parse_action(
             out.push(match (v10, src) {
                 (true, true) => Action::SetDlSrc(m),
                 (true, false) => Action::SetDlDst(m),
-                (false, s) => Action::SetField(MatchEntry::exact(if s { Field::EthSrc } else { Field::EthDst }, &m)),
+                (false, s) => Action::SetField(MatchEntry::exact(
+                    if s { Field::EthSrc } else { Field::EthDst },
+                    &m,
+                )),
             });
         }
         "mod_nw_src" | "mod_nw_dst" => {
@@ -878,7 +997,10 @@ fn parse_action(
             out.push(match (v10, src) {
                 (true, true) => Action::SetNwSrc(a.octets()),
                 (true, false) => Action::SetNwDst(a.octets()),
-                (false, s) => Action::SetField(MatchEntry::exact(if s { Field::Ipv4Src } else { Field::Ipv4Dst }, &a.octets())),
+                (false, s) => Action::SetField(MatchEntry::exact(
+                    if s { Field::Ipv4Src } else { Field::Ipv4Dst },
+                    &a.octets(),
+                )),
             });
         }
         "mod_nw_tos" => {
@@ -893,7 +1015,11 @@ fn parse_action(
             let p: u16 = num(name, arg)?;
             let src = name == "mod_tp_src";
             if v10 {
-                out.push(if src { Action::SetTpSrc(p) } else { Action::SetTpDst(p) });
+                out.push(if src {
+                    Action::SetTpSrc(p)
+                } else {
+                    Action::SetTpDst(p)
+                });
             } else {
                 let f = match (fields.ip_proto(), src) {
                     (Some(17), true) => Field::UdpSrc,
@@ -914,7 +1040,8 @@ fn parse_action(
         "group" if !v10 => out.push(Action::Group(num(name, arg)?)),
         "dec_ttl" => {
             if paren {
-                let ids: Result<Vec<u16>, _> = arg.split(',').map(|x| num(name, x.trim())).collect();
+                let ids: Result<Vec<u16>, _> =
+                    arg.split(',').map(|x| num(name, x.trim())).collect();
                 out.push(Action::DecTtlCntIds(ids?));
             } else if v10 {
                 out.push(Action::DecTtl);
@@ -1001,7 +1128,10 @@ fn parse_action(
             }
             // The note action pads its body (after the 10-byte header) to 8-byte alignment.
             let total = 10 + bytes.len();
-            bytes.resize(bytes.len() + (crate::ofp::wire::pad8(total.max(16)) - total), 0);
+            bytes.resize(
+                bytes.len() + (crate::ofp::wire::pad8(total.max(16)) - total),
+                0,
+            );
             out.push(Action::Note(bytes));
         }
         "exit" => out.push(Action::Exit),
@@ -1095,7 +1225,11 @@ pub fn parse_flow(text: &str, version: Version, command: u8) -> Result<FlowMod, 
     } else {
         Match::Oxm(fields_to_oxm(&spec.fields))
     };
-    let default_table = if delete && version != Version::V1_0 { 0xff } else { 0 };
+    let default_table = if delete && version != Version::V1_0 {
+        0xff
+    } else {
+        0
+    };
     let (cookie, cookie_mask) = match spec.cookie {
         Some((c, Some(m))) => (c, m),
         Some((c, None)) => (c, 0),
@@ -1103,7 +1237,11 @@ pub fn parse_flow(text: &str, version: Version, command: u8) -> Result<FlowMod, 
     };
     Ok(FlowMod {
         cookie,
-        cookie_mask: if version == Version::V1_0 { 0 } else { cookie_mask },
+        cookie_mask: if version == Version::V1_0 {
+            0
+        } else {
+            cookie_mask
+        },
         table_id: spec.table_id.unwrap_or(default_table),
         command,
         idle_timeout: spec.idle_timeout,
@@ -1117,4 +1255,136 @@ pub fn parse_flow(text: &str, version: Version, command: u8) -> Result<FlowMod, 
         match_,
         instructions,
     })
+}
+
+/// NXM field for each canonical field, for `NXT_FLOW_MOD` (fields without an NXM form keep
+/// their OXM header, as Open vSwitch does).
+fn nxm_field(f: Field) -> Field {
+    match f {
+        Field::InPort => Field::NxmInPort,
+        Field::EthSrc => Field::NxmEthSrc,
+        Field::EthDst => Field::NxmEthDst,
+        Field::EthType => Field::NxmEthType,
+        Field::Ipv4Src => Field::NxmIpSrc,
+        Field::Ipv4Dst => Field::NxmIpDst,
+        Field::Ipv6Src => Field::NxIpv6Src,
+        Field::Ipv6Dst => Field::NxIpv6Dst,
+        Field::Ipv6Flabel => Field::NxIpv6Label,
+        Field::IpDscp => Field::NxmIpTos,
+        Field::IpEcn => Field::NxIpEcn,
+        Field::IpProto => Field::NxmIpProto,
+        Field::TcpSrc => Field::NxmTcpSrc,
+        Field::TcpDst => Field::NxmTcpDst,
+        Field::TcpFlags => Field::NxTcpFlags,
+        Field::UdpSrc => Field::NxmUdpSrc,
+        Field::UdpDst => Field::NxmUdpDst,
+        Field::Icmpv4Type => Field::NxmIcmpType,
+        Field::Icmpv4Code => Field::NxmIcmpCode,
+        Field::Icmpv6Type => Field::NxIcmpv6Type,
+        Field::Icmpv6Code => Field::NxIcmpv6Code,
+        Field::Ipv6NdTarget => Field::NxNdTarget,
+        Field::Ipv6NdSll => Field::NxNdSll,
+        Field::Ipv6NdTll => Field::NxNdTll,
+        Field::ArpOp => Field::NxmArpOp,
+        Field::ArpSpa => Field::NxmArpSpa,
+        Field::ArpTpa => Field::NxmArpTpa,
+        Field::ArpSha => Field::NxArpSha,
+        Field::ArpTha => Field::NxArpTha,
+        Field::TunnelId => Field::NxTunId,
+        f => f,
+    }
+}
+
+/// Encodes fields as NXM entries (Open vSwitch's order, NXM spellings).
+pub fn fields_to_nxm(f: &FlowFields) -> OxmMatch {
+    let oxm = fields_to_oxm(f);
+    let mut out = OxmMatch::default();
+    for e in oxm.entries {
+        let nf = nxm_field(e.field.canonical());
+        let entry = match e.field {
+            // NXM carries the VLAN TCI, in_port in 16 bits, and the TOS byte.
+            Field::VlanVid | Field::VlanPcp => continue,
+            Field::InPort => MatchEntry::from_u64(
+                Field::NxmInPort,
+                u64::from(port::to_of10(e.value_u64() as u32).unwrap_or(0xffff)),
+            ),
+            Field::IpDscp => MatchEntry::from_u64(Field::NxmIpTos, e.value_u64() << 2),
+            Field::EthType if f.vlan_tci.is_some() => {
+                out.entries.push(MatchEntry { field: nf, ..e });
+                if let Some((tci, mask)) = f.vlan_tci {
+                    out.entries.push(if mask == 0xffff {
+                        MatchEntry::from_u64(Field::NxmVlanTci, u64::from(tci))
+                    } else {
+                        MatchEntry::masked(
+                            Field::NxmVlanTci,
+                            &tci.to_be_bytes(),
+                            &mask.to_be_bytes(),
+                        )
+                    });
+                }
+                continue;
+            }
+            _ => MatchEntry { field: nf, ..e },
+        };
+        out.entries.push(entry);
+    }
+    if f.vlan_tci.is_some() && f.get(Field::EthType).is_none() {
+        if let Some((tci, mask)) = f.vlan_tci {
+            let pos = out
+                .entries
+                .iter()
+                .position(|e| {
+                    !matches!(
+                        e.field,
+                        Field::NxmInPort | Field::NxmEthSrc | Field::NxmEthDst
+                    )
+                })
+                .unwrap_or(out.entries.len());
+            let e = if mask == 0xffff {
+                MatchEntry::from_u64(Field::NxmVlanTci, u64::from(tci))
+            } else {
+                MatchEntry::masked(Field::NxmVlanTci, &tci.to_be_bytes(), &mask.to_be_bytes())
+            };
+            out.entries.insert(pos, e);
+        }
+    }
+    out
+}
+
+/// Like [`parse_flow`], but as the message `ovs-ofctl` sends: in OpenFlow 1.0 a flow whose
+/// match the 1.0 `ofp_match` cannot express becomes a Nicira `NXT_FLOW_MOD`.
+pub fn parse_flow_message(
+    text: &str,
+    version: Version,
+    command: u8,
+) -> Result<crate::ofp::Message, SyntaxError> {
+    use crate::ofp::{Message, NxMessage};
+    match parse_flow(text, version, command) {
+        Ok(fm) => Ok(Message::FlowMod(fm)),
+        Err(SyntaxError::Unsupported(_)) if version == Version::V1_0 => {
+            let spec = parse_spec(text)?;
+            let instructions = match &spec.actions {
+                Some(a) => parse_actions(a, version, &spec.fields)?,
+                None => Vec::new(),
+            };
+            let (cookie, _) = spec.cookie.unwrap_or((0, None));
+            Ok(Message::Nx(NxMessage::FlowMod(FlowMod {
+                cookie,
+                cookie_mask: 0,
+                table_id: spec.table_id.unwrap_or(0),
+                command,
+                idle_timeout: spec.idle_timeout,
+                hard_timeout: spec.hard_timeout,
+                priority: spec.priority.unwrap_or(0x8000),
+                buffer_id: NO_BUFFER,
+                out_port: spec.out_port.unwrap_or(port::OFPP_ANY),
+                out_group: OFPG_ANY,
+                flags: spec.flags,
+                importance: 0,
+                match_: Match::Oxm(fields_to_nxm(&spec.fields)),
+                instructions,
+            })))
+        }
+        Err(e) => Err(e),
+    }
 }

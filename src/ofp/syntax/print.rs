@@ -16,7 +16,10 @@ use crate::ofp::Version;
 pub const DEFAULT_PRIORITY: u16 = 0x8000;
 
 fn eth(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn ipv4(v: u64) -> Ipv4Addr {
@@ -357,7 +360,10 @@ pub fn format_fields(f: &FlowFields, priority: u16) -> String {
     if let Some(m) = f.get(Field::TcpFlags) {
         fmt_flags(&mut s, "tcp_flags", m, &TCP_FLAG_BITS);
     }
-    for (fld, name) in [(Field::PbbIsid, "pbb_isid"), (Field::Ipv6Exthdr, "ipv6_exthdr")] {
+    for (fld, name) in [
+        (Field::PbbIsid, "pbb_isid"),
+        (Field::Ipv6Exthdr, "ipv6_exthdr"),
+    ] {
         if let Some(m) = f.get(fld) {
             fmt_hex_masked(&mut s, name, m);
         }
@@ -427,14 +433,32 @@ fn subfield(header: u32, ofs: u32, n_bits: u32) -> String {
 pub fn format_field_value(e: &MatchEntry) -> String {
     let v = e.value();
     let val = match e.field.canonical() {
-        Field::EthSrc | Field::EthDst | Field::ArpSha | Field::ArpTha | Field::Ipv6NdSll
+        Field::EthSrc
+        | Field::EthDst
+        | Field::ArpSha
+        | Field::ArpTha
+        | Field::Ipv6NdSll
         | Field::Ipv6NdTll => eth(v),
-        Field::Ipv4Src | Field::Ipv4Dst | Field::ArpSpa | Field::ArpTpa | Field::NxTunSrc
+        Field::Ipv4Src
+        | Field::Ipv4Dst
+        | Field::ArpSpa
+        | Field::ArpTpa
+        | Field::NxTunSrc
         | Field::NxTunDst => ipv4(e.value_u64()).to_string(),
         Field::Ipv6Src | Field::Ipv6Dst | Field::Ipv6NdTarget => ipv6(&e.value).to_string(),
-        Field::Metadata | Field::TunnelId | Field::PktMark | Field::CtMark | Field::Ipv6Flabel
-        | Field::Xreg0 | Field::Xreg1 | Field::Xreg2 | Field::Xreg3 | Field::Xreg4
-        | Field::Xreg5 | Field::Xreg6 | Field::Xreg7 => hex(e.value_u64()),
+        Field::Metadata
+        | Field::TunnelId
+        | Field::PktMark
+        | Field::CtMark
+        | Field::Ipv6Flabel
+        | Field::Xreg0
+        | Field::Xreg1
+        | Field::Xreg2
+        | Field::Xreg3
+        | Field::Xreg4
+        | Field::Xreg5
+        | Field::Xreg6
+        | Field::Xreg7 => hex(e.value_u64()),
         Field::InPort => port::name(e.value_u64() as u32),
         f if (Field::Reg0..=Field::Reg15).contains(&f) => hex(e.value_u64()),
         _ => e.value_u64().to_string(),
@@ -447,9 +471,24 @@ pub fn format_field_value(e: &MatchEntry) -> String {
     }
 }
 
-const REASONS: [&str; 6] = ["no_match", "action", "invalid_ttl", "action_set", "group", "packet_out"];
+const REASONS: [&str; 6] = [
+    "no_match",
+    "action",
+    "invalid_ttl",
+    "action_set",
+    "group",
+    "packet_out",
+];
 
-fn controller(out: &mut String, max_len: u16, id: u16, reason: u8, userdata: Option<&[u8]>, pause: bool, meter: Option<u32>) {
+fn controller(
+    out: &mut String,
+    max_len: u16,
+    id: u16,
+    reason: u8,
+    userdata: Option<&[u8]>,
+    pause: bool,
+    meter: Option<u32>,
+) {
     if reason == 1 && id == 0 && userdata.is_none() && !pause && meter.is_none() {
         let _ = write!(out, "CONTROLLER:{max_len}");
         return;
@@ -458,7 +497,10 @@ fn controller(out: &mut String, max_len: u16, id: u16, reason: u8, userdata: Opt
     if reason != 1 {
         parts.push(format!(
             "reason={}",
-            REASONS.get(usize::from(reason)).copied().unwrap_or("unknown")
+            REASONS
+                .get(usize::from(reason))
+                .copied()
+                .unwrap_or("unknown")
         ));
     }
     if max_len != u16::MAX {
@@ -480,7 +522,10 @@ fn controller(out: &mut String, max_len: u16, id: u16, reason: u8, userdata: Opt
 }
 
 fn dotted(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(".")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn format_action(a: &Action, out: &mut String) {
@@ -553,7 +598,12 @@ fn format_action(a: &Action, out: &mut String) {
         }
         Action::DecNwTtl | Action::DecTtl => out.push_str("dec_ttl"),
         Action::SetField(e) | Action::RegLoad2(e) => {
-            let _ = write!(out, "set_field:{}->{}", format_field_value(e), field_name(e.field));
+            let _ = write!(
+                out,
+                "set_field:{}->{}",
+                format_field_value(e),
+                field_name(e.field)
+            );
         }
         Action::PushPbb(e) => {
             let _ = write!(out, "push_pbb:{e:#06x}");
@@ -708,7 +758,11 @@ fn flags_text(flags: u16, version: Version) -> Vec<&'static str> {
         v.push("check_overlap");
     }
     if flags & 4 != 0 {
-        v.push(if version == Version::V1_0 { "emerg" } else { "reset_counts" });
+        v.push(if version == Version::V1_0 {
+            "emerg"
+        } else {
+            "reset_counts"
+        });
     }
     if flags & 8 != 0 {
         v.push("no_packet_counts");
