@@ -22,6 +22,7 @@
 //! (the `ovs-ofctl` text syntax).
 
 pub mod action;
+pub mod consistency;
 pub mod error;
 pub mod ext;
 pub mod flow;
