@@ -254,6 +254,35 @@ fn ovs_ofctl_decodes_what_we_send() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// A paused packet-in built with `PacketIn2::new`, as `ovs-ofctl monitor` would show it.
+#[test]
+fn packet_in2_with_continuation() {
+    use ferrovs::ofp::ext::{prop_u64, prop_u8, NXCPT_COOKIE, NXCPT_TABLE_ID};
+    use ferrovs::ofp::{Field, MatchEntry, OxmMatch};
+    if ofp_print(&[1, 2, 0, 8, 0, 0, 0, 1]).is_none() {
+        eprintln!("ovs-ofctl not installed: skipping");
+        return;
+    }
+    let frame = [0xffu8; 14];
+    let md = OxmMatch {
+        entries: vec![MatchEntry::from_u64(Field::InPort, 7)],
+    };
+    let cont = [prop_u8(NXCPT_TABLE_ID, 3), prop_u64(NXCPT_COOKIE, 0x12)];
+    let pin = PacketIn2::new(&frame, 14, 3, 0x12, 1, &md, Some(&[1, 2]), Some(&cont));
+    assert_eq!(pin.cookie(), Some(0x12));
+    assert_eq!(pin.continuation_props().unwrap().unwrap(), cont);
+    let msg = Message::Nx(NxMessage::PacketIn2(pin));
+    check(
+        &msg,
+        Version::V1_3,
+        &[
+            "NXT_PACKET_IN2 (OF1.3) (xid=0x42): table_id=3 cookie=0x12 total_len=14 in_port=7 (via action) data_len=14 (unbuffered)",
+            "userdata=01.02",
+        ],
+    )
+    .unwrap();
+}
+
 /// Our dump-flows lines against `ovs-ofctl`'s for the same flow stats reply.
 #[test]
 fn flow_stats_print_like_dump_flows() {
@@ -594,4 +623,69 @@ fn ovs_ofctl_decodes_control_messages() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// OpenFlow 1.0 dumps come as NXST_FLOW replies; our lines must match `ovs-ofctl`'s.
+#[test]
+fn nx_flow_stats_print_like_dump_flows() {
+    use ferrovs::ofp::multipart::NxFlowStats;
+    use ferrovs::ofp::syntax::parse::fields_to_nxm;
+    use ferrovs::ofp::syntax::{format_nx_flow_stats, parse_flow_message, parse_spec};
+    if ofp_print(&[1, 2, 0, 8, 0, 0, 0, 1]).is_none() {
+        eprintln!("ovs-ofctl not installed: skipping");
+        return;
+    }
+    let mut flows = Vec::new();
+    for (text, prio) in [
+        (
+            "priority=100,tcp,nw_src=10.0.0.0/8,tp_dst=80,reg0=5,actions=output:2",
+            100,
+        ),
+        (
+            "in_port=1,dl_src=01:00:00:00:00:00/01:00:00:00:00:00,actions=drop",
+            0x8000,
+        ),
+    ] {
+        let spec = parse_spec(text).expect("parses");
+        let Ok(Message::FlowMod(_) | Message::Nx(_)) = parse_flow_message(text, Version::V1_0, 0)
+        else {
+            panic!("{text} does not parse as a 1.0 flow");
+        };
+        let actions = match ferrovs::ofp::syntax::parse_actions(
+            spec.actions.as_deref().unwrap_or(""),
+            Version::V1_0,
+            &spec.fields,
+        )
+        .expect("actions parse")
+        .pop()
+        {
+            Some(ferrovs::ofp::Instruction::ApplyActions(a)) => a,
+            _ => Vec::new(),
+        };
+        flows.push(NxFlowStats {
+            table_id: 0,
+            duration_sec: 12,
+            duration_nsec: 500_000_000,
+            priority: prio,
+            idle_timeout: 0,
+            hard_timeout: 30,
+            idle_age: 4,
+            hard_age: 13,
+            cookie: 0,
+            packet_count: 2,
+            byte_count: 120,
+            match_: fields_to_nxm(&spec.fields),
+            actions,
+        });
+    }
+    let reply = Message::MultipartReply(MultipartReply {
+        flags: 0,
+        body: MultipartReplyBody::NxFlow(flows.clone()),
+    });
+    let mut bytes = Vec::new();
+    reply.encode(Version::V1_0, 3, &mut bytes).expect("encodes");
+    let text = ofp_print(&bytes).expect("ovs-ofctl runs");
+    let theirs: Vec<&str> = text.lines().skip(1).collect();
+    let ours: Vec<String> = flows.iter().map(format_nx_flow_stats).collect();
+    assert_eq!(theirs, ours, "{text}");
 }

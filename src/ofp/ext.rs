@@ -338,7 +338,101 @@ pub struct PacketIn2 {
     pub props: Vec<Property>,
 }
 
+/// Continuation property types (nested inside `NXPINT_CONTINUATION`).
+pub const NXCPT_BRIDGE: u16 = 0x8000;
+pub const NXCPT_STACK: u16 = 0x8001;
+pub const NXCPT_MIRRORS: u16 = 0x8002;
+pub const NXCPT_CONNTRACKED: u16 = 0x8003;
+pub const NXCPT_TABLE_ID: u16 = 0x8004;
+pub const NXCPT_COOKIE: u16 = 0x8005;
+pub const NXCPT_ACTIONS: u16 = 0x8006;
+pub const NXCPT_ACTION_SET: u16 = 0x8007;
+pub const NXCPT_ODP_PORT: u16 = 0x8008;
+
+/// A property holding an 8-bit value, as Open vSwitch writes one (length 5, padded).
+pub fn prop_u8(ptype: u16, v: u8) -> Property {
+    Property {
+        ptype,
+        value: vec![v],
+    }
+}
+
+/// A property holding a 32-bit value.
+pub fn prop_u32(ptype: u16, v: u32) -> Property {
+    Property {
+        ptype,
+        value: v.to_be_bytes().to_vec(),
+    }
+}
+
+/// A property holding a 64-bit value, which Open vSwitch aligns with 4 pad bytes first.
+pub fn prop_u64(ptype: u16, v: u64) -> Property {
+    let mut value = vec![0; 4];
+    value.extend_from_slice(&v.to_be_bytes());
+    Property { ptype, value }
+}
+
+/// A property holding nested properties, which start 8-aligned (after 4 pad bytes).
+pub fn prop_nested(ptype: u16, inner: &[Property]) -> Property {
+    let mut value = vec![0; 4];
+    emit_props(inner, &mut value);
+    Property { ptype, value }
+}
+
 impl PacketIn2 {
+    /// A packet-in as Open vSwitch sends it: packet, full length, table, cookie, reason,
+    /// metadata (OXM entries), optional userdata, and for a paused pipeline the
+    /// continuation (nested `NXCPT_*` properties, opaque to the controller).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        packet: &[u8],
+        total_len: u32,
+        table_id: u8,
+        cookie: u64,
+        reason: u8,
+        metadata: &OxmMatch,
+        userdata: Option<&[u8]>,
+        continuation: Option<&[Property]>,
+    ) -> PacketIn2 {
+        let mut props = vec![
+            Property {
+                ptype: NXPINT_PACKET,
+                value: packet.to_vec(),
+            },
+            prop_u32(NXPINT_FULL_LEN, total_len),
+            prop_u8(NXPINT_TABLE_ID, table_id),
+            prop_u64(NXPINT_COOKIE, cookie),
+            prop_u8(NXPINT_REASON, reason),
+        ];
+        let mut md = Vec::new();
+        metadata.emit_entries(&mut md);
+        props.push(Property {
+            ptype: NXPINT_METADATA,
+            value: md,
+        });
+        if let Some(u) = userdata {
+            props.push(Property {
+                ptype: NXPINT_USERDATA,
+                value: u.to_vec(),
+            });
+        }
+        if let Some(c) = continuation {
+            props.push(prop_nested(NXPINT_CONTINUATION, c));
+        }
+        PacketIn2 { props }
+    }
+
+    /// The continuation's nested properties (after the 4 bytes that align them).
+    pub fn continuation_props(&self) -> Result<Option<Vec<Property>>, OfpError> {
+        match self.continuation() {
+            None => Ok(None),
+            Some(v) => {
+                let inner = v.get(4..).ok_or(OfpError::OFPBPC_BAD_LEN)?;
+                parse_props(&mut Reader::new(inner, OfpError::OFPBPC_BAD_LEN)).map(Some)
+            }
+        }
+    }
+
     fn prop(&self, t: u16) -> Option<&[u8]> {
         self.props
             .iter()
@@ -561,6 +655,7 @@ fn parse_nx_flow_mod(version: Version, r: &mut Reader<'_>) -> Result<FlowMod, Of
     if (raw_cmd & 0xff) > 4 {
         return Err(OfpError::OFPFMFC_BAD_COMMAND);
     }
+    super::consistency::check(version, &instructions, &m)?;
     Ok(FlowMod {
         cookie,
         cookie_mask: 0,

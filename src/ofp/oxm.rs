@@ -236,12 +236,21 @@ impl Field {
         let class = (header >> 16) as u16;
         let code = ((header >> 9) & 0x7f) as u8;
         let len = (header & 0xff) as u8;
-        FIELDS
-            .iter()
-            .find(|f| {
-                f.class == class && f.code == code && f.len == len && f.experimenter == experimenter
-            })
-            .map(|f| f.field)
+        let is = |f: &FieldInfo| {
+            f.class == class && f.code == code && f.len == len && f.experimenter == experimenter
+        };
+        // Fast path for the common classes: the table lists OpenFlow basic fields by code
+        // (41 is unassigned) and the registers by number, so one probe usually finds it.
+        let guess = match class {
+            OFPXMC_OPENFLOW_BASIC if code <= 40 => Some(usize::from(code)),
+            OFPXMC_OPENFLOW_BASIC if (42..=44).contains(&code) => Some(usize::from(code) - 1),
+            NXM_NX if code < 16 => Some(Field::Reg0 as usize + usize::from(code)),
+            _ => None,
+        };
+        if let Some(f) = guess.and_then(|i| FIELDS.get(i)).filter(|f| is(f)) {
+            return Some(f.field);
+        }
+        FIELDS.iter().find(|f| is(f)).map(|f| f.field)
     }
 
     /// The OXM field that an NXM field shares its meaning (and storage in a flow) with;
@@ -464,6 +473,45 @@ fn value_is_valid(e: &MatchEntry) -> bool {
     }
 }
 
+/// The facts about a flow that prerequisites test: exact Ethernet type, IP protocol and
+/// ICMPv6 type, and whether an in_port and a VLAN header are matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Facts {
+    pub eth_type: Option<u64>,
+    pub ip_proto: Option<u64>,
+    pub icmpv6_type: Option<u64>,
+    pub in_port: bool,
+    pub vlan: bool,
+}
+
+impl Facts {
+    pub fn satisfy(&self, p: Prereq) -> bool {
+        let ipv4 = self.eth_type == Some(0x0800);
+        let ipv6 = self.eth_type == Some(0x86dd);
+        let ip = ipv4 || ipv6;
+        let icmpv6 = ipv6 && self.ip_proto == Some(58);
+        match p {
+            Prereq::None => true,
+            Prereq::InPort => self.in_port,
+            Prereq::Vlan => self.vlan,
+            Prereq::Ip => ip,
+            Prereq::Ipv4 => ipv4,
+            Prereq::Ipv6 => ipv6,
+            Prereq::Arp => matches!(self.eth_type, Some(0x0806) | Some(0x8035)),
+            Prereq::Tcp => ip && self.ip_proto == Some(6),
+            Prereq::Udp => ip && self.ip_proto == Some(17),
+            Prereq::Sctp => ip && self.ip_proto == Some(132),
+            Prereq::Icmpv4 => ipv4 && self.ip_proto == Some(1),
+            Prereq::Icmpv6 => icmpv6,
+            Prereq::NdSolicit => icmpv6 && self.icmpv6_type == Some(135),
+            Prereq::NdAdvert => icmpv6 && self.icmpv6_type == Some(136),
+            Prereq::Nd => icmpv6 && matches!(self.icmpv6_type, Some(135) | Some(136)),
+            Prereq::Mpls => matches!(self.eth_type, Some(0x8847) | Some(0x8848)),
+            Prereq::Pbb => self.eth_type == Some(0x88e7),
+        }
+    }
+}
+
 /// A match as an ordered list of entries.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OxmMatch {
@@ -494,31 +542,19 @@ impl OxmMatch {
 
     /// True when the fields already in the match satisfy `p`.
     pub fn prereq_ok(&self, p: Prereq) -> bool {
-        let ipv4 = self.eth_type() == Some(0x0800);
-        let ipv6 = self.eth_type() == Some(0x86dd);
-        let ip = ipv4 || ipv6;
-        let icmpv6 = ipv6 && self.ip_proto() == Some(58);
-        let icmpv6_type = || self.exact(Field::Icmpv6Type);
-        match p {
-            Prereq::None => true,
-            Prereq::InPort => self.get(Field::InPort).is_some(),
-            Prereq::Vlan => self.get(Field::VlanVid).is_some_and(|e| {
+        self.facts().satisfy(p)
+    }
+
+    /// What the match pins down that prerequisites depend on.
+    pub fn facts(&self) -> Facts {
+        Facts {
+            eth_type: self.eth_type(),
+            ip_proto: self.ip_proto(),
+            icmpv6_type: self.exact(Field::Icmpv6Type),
+            in_port: self.get(Field::InPort).is_some(),
+            vlan: self.get(Field::VlanVid).is_some_and(|e| {
                 e.value_u64() & 0x1000 != 0 && e.mask_u64().map_or(true, |m| m & 0x1000 != 0)
             }),
-            Prereq::Ip => ip,
-            Prereq::Ipv4 => ipv4,
-            Prereq::Ipv6 => ipv6,
-            Prereq::Arp => matches!(self.eth_type(), Some(0x0806) | Some(0x8035)),
-            Prereq::Tcp => ip && self.ip_proto() == Some(6),
-            Prereq::Udp => ip && self.ip_proto() == Some(17),
-            Prereq::Sctp => ip && self.ip_proto() == Some(132),
-            Prereq::Icmpv4 => ipv4 && self.ip_proto() == Some(1),
-            Prereq::Icmpv6 => icmpv6,
-            Prereq::NdSolicit => icmpv6 && icmpv6_type() == Some(135),
-            Prereq::NdAdvert => icmpv6 && icmpv6_type() == Some(136),
-            Prereq::Nd => icmpv6 && matches!(icmpv6_type(), Some(135) | Some(136)),
-            Prereq::Mpls => matches!(self.eth_type(), Some(0x8847) | Some(0x8848)),
-            Prereq::Pbb => self.eth_type() == Some(0x88e7),
         }
     }
 
@@ -595,6 +631,19 @@ mod tests {
 
     fn parse(bytes: &[u8]) -> Result<OxmMatch, OfpError> {
         OxmMatch::parse_entries(&mut Reader::new(bytes, OfpError::OFPBMC_BAD_LEN))
+    }
+
+    #[test]
+    fn every_field_is_found_by_its_header() {
+        for f in FIELDS {
+            // `from_header` takes the payload length, without an experimenter id.
+            let h = f.field.header(false) - if f.experimenter.is_some() { 4 } else { 0 };
+            assert_eq!(Field::from_header(h, f.experimenter), Some(f.field));
+            let mut bytes = f.field.header(false).to_be_bytes().to_vec();
+            bytes.extend(f.experimenter.map(u32::to_be_bytes).unwrap_or_default());
+            let mut r = Reader::new(&bytes, OfpError::OFPBMC_BAD_LEN);
+            assert_eq!(parse_header(&mut r), Ok((f.field, false)));
+        }
     }
 
     #[test]

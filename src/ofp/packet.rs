@@ -163,3 +163,54 @@ impl PacketOut {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ofp::{decode, Message};
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    const FRAME: &str = "0001020304050001020304060800450000140000000040000000c0a80001c0a80002";
+
+    /// `ovs-ofctl packet-out SWITCH 1 output:2 FRAME` in OpenFlow 1.0 and 1.3.
+    #[test]
+    fn packet_out_10_and_13() {
+        for (hex, v) in [
+            (
+                format!("010d003a00000006ffffffff000100080000000800020000{FRAME}"),
+                Version::V1_0,
+            ),
+            (
+                format!(
+                    "040d004a00000006ffffffff0000000100100000000000000000\
+                     0010000000020000000000000000{FRAME}"
+                ),
+                Version::V1_3,
+            ),
+        ] {
+            let bytes = unhex(&hex);
+            let (_, m) = decode(&bytes).unwrap();
+            let Message::PacketOut(po) = &m else {
+                panic!("not a packet-out")
+            };
+            assert_eq!(po.in_port, 1);
+            assert_eq!(po.buffer_id, 0xffff_ffff);
+            assert_eq!(
+                po.actions,
+                [Action::Output {
+                    port: 2,
+                    max_len: 0
+                }]
+            );
+            assert_eq!(po.data, unhex(FRAME));
+            let mut out = Vec::new();
+            m.encode(v, 6, &mut out).unwrap();
+            assert_eq!(out, bytes);
+        }
+    }
+}

@@ -385,3 +385,43 @@ pub(crate) fn with_len(
     patch_u16(out, start + at, len);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ofp::{decode, Message};
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// `ovs-ofctl mod-port SWITCH 1 down` against a port with MAC 00:00:00:00:00:01.
+    #[test]
+    fn port_mod_10_and_13() {
+        for (hex, v) in [
+            (
+                "010f002000000004000100000000000100000001000000010000000000000000",
+                Version::V1_0,
+            ),
+            (
+                "04100028000000040000000100000000000000000001000000000001000000010000000000000000",
+                Version::V1_3,
+            ),
+        ] {
+            let bytes = unhex(hex);
+            let (_, m) = decode(&bytes).unwrap();
+            let Message::PortMod(pm) = &m else {
+                panic!("not a port-mod")
+            };
+            assert_eq!(pm.port_no, 1);
+            assert_eq!(pm.hw_addr, [0, 0, 0, 0, 0, 1]);
+            // OFPPC_PORT_DOWN in both config and mask.
+            assert_eq!((pm.config, pm.mask, pm.advertise), (1, 1, 0));
+            let mut out = Vec::new();
+            m.encode(v, 4, &mut out).unwrap();
+            assert_eq!(out, bytes);
+        }
+    }
+}
