@@ -399,11 +399,17 @@ impl<'a, 'c> Xlate<'a, 'c> {
             });
             return;
         }
-        match slot {
-            // OXM vlan_vid/vlan_pcp change an existing tag; they never create one.
-            Field::VlanVid if e.field != Field::NxmVlanTci && self.key.vlan_outer_tpid() == 0 => {
+        if slot == Field::VlanVid && e.field != Field::NxmVlanTci {
+            // OXM vlan_vid/vlan_pcp change an existing tag; they never create one, so
+            // whether there is a tag matters.
+            let mut wc = FlowFields::default();
+            wc.set_u64(Field::VlanVid, u64::from(VLAN_PRESENT));
+            self.examine(&wc);
+            if self.key.vlan_outer_tpid() == 0 {
                 return;
             }
+        }
+        match slot {
             Field::NxIpFrag
             | Field::ArpOp
             | Field::ArpSpa
@@ -1053,9 +1059,11 @@ impl<'a, 'c> Xlate<'a, 'c> {
                 self.base,
                 self.written.clone(),
             );
-            let outer = std::mem::take(&mut self.out.actions);
+            // The bucket's actions stay after the outer ones while it runs, so a
+            // packet-in inside it sees every rewrite before it.
+            let start = self.out.actions.len();
             self.do_actions(&bucket.actions);
-            let nested = std::mem::replace(&mut self.out.actions, outer);
+            let nested = self.out.actions.split_off(start);
             let rewrites = nested
                 .iter()
                 .any(|a| !matches!(a, DpAction::Output(_) | DpAction::Userspace { .. }));
