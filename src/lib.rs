@@ -17,3 +17,4 @@ pub mod dpif;
 pub mod ofp;
 pub mod ofproto;
 pub mod switch;
+pub mod xlate;

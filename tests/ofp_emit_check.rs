@@ -624,3 +624,68 @@ fn ovs_ofctl_decodes_control_messages() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// OpenFlow 1.0 dumps come as NXST_FLOW replies; our lines must match `ovs-ofctl`'s.
+#[test]
+fn nx_flow_stats_print_like_dump_flows() {
+    use ferrovs::ofp::multipart::NxFlowStats;
+    use ferrovs::ofp::syntax::parse::fields_to_nxm;
+    use ferrovs::ofp::syntax::{format_nx_flow_stats, parse_flow_message, parse_spec};
+    if ofp_print(&[1, 2, 0, 8, 0, 0, 0, 1]).is_none() {
+        eprintln!("ovs-ofctl not installed: skipping");
+        return;
+    }
+    let mut flows = Vec::new();
+    for (text, prio) in [
+        (
+            "priority=100,tcp,nw_src=10.0.0.0/8,tp_dst=80,reg0=5,actions=output:2",
+            100,
+        ),
+        (
+            "in_port=1,dl_src=01:00:00:00:00:00/01:00:00:00:00:00,actions=drop",
+            0x8000,
+        ),
+    ] {
+        let spec = parse_spec(text).expect("parses");
+        let Ok(Message::FlowMod(_) | Message::Nx(_)) = parse_flow_message(text, Version::V1_0, 0)
+        else {
+            panic!("{text} does not parse as a 1.0 flow");
+        };
+        let actions = match ferrovs::ofp::syntax::parse_actions(
+            spec.actions.as_deref().unwrap_or(""),
+            Version::V1_0,
+            &spec.fields,
+        )
+        .expect("actions parse")
+        .pop()
+        {
+            Some(ferrovs::ofp::Instruction::ApplyActions(a)) => a,
+            _ => Vec::new(),
+        };
+        flows.push(NxFlowStats {
+            table_id: 0,
+            duration_sec: 12,
+            duration_nsec: 500_000_000,
+            priority: prio,
+            idle_timeout: 0,
+            hard_timeout: 30,
+            idle_age: 4,
+            hard_age: 13,
+            cookie: 0,
+            packet_count: 2,
+            byte_count: 120,
+            match_: fields_to_nxm(&spec.fields),
+            actions,
+        });
+    }
+    let reply = Message::MultipartReply(MultipartReply {
+        flags: 0,
+        body: MultipartReplyBody::NxFlow(flows.clone()),
+    });
+    let mut bytes = Vec::new();
+    reply.encode(Version::V1_0, 3, &mut bytes).expect("encodes");
+    let text = ofp_print(&bytes).expect("ovs-ofctl runs");
+    let theirs: Vec<&str> = text.lines().skip(1).collect();
+    let ours: Vec<String> = flows.iter().map(format_nx_flow_stats).collect();
+    assert_eq!(theirs, ours, "{text}");
+}

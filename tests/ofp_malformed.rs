@@ -269,3 +269,29 @@ fn error_encoding_per_version() {
     error_reply(&req10, OfpError::OFPMMFC_BAD_RATE, Version::V1_0, &mut out).unwrap();
     assert_eq!(&out[8..20], &unhex("b0c2000000002320 0001 0209")[..]);
 }
+
+/// Actions that need fields the match does not provide (checked with `ovs-ofctl ofp-print`:
+/// `***decode error: OFPBAC_MATCH_INCONSISTENT***`).
+#[test]
+fn actions_inconsistent_with_match() {
+    // set_field:80->tcp_dst with no match, and with only `ip`.
+    assert_eq!(
+        err("040e005000000001000000000000000000000000000000000000000000008000ffffffffffffffffffffffff00000000000100040000000000040018000000000019001080001c020050000000000000"),
+        OfpError::OFPBAC_MATCH_INCONSISTENT
+    );
+    assert_eq!(
+        err("040e005800000001000000000000000000000000000000000000000000008000ffffffffffffffffffffffff000000000001000a80000a02080000000000000000040018000000000019001080001c020050000000000000"),
+        OfpError::OFPBAC_MATCH_INCONSISTENT
+    );
+    // dec_ttl without ip; pop_vlan without a VLAN.
+    assert_eq!(
+        err("040e004800000001000000000000000000000000000000000000000000008000ffffffffffffffffffffffff00000000000100040000000000040010000000000018000800000000"),
+        OfpError::OFPBAC_MATCH_INCONSISTENT
+    );
+    assert_eq!(
+        err("040e004800000001000000000000000000000000000000000000000000008000ffffffffffffffffffffffff00000000000100040000000000040010000000000012000800000000"),
+        OfpError::OFPBAC_MATCH_INCONSISTENT
+    );
+    // With `tcp` the same set_field is fine.
+    assert!(decode(&unhex("040e005800000001000000000000000000000000000000000000000000008000ffffffffffffffffffffffff000000000001000f80000a02080080001401060000040018000000000019001080001c020050000000000000")).is_ok());
+}

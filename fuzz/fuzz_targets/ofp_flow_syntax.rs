@@ -1,8 +1,11 @@
-//! Any text into the flow-syntax parser, for every version: no panics; what parses must
-//! print and encode without panicking.
+//! Any text into the flow, group and meter syntax parsers, for every version: no panics;
+//! what parses must print and encode without panicking.
 #![no_main]
 
-use ferrovs::ofp::syntax::{format_flow_mod, parse_flow};
+use ferrovs::ofp::syntax::{
+    format_flow_mod, format_group_mod, format_meter_mod, parse_flow_message, parse_group,
+    parse_meter,
+};
 use ferrovs::ofp::{Message, Version};
 use libfuzzer_sys::fuzz_target;
 
@@ -12,11 +15,21 @@ fuzz_target!(|data: &[u8]| {
     };
     for version in Version::ALL {
         for command in [0, 3] {
-            if let Ok(fm) = parse_flow(text, version, command) {
-                let _ = format_flow_mod(&fm, version);
+            if let Ok(msg) = parse_flow_message(text, version, command) {
+                if let Message::FlowMod(fm) = &msg {
+                    let _ = format_flow_mod(fm, version);
+                }
                 let mut out = Vec::new();
-                let _ = Message::FlowMod(fm).encode(version, 1, &mut out);
+                let _ = msg.encode(version, 1, &mut out);
             }
         }
+        if let Ok(g) = parse_group(text, 0, version) {
+            let _ = format_group_mod(&g);
+            let _ = Message::GroupMod(g).encode(version, 1, &mut Vec::new());
+        }
+    }
+    if let Ok(m) = parse_meter(text, 0) {
+        let _ = format_meter_mod(&m);
+        let _ = Message::MeterMod(m).encode(Version::V1_3, 1, &mut Vec::new());
     }
 });

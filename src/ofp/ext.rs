@@ -655,6 +655,7 @@ fn parse_nx_flow_mod(version: Version, r: &mut Reader<'_>) -> Result<FlowMod, Of
     if (raw_cmd & 0xff) > 4 {
         return Err(OfpError::OFPFMFC_BAD_COMMAND);
     }
+    super::consistency::check(version, &instructions, &m)?;
     Ok(FlowMod {
         cookie,
         cookie_mask: 0,

@@ -164,6 +164,7 @@ impl FlowMod {
             if (raw_cmd & 0xff) > u16::from(OFPFC_DELETE_STRICT) {
                 return Err(OfpError::OFPFMFC_BAD_COMMAND);
             }
+            super::consistency::check(version, &instructions, &match_.to_oxm())?;
             Ok(FlowMod {
                 cookie,
                 cookie_mask: 0,
@@ -202,6 +203,9 @@ impl FlowMod {
                 return Err(OfpError::OFPFMFC_BAD_TABLE_ID);
             }
             check_goto(&instructions, table_id)?;
+            if let Match::Oxm(m) = &match_ {
+                super::consistency::check(version, &instructions, m)?;
+            }
             Ok(FlowMod {
                 cookie,
                 cookie_mask,

@@ -473,6 +473,45 @@ fn value_is_valid(e: &MatchEntry) -> bool {
     }
 }
 
+/// The facts about a flow that prerequisites test: exact Ethernet type, IP protocol and
+/// ICMPv6 type, and whether an in_port and a VLAN header are matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Facts {
+    pub eth_type: Option<u64>,
+    pub ip_proto: Option<u64>,
+    pub icmpv6_type: Option<u64>,
+    pub in_port: bool,
+    pub vlan: bool,
+}
+
+impl Facts {
+    pub fn satisfy(&self, p: Prereq) -> bool {
+        let ipv4 = self.eth_type == Some(0x0800);
+        let ipv6 = self.eth_type == Some(0x86dd);
+        let ip = ipv4 || ipv6;
+        let icmpv6 = ipv6 && self.ip_proto == Some(58);
+        match p {
+            Prereq::None => true,
+            Prereq::InPort => self.in_port,
+            Prereq::Vlan => self.vlan,
+            Prereq::Ip => ip,
+            Prereq::Ipv4 => ipv4,
+            Prereq::Ipv6 => ipv6,
+            Prereq::Arp => matches!(self.eth_type, Some(0x0806) | Some(0x8035)),
+            Prereq::Tcp => ip && self.ip_proto == Some(6),
+            Prereq::Udp => ip && self.ip_proto == Some(17),
+            Prereq::Sctp => ip && self.ip_proto == Some(132),
+            Prereq::Icmpv4 => ipv4 && self.ip_proto == Some(1),
+            Prereq::Icmpv6 => icmpv6,
+            Prereq::NdSolicit => icmpv6 && self.icmpv6_type == Some(135),
+            Prereq::NdAdvert => icmpv6 && self.icmpv6_type == Some(136),
+            Prereq::Nd => icmpv6 && matches!(self.icmpv6_type, Some(135) | Some(136)),
+            Prereq::Mpls => matches!(self.eth_type, Some(0x8847) | Some(0x8848)),
+            Prereq::Pbb => self.eth_type == Some(0x88e7),
+        }
+    }
+}
+
 /// A match as an ordered list of entries.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OxmMatch {
@@ -503,31 +542,19 @@ impl OxmMatch {
 
     /// True when the fields already in the match satisfy `p`.
     pub fn prereq_ok(&self, p: Prereq) -> bool {
-        let ipv4 = self.eth_type() == Some(0x0800);
-        let ipv6 = self.eth_type() == Some(0x86dd);
-        let ip = ipv4 || ipv6;
-        let icmpv6 = ipv6 && self.ip_proto() == Some(58);
-        let icmpv6_type = || self.exact(Field::Icmpv6Type);
-        match p {
-            Prereq::None => true,
-            Prereq::InPort => self.get(Field::InPort).is_some(),
-            Prereq::Vlan => self.get(Field::VlanVid).is_some_and(|e| {
+        self.facts().satisfy(p)
+    }
+
+    /// What the match pins down that prerequisites depend on.
+    pub fn facts(&self) -> Facts {
+        Facts {
+            eth_type: self.eth_type(),
+            ip_proto: self.ip_proto(),
+            icmpv6_type: self.exact(Field::Icmpv6Type),
+            in_port: self.get(Field::InPort).is_some(),
+            vlan: self.get(Field::VlanVid).is_some_and(|e| {
                 e.value_u64() & 0x1000 != 0 && e.mask_u64().map_or(true, |m| m & 0x1000 != 0)
             }),
-            Prereq::Ip => ip,
-            Prereq::Ipv4 => ipv4,
-            Prereq::Ipv6 => ipv6,
-            Prereq::Arp => matches!(self.eth_type(), Some(0x0806) | Some(0x8035)),
-            Prereq::Tcp => ip && self.ip_proto() == Some(6),
-            Prereq::Udp => ip && self.ip_proto() == Some(17),
-            Prereq::Sctp => ip && self.ip_proto() == Some(132),
-            Prereq::Icmpv4 => ipv4 && self.ip_proto() == Some(1),
-            Prereq::Icmpv6 => icmpv6,
-            Prereq::NdSolicit => icmpv6 && icmpv6_type() == Some(135),
-            Prereq::NdAdvert => icmpv6 && icmpv6_type() == Some(136),
-            Prereq::Nd => icmpv6 && matches!(icmpv6_type(), Some(135) | Some(136)),
-            Prereq::Mpls => matches!(self.eth_type(), Some(0x8847) | Some(0x8848)),
-            Prereq::Pbb => self.eth_type() == Some(0x88e7),
         }
     }
 

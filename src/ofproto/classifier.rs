@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 
+use super::trie::{PrefixLens, PrefixTrie};
 use crate::ofp::oxm::{Field, FIELDS};
 use crate::ofp::port;
 use crate::ofp::OxmMatch;
@@ -228,12 +229,162 @@ struct Subtable<R> {
     rules: HashMap<FlowFields, Vec<(u32, R)>>,
     max_priority: u32,
     count: usize,
+    /// Staged lookup: cumulative masks (metadata, then + L2, then + L3), each with the
+    /// masked values of the rules and how many rules have each. A packet whose value is
+    /// missing at some stage cannot match, and the megaflow needs only that stage's bits.
+    /// The full mask is the last stage and is not listed here.
+    stages: Vec<Stage>,
+    /// Per tracked prefix field ([`TRIE_FIELDS`]): the subtable's prefix length on it,
+    /// when its mask there is a non-empty prefix.
+    plens: [Option<u32>; TRIE_FIELDS.len()],
+    /// The stage before which the prefix check runs (the first stage that has L3 bits);
+    /// `stages.len()` means "before the final hash lookup".
+    trie_stage: usize,
+}
+
+struct Stage {
+    mask: FlowFields,
+    values: HashMap<FlowFields, u32>,
+}
+
+/// The fields with prefix tracking, with their width in bits and the field that must be
+/// pinned for their value to mean anything (their prerequisite).
+const TRIE_FIELDS: [(Field, u32); 4] = [
+    (Field::Ipv4Dst, 32),
+    (Field::Ipv4Src, 32),
+    (Field::Ipv6Dst, 128),
+    (Field::Ipv6Src, 128),
+];
+
+/// Lookup stage of a field: 0 metadata, 1 L2, 2 L3, 3 L4.
+fn stage_of(field: Field) -> usize {
+    use Field as F;
+    match field {
+        F::EthDst | F::EthSrc | F::EthType | F::VlanVid | F::VlanPcp | F::PbbIsid | F::PbbUca => 1,
+        F::IpDscp
+        | F::IpEcn
+        | F::IpProto
+        | F::Ipv4Src
+        | F::Ipv4Dst
+        | F::ArpOp
+        | F::ArpSpa
+        | F::ArpTpa
+        | F::ArpSha
+        | F::ArpTha
+        | F::Ipv6Src
+        | F::Ipv6Dst
+        | F::Ipv6Flabel
+        | F::MplsLabel
+        | F::MplsTc
+        | F::MplsBos
+        | F::Ipv6Exthdr
+        | F::NxIpFrag
+        | F::NxNwTtl => 2,
+        F::TcpSrc
+        | F::TcpDst
+        | F::UdpSrc
+        | F::UdpDst
+        | F::SctpSrc
+        | F::SctpDst
+        | F::Icmpv4Type
+        | F::Icmpv4Code
+        | F::Icmpv6Type
+        | F::Icmpv6Code
+        | F::Ipv6NdTarget
+        | F::Ipv6NdSll
+        | F::Ipv6NdTll
+        | F::TcpFlags
+        | F::OnfTcpFlags
+        | F::NxTcpFlags => 3,
+        _ => 0,
+    }
+}
+
+/// The leading-ones length of `mask`, when it is a non-empty prefix mask.
+fn prefix_len(mask: &[u8]) -> Option<u32> {
+    let mut n = 0u32;
+    let mut ended = false;
+    for &b in mask {
+        if ended {
+            if b != 0 {
+                return None;
+            }
+            continue;
+        }
+        n += b.leading_ones();
+        if b != 0xff {
+            if b.leading_ones() + b.trailing_zeros() != 8 {
+                return None;
+            }
+            ended = true;
+        }
+    }
+    (n > 0).then_some(n)
+}
+
+/// A mask of the first `bits` bits of a `len`-byte field.
+fn prefix_mask(len: usize, bits: u32) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            let have = bits.saturating_sub(8 * i as u32).min(8);
+            if have == 0 {
+                0
+            } else {
+                0xffu8 << (8 - have)
+            }
+        })
+        .collect()
+}
+
+impl<R> Subtable<R> {
+    fn new(mask: &FlowFields) -> Subtable<R> {
+        let mut by_stage = [
+            FlowFields::default(),
+            FlowFields::default(),
+            FlowFields::default(),
+            FlowFields::default(),
+        ];
+        for info in FIELDS {
+            let r = range(info.field);
+            let s = stage_of(info.field);
+            by_stage[s].bytes[r.clone()].copy_from_slice(&mask.bytes[r]);
+        }
+        let mut stages = Vec::new();
+        let mut cum = FlowFields::default();
+        let mut trie_stage = None;
+        for (s, part) in by_stage.iter().enumerate() {
+            if part.is_zero() {
+                continue;
+            }
+            if s >= 2 && trie_stage.is_none() {
+                trie_stage = Some(stages.len());
+            }
+            cum.or_assign(part);
+            stages.push(Stage {
+                mask: cum.clone(),
+                values: HashMap::new(),
+            });
+        }
+        // The last cumulative stage is the whole mask: the rules map itself checks it.
+        stages.pop();
+        let plens = TRIE_FIELDS.map(|(f, _)| prefix_len(mask.get(f)));
+        Subtable {
+            mask: mask.clone(),
+            rules: HashMap::new(),
+            max_priority: 0,
+            count: 0,
+            trie_stage: trie_stage.unwrap_or(stages.len()),
+            stages,
+            plens,
+        }
+    }
 }
 
 /// A priority classifier over rules identified by `R`.
 pub struct Classifier<R> {
     subtables: Vec<Subtable<R>>,
     count: usize,
+    tries: [PrefixTrie; TRIE_FIELDS.len()],
 }
 
 impl<R> Default for Classifier<R> {
@@ -241,6 +392,7 @@ impl<R> Default for Classifier<R> {
         Classifier {
             subtables: Vec::new(),
             count: 0,
+            tries: TRIE_FIELDS.map(|(_, w)| PrefixTrie::new(w)),
         }
     }
 }
@@ -259,16 +411,19 @@ impl<R: Copy + PartialEq> Classifier<R> {
         let idx = match self.subtables.iter().position(|s| s.mask == m.mask) {
             Some(i) => i,
             None => {
-                self.subtables.push(Subtable {
-                    mask: m.mask.clone(),
-                    rules: HashMap::new(),
-                    max_priority: 0,
-                    count: 0,
-                });
+                self.subtables.push(Subtable::new(&m.mask));
                 self.subtables.len() - 1
             }
         };
         let st = &mut self.subtables[idx];
+        for stage in &mut st.stages {
+            *stage.values.entry(m.value.and(&stage.mask)).or_insert(0) += 1;
+        }
+        for (t, plen) in st.plens.iter().enumerate() {
+            if let Some(p) = plen {
+                self.tries[t].insert(m.value.get(TRIE_FIELDS[t].0), *p);
+            }
+        }
         let list = st.rules.entry(m.value.clone()).or_default();
         let at = list
             .iter()
@@ -291,6 +446,20 @@ impl<R: Copy + PartialEq> Classifier<R> {
         if list.is_empty() {
             st.rules.remove(&m.value);
         }
+        for stage in &mut st.stages {
+            let key = m.value.and(&stage.mask);
+            if let Some(n) = stage.values.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    stage.values.remove(&key);
+                }
+            }
+        }
+        for (t, plen) in st.plens.iter().enumerate() {
+            if let Some(p) = plen {
+                self.tries[t].remove(m.value.get(TRIE_FIELDS[t].0), *p);
+            }
+        }
         st.count -= 1;
         self.count -= 1;
         if st.count == 0 {
@@ -308,8 +477,7 @@ impl<R: Copy + PartialEq> Classifier<R> {
     }
 
     fn sort(&mut self) {
-        self.subtables
-            .sort_by_key(|s| std::cmp::Reverse(s.max_priority));
+        self.subtables.sort_by_key(|s| std::cmp::Reverse(s.max_priority));
     }
 
     /// The rule with exactly this match and priority.
@@ -338,13 +506,53 @@ impl<R: Copy + PartialEq> Classifier<R> {
 
     /// The highest-priority rule matching `flow`, and the bits the answer depended on.
     /// Among equal priorities the rule found first wins (OpenFlow leaves it undefined).
+    ///
+    /// The bits are as few as the rules allow: a subtable is probed stage by stage
+    /// (metadata, L2, L3, L4) and a stage with no rule value costs only the stages so far;
+    /// before the L3 stage, the prefix tries rule out subtables whose address prefix length
+    /// has no rule along the packet's address, at the cost of the leading address bits the
+    /// trie walk needed.
     pub fn lookup(&self, flow: &FlowFields) -> (Option<R>, FlowFields) {
         let mut wc = FlowFields::default();
         let mut best: Option<(u32, R)> = None;
-        for st in &self.subtables {
+        // Each trie is walked at most once per lookup, when a subtable first needs it.
+        let mut trie_answers: [Option<(PrefixLens, u32)>; TRIE_FIELDS.len()] =
+            [None; TRIE_FIELDS.len()];
+        'subtables: for st in &self.subtables {
             if let Some((bp, _)) = best {
                 if st.max_priority <= bp {
                     break;
+                }
+            }
+            for i in 0..=st.stages.len() {
+                if i == st.trie_stage {
+                    for (t, plen) in st.plens.iter().enumerate() {
+                        let Some(p) = *plen else { continue };
+                        let (field, _) = TRIE_FIELDS[t];
+                        let (lens, bits) = *trie_answers[t]
+                            .get_or_insert_with(|| self.tries[t].lookup(flow.get(field)));
+                        if !lens.contains(p) {
+                            if i > 0 {
+                                wc.or_assign(&st.stages[i - 1].mask);
+                            }
+                            let r = range(field);
+                            for (w, m) in wc.bytes[r.clone()]
+                                .iter_mut()
+                                .zip(prefix_mask(r.len(), bits))
+                            {
+                                *w |= m;
+                            }
+                            // The address means something only for its ethertype.
+                            wc.set(Field::EthType, &[0xff, 0xff]);
+                            continue 'subtables;
+                        }
+                    }
+                }
+                if let Some(stage) = st.stages.get(i) {
+                    if !stage.values.contains_key(&flow.and(&stage.mask)) {
+                        wc.or_assign(&stage.mask);
+                        continue 'subtables;
+                    }
                 }
             }
             wc.or_assign(&st.mask);

@@ -38,6 +38,7 @@ mod groups;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod trie;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -863,3 +863,39 @@ pub fn format_flow_stats(fs: &FlowStats, version: Version) -> String {
     s.push_str(&format_instructions(&fs.instructions));
     s
 }
+
+/// One `ovs-ofctl dump-flows` line for an OpenFlow 1.0 `NXST_FLOW` entry (which adds the
+/// flow's idle and hard ages).
+pub fn format_nx_flow_stats(fs: &crate::ofp::multipart::NxFlowStats) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        " cookie={:#x}, duration={}.{:03}s, table={}, n_packets={}, n_bytes={}, ",
+        fs.cookie,
+        fs.duration_sec,
+        fs.duration_nsec / 1_000_000,
+        fs.table_id,
+        fs.packet_count,
+        fs.byte_count
+    );
+    if fs.idle_timeout != 0 {
+        let _ = write!(s, "idle_timeout={}, ", fs.idle_timeout);
+    }
+    if fs.hard_timeout != 0 {
+        let _ = write!(s, "hard_timeout={}, ", fs.hard_timeout);
+    }
+    // Ages are sent plus one, so that zero means "unknown".
+    if fs.idle_age > 0 {
+        let _ = write!(s, "idle_age={}, ", fs.idle_age - 1);
+    }
+    if fs.hard_age > 0 && u32::from(fs.hard_age - 1) != fs.duration_sec {
+        let _ = write!(s, "hard_age={}, ", fs.hard_age - 1);
+    }
+    s.push_str(&format_match(&Match::Oxm(fs.match_.clone()), fs.priority));
+    if !s.ends_with(' ') {
+        s.push(' ');
+    }
+    s.push_str("actions=");
+    s.push_str(&format_actions(&fs.actions));
+    s
+}
