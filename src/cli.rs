@@ -59,4 +59,31 @@ pub struct RunArgs {
     /// Print no live status line.
     #[arg(long)]
     pub quiet: bool,
+    /// An OpenFlow service listener (repeatable): ptcp:[PORT][:IP],
+    /// pssl:[PORT][:IP] or punix:PATH. TCP listeners bind 127.0.0.1 unless
+    /// an address is given. A punix listener for `ovs-ofctl` is always
+    /// opened beside the control socket (`br0.mgmt`).
+    #[arg(long = "listen", value_name = "TARGET")]
+    pub listen: Vec<String>,
+    /// An OpenFlow controller to connect to (repeatable): tcp:IP[:PORT] or
+    /// ssl:IP[:PORT]; the port defaults to 6653.
+    #[arg(long = "controller", value_name = "TARGET")]
+    pub controllers: Vec<String>,
+    /// What to do without a controller: secure (keep the flows, drop
+    /// misses) or standalone (after 3 probe intervals, act as a learning
+    /// switch). Default: secure.
+    #[arg(long, value_name = "MODE")]
+    pub fail_mode: Option<String>,
+    /// The datapath id, in hex (default: from the bridge's MAC).
+    #[arg(long, value_name = "HEX")]
+    pub datapath_id: Option<String>,
+    /// TLS private key (PEM) for ssl: and pssl:.
+    #[arg(long, value_name = "FILE")]
+    pub ssl_private_key: Option<PathBuf>,
+    /// TLS certificate (PEM) for ssl: and pssl:.
+    #[arg(long, value_name = "FILE")]
+    pub ssl_certificate: Option<PathBuf>,
+    /// CA certificate (PEM) that peers must be signed by.
+    #[arg(long, value_name = "FILE")]
+    pub ssl_ca_cert: Option<PathBuf>,
 }

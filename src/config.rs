@@ -11,6 +11,7 @@ use pmd::odp::OdpFlow;
 use serde::Deserialize;
 
 use crate::cli::RunArgs;
+use crate::connmgr::{ConnmgrConfig, ListenTarget, TlsFiles};
 
 /// One port as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +73,10 @@ pub struct SwitchConfig {
     /// Whether the user chose `ctl_path` (then failing to bind it is an
     /// error; the default only gets a warning).
     pub ctl_explicit: bool,
+    /// OpenFlow connections: listeners, controllers, fail mode, TLS.
+    pub connmgr: ConnmgrConfig,
+    /// `--datapath-id`.
+    pub datapath_id: Option<u64>,
 }
 
 /// Where the control socket goes unless `--ctl` says otherwise.
@@ -84,6 +89,15 @@ struct FileConfig {
     pmd_cores: Option<String>,
     mbufs: Option<u32>,
     eal: Option<String>,
+    #[serde(default)]
+    listen: Vec<String>,
+    #[serde(default)]
+    controller: Vec<String>,
+    fail_mode: Option<String>,
+    datapath_id: Option<String>,
+    ssl_private_key: Option<PathBuf>,
+    ssl_certificate: Option<PathBuf>,
+    ssl_ca_cert: Option<PathBuf>,
     #[serde(default)]
     port: Vec<FilePort>,
     #[serde(default)]
@@ -174,6 +188,18 @@ impl SwitchConfig {
     }
 
     fn resolve(file: FileConfig, args: &RunArgs) -> Result<SwitchConfig, String> {
+        let file_of = FileOpenflow {
+            listen: file.listen,
+            controller: file.controller,
+            fail_mode: file.fail_mode,
+            ssl_private_key: file.ssl_private_key,
+            ssl_certificate: file.ssl_certificate,
+            ssl_ca_cert: file.ssl_ca_cert,
+        };
+        let datapath_id = match args.datapath_id.as_ref().or(file.datapath_id.as_ref()) {
+            Some(s) => Some(parse_datapath_id(s)?),
+            None => None,
+        };
         let mut ports: Vec<PortSpec> = file
             .port
             .into_iter()
@@ -278,10 +304,97 @@ impl SwitchConfig {
             eal_extra,
             quiet: args.quiet,
             flows,
+            connmgr: resolve_connmgr(&file_of, args, &ctl_path)?,
+            datapath_id,
             ctl_path,
             ctl_explicit: args.ctl.is_some(),
         })
     }
+}
+
+/// The OpenFlow part of the file, kept apart from what `resolve` consumes.
+struct FileOpenflow {
+    listen: Vec<String>,
+    controller: Vec<String>,
+    fail_mode: Option<String>,
+    ssl_private_key: Option<PathBuf>,
+    ssl_certificate: Option<PathBuf>,
+    ssl_ca_cert: Option<PathBuf>,
+}
+
+/// The management listener `ovs-ofctl` finds beside the control socket.
+pub fn mgmt_socket_path(ctl_path: &Path) -> PathBuf {
+    ctl_path.with_file_name("br0.mgmt")
+}
+
+fn resolve_connmgr(
+    file: &FileOpenflow,
+    args: &RunArgs,
+    ctl_path: &Path,
+) -> Result<ConnmgrConfig, String> {
+    let mut cfg = ConnmgrConfig::default();
+    let listen = if args.listen.is_empty() {
+        &file.listen
+    } else {
+        &args.listen
+    };
+    cfg.listeners
+        .push(ListenTarget::Unix(mgmt_socket_path(ctl_path)));
+    for t in listen {
+        cfg.listeners
+            .push(t.parse().map_err(|e| format!("bad listener {t:?}: {e}"))?);
+    }
+    let controllers = if args.controllers.is_empty() {
+        &file.controller
+    } else {
+        &args.controllers
+    };
+    for t in controllers {
+        cfg.controllers.push(
+            t.parse()
+                .map_err(|e| format!("bad controller {t:?}: {e}"))?,
+        );
+    }
+    if let Some(mode) = args.fail_mode.as_ref().or(file.fail_mode.as_ref()) {
+        cfg.fail_mode = mode
+            .parse()
+            .map_err(|_| format!("bad fail mode {mode:?}: use secure or standalone"))?;
+    }
+    let key = args
+        .ssl_private_key
+        .clone()
+        .or(file.ssl_private_key.clone());
+    let cert = args
+        .ssl_certificate
+        .clone()
+        .or(file.ssl_certificate.clone());
+    let ca = args.ssl_ca_cert.clone().or(file.ssl_ca_cert.clone());
+    match (key, cert, ca) {
+        (Some(private_key), Some(certificate), Some(ca_cert)) => {
+            cfg.tls = Some(TlsFiles {
+                private_key,
+                certificate,
+                ca_cert,
+            })
+        }
+        (None, None, None) => {}
+        _ => {
+            return Err(
+                "TLS needs all three of --ssl-private-key, --ssl-certificate and --ssl-ca-cert"
+                    .into(),
+            )
+        }
+    }
+    Ok(cfg)
+}
+
+fn parse_datapath_id(s: &str) -> Result<u64, String> {
+    let hex = s.trim_start_matches("0x");
+    if hex.is_empty() || hex.len() > 16 {
+        return Err(format!("bad datapath id {s:?}: use up to 16 hex digits"));
+    }
+    u64::from_str_radix(hex, 16)
+        .map_err(|_| format!("bad datapath id {s:?}: use up to 16 hex digits"))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! cycle ([`switch`]): EAL start, ports, PMD lcores, the status line, and a
 //! clean stop. The fast path itself is the `pmd` crate.
 
+pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod connmgr;
@@ -16,5 +17,7 @@ pub mod dpctl;
 pub mod dpif;
 pub mod ofp;
 pub mod ofproto;
+pub mod ofswitch;
 pub mod switch;
+pub mod upcall;
 pub mod xlate;

@@ -31,9 +31,15 @@ use pmd::stats::PmdStats;
 use pmd::txq::PmdTxQueue;
 use thiserror::Error;
 
+use crate::bridge::{BridgePort, NetdevBridge};
 use crate::config::SwitchConfig;
+use crate::connmgr::{Connmgr, ConnmgrConfig};
 use crate::ctl::{CtlError, CtlServer};
 use crate::dpif::netdev::{NetdevDpif, PmdHandle};
+use crate::ofproto::{Ofproto, OfprotoConfig};
+use crate::ofswitch::{self, BRIDGE_NAME, FDB_IDLE_MS, FDB_MAX};
+use crate::upcall::UpcallHandler;
+use crate::xlate::{Fdb, XlateConfig};
 
 #[derive(Debug, Error)]
 pub enum SwitchError {
@@ -57,6 +63,15 @@ pub enum SwitchError {
     Ring(#[from] pmd::ring::RingError),
     #[error("{origin}: {reason}")]
     Flow { origin: String, reason: String },
+    #[error(transparent)]
+    Connmgr(#[from] crate::connmgr::ConnmgrError),
+}
+
+/// The LOCAL port's MAC: locally administered, unique per process, so two
+/// switches on one host get different datapath ids by default.
+fn local_mac() -> [u8; 6] {
+    let pid = std::process::id().to_be_bytes();
+    [0x02, 0xfe, pid[0], pid[1], pid[2], pid[3]]
 }
 
 /// One opened port and its datapath number.
@@ -119,12 +134,23 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             env!("CARGO_PKG_VERSION"),
             Eal::version()
         ));
-        crate::dpctl::register(server.commands_mut())?;
+        ofswitch::register_commands(server.commands_mut())?;
     }
+    // Listeners are bound before any port or PMD starts, so a taken port is
+    // one sentence and nothing to undo.
+    let datapath_id = cfg.datapath_id.unwrap_or_else(|| {
+        local_mac()
+            .iter()
+            .fold(0u64, |a, &b| (a << 8) | u64::from(b))
+    });
+    let mut connmgr = Connmgr::new(ConnmgrConfig {
+        datapath_id,
+        ..cfg.connmgr.clone()
+    })?;
     // Refuse bad start-up flows before any port holds mbufs; each PMD then
     // builds its own copy of the same table.
     startup_flows(cfg)?;
-    let pool = Mempool::new("ferrovs_pkts", cfg.mbufs)?;
+    let pool = Arc::new(Mempool::new("ferrovs_pkts", cfg.mbufs)?);
     let n_pmds = cfg.pmd_cores.len();
     // Datapath port numbers start at 1; index 0 stays unused.
     let n_slots = cfg.ports.len() + 1;
@@ -198,14 +224,28 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             stats,
         });
     }
-    let mut dpif = NetdevDpif::new(pmd_handles, ports.iter().map(|p| p.name.clone()).collect());
-    let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
+    let netdev = NetdevDpif::new(pmd_handles, ports.iter().map(|p| p.name.clone()).collect());
+    let names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
     eprintln!(
         "ferrovs: running with {} port(s) [{}] on {} PMD lcore(s); Ctrl-C to stop",
         ports.len(),
         names.join(", "),
         n_pmds
     );
+    let bridge_ports = ports
+        .into_iter()
+        .map(|p| BridgePort::new(p.name, p.port))
+        .collect();
+    let bridge = NetdevBridge::new(BRIDGE_NAME, netdev, bridge_ports, pool.clone(), local_mac());
+    let mut ofproto = Ofproto::new(
+        bridge,
+        OfprotoConfig {
+            datapath_id: Some(datapath_id),
+            ..OfprotoConfig::default()
+        },
+        pmd::pmd::now_ms(),
+    );
+    let mut upcalls = UpcallHandler::new(Fdb::new(FDB_IDLE_MS, FDB_MAX), XlateConfig::default());
 
     if server.is_some() {
         eprintln!(
@@ -214,19 +254,72 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             cfg.ctl_path.display()
         );
     }
+    for (target, addr) in connmgr.listen_addrs() {
+        match addr {
+            Some(a) => eprintln!("ferrovs: OpenFlow listener {target} on {a}"),
+            None => eprintln!("ferrovs: OpenFlow listener {target}"),
+        }
+    }
 
-    let mut status = StatusLine::new(&names, !cfg.quiet);
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut status = StatusLine::new(&name_refs, !cfg.quiet);
+    let mut fail_open = false;
+    let mut fail_open_rule = None;
     while !stop.load(Ordering::Relaxed) {
-        let answered = server.as_mut().map_or(0, |server| {
+        let now = Instant::now();
+        let now_ms = pmd::pmd::now_ms();
+        let mut work = 0;
+        let mut events = Vec::new();
+
+        work += connmgr.poll(now, &mut |info, req| {
+            let conn = ofswitch::ofproto_conn(info);
+            let outcome = ofproto.handle(&conn, req.message, now_ms);
+            // A request takes effect before the next one is read: packet-outs
+            // leave now, and megaflows made by changed rules go now.
+            ofswitch::run_packet_outs(&mut ofproto, &upcalls, now_ms);
+            if ofproto.dpif_mut().take_revalidate() {
+                upcalls.invalidate(&mut ofproto, now_ms);
+            }
+            events.extend(outcome.events);
+            outcome.replies
+        });
+        for closed in connmgr.take_closed() {
+            ofproto.conn_closed(closed.id.0);
+        }
+        ofswitch::table_miss_follows_controller(&connmgr, &mut upcalls);
+
+        // Standalone fail mode: without a controller, a hidden NORMAL rule
+        // makes the bridge a learning switch until one comes back.
+        let open = connmgr.fail_open(now);
+        if open != fail_open {
+            fail_open = open;
+            ofswitch::set_fail_open(&mut ofproto, open, now_ms, &mut fail_open_rule);
+            upcalls.invalidate(&mut ofproto, now_ms);
+        }
+
+        let (n, packet_ins) = upcalls.handle(&mut ofproto, now_ms);
+        work += n;
+        events.extend(packet_ins);
+        events.extend(ofproto.run(now_ms));
+        events.extend(ofproto.take_events());
+        if ofproto.dpif_mut().take_revalidate() {
+            upcalls.invalidate(&mut ofproto, now_ms);
+        }
+        upcalls.revalidate(&mut ofproto, now_ms, false);
+        upcalls.fdb.age(now_ms);
+        for ev in &events {
+            connmgr.send_async(ev, now);
+        }
+
+        work += server.as_mut().map_or(0, |server| {
             server.poll(&mut |name: &str, args: &[String]| {
-                crate::dpctl::handle(&mut dpif, stop, name, args)
+                ofswitch::command(&mut ofproto, &mut upcalls, stop, name, args, now_ms)
             })
         });
-        let upcalls = dpif.handle_upcalls();
-        if answered == 0 && upcalls == 0 {
-            std::thread::sleep(Duration::from_millis(2));
+        if work == 0 && events.is_empty() {
+            std::thread::sleep(Duration::from_millis(1));
         }
-        status.tick(&all_stats, &ports, false);
+        status.tick(&all_stats, &ofproto.dpif().ports, false);
     }
     // Answer the `exit` that may have stopped us before going away.
     if let Some(mut server) = server {
@@ -235,8 +328,11 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
     for h in handles {
         h.join();
     }
+    let bridge = ofproto.into_dpif();
+    let NetdevBridge { netdev, ports, .. } = bridge;
     // Upcalls still queued hold mbufs: free them before counting the pool.
-    drop(dpif);
+    drop(netdev);
+    drop(connmgr);
     status.tick(&all_stats, &ports, true);
     for p in ports {
         p.port.close()?;
@@ -313,7 +409,7 @@ impl StatusLine {
         }
     }
 
-    fn tick(&mut self, stats: &[Arc<PmdStats>], ports: &[OpenPort], last: bool) {
+    fn tick(&mut self, stats: &[Arc<PmdStats>], ports: &[BridgePort], last: bool) {
         let elapsed = self.last.elapsed();
         if !self.enabled || (!last && elapsed < Duration::from_secs(1)) {
             return;

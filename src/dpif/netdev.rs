@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pmd::actions::DpAction;
-use pmd::command::{Command, CommandOp, PmdChannels, ReplyBody, UpcallType};
+use pmd::command::{Command, CommandOp, PmdChannels, ReplyBody, Upcall, UpcallType};
 use pmd::flow::{DpFlow, DpifError, DumpCursor, FlowStats, PutFlags};
 use pmd::key::{FlowKey, FlowMask};
 use pmd::mbuf::Mbuf;
@@ -383,6 +383,36 @@ impl NetdevDpif {
                 ..
             } => Ok((n_flows, n_subtables)),
             _ => Err(DpifCallError::Mismatch { pmd }),
+        }
+    }
+
+    /// Takes up to `max` queued upcalls from every PMD, in each PMD's order,
+    /// for the upcall handler; each box goes back with [`Self::recycle`].
+    pub fn take_upcalls(&mut self, out: &mut Vec<Box<Upcall>>, max: usize) -> usize {
+        let start = out.len();
+        for h in &self.pmds {
+            while out.len() - start < max {
+                let room = (max - (out.len() - start)).min(64);
+                if h.channels.upcalls.dequeue_burst(out, room) == 0 {
+                    break;
+                }
+            }
+        }
+        for up in &out[start..] {
+            match up.kind {
+                UpcallType::Miss => self.upcalls.misses += 1,
+                UpcallType::Action => self.upcalls.actions += 1,
+            }
+        }
+        out.len() - start
+    }
+
+    /// Hands an upcall box (its packet already taken or freed) back to its PMD.
+    pub fn recycle(&mut self, mut up: Box<Upcall>) {
+        up.pkt = None;
+        if let Some(h) = self.pmds.get(up.pmd) {
+            // The recycle ring has room for every box the PMD owns.
+            let _ = h.channels.recycle.enqueue(up);
         }
     }
 

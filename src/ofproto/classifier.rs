@@ -477,7 +477,8 @@ impl<R: Copy + PartialEq> Classifier<R> {
     }
 
     fn sort(&mut self) {
-        self.subtables.sort_by_key(|s| std::cmp::Reverse(s.max_priority));
+        self.subtables
+            .sort_by_key(|s| std::cmp::Reverse(s.max_priority));
     }
 
     /// The rule with exactly this match and priority.

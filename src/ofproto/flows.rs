@@ -534,6 +534,11 @@ impl<D: Dpif> Ofproto<D> {
         self.dpif.flow_flush();
     }
 
+    /// Removes an internal rule added by [`Self::add_internal_flow`].
+    pub fn remove_internal_flow(&mut self, id: RuleId) -> bool {
+        self.remove_rule(id).is_some()
+    }
+
     /// Adds (or replaces) an internal rule, e.g. in-band or fail-open; priority may exceed
     /// 65535 to hide it from OpenFlow.
     pub fn add_internal_flow(

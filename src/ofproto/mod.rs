@@ -377,6 +377,11 @@ impl<D: Dpif> Ofproto<D> {
         &mut self.dpif
     }
 
+    /// Ends the switch, giving the datapath back (to close its ports).
+    pub fn into_dpif(self) -> D {
+        self.dpif
+    }
+
     /// Installs the provider's table chooser for ADDs to table 0xff (default: table 0).
     pub fn set_choose_table(&mut self, f: Option<ChooseTable>) {
         self.choose_table = f;

@@ -1,0 +1,241 @@
+//! The OpenFlow switch on the control lcore: what joins connmgr, ofproto,
+//! translation and the datapath, and the control-socket commands that look
+//! at all of them (`ofproto/trace`, `fdb/show`, `fdb/flush`, the `dpctl/*`
+//! family).
+//!
+//! Called from the switch's main loop only; nothing here blocks longer than
+//! a PMD command round trip.
+
+use std::sync::atomic::AtomicBool;
+
+use crate::bridge::NetdevBridge;
+use crate::connmgr::{self, ConnKind, Connmgr};
+use crate::ctl::{Commands, CtlError};
+use crate::dpif::Dpif;
+use crate::ofp::oxm::MatchEntry;
+use crate::ofp::port::OFPP_NORMAL;
+use crate::ofp::{Action, Instruction, OxmMatch, Version};
+use crate::ofproto::{self, Millis, Ofproto, RuleId};
+use crate::upcall::UpcallHandler;
+use crate::xlate::{self, TableMiss, XlateCtx};
+
+/// The one bridge's name, as `ovs-appctl ofproto/trace br0 …` expects.
+pub const BRIDGE_NAME: &str = "br0";
+/// MAC learning: entries idle this long are forgotten (OVS's default).
+pub const FDB_IDLE_MS: Millis = 300_000;
+/// MAC learning: the table's size limit (OVS's default).
+pub const FDB_MAX: usize = 8192;
+/// The fail-open rule's priority: above every OpenFlow priority, so hidden.
+const FAIL_OPEN_PRIORITY: u32 = 0xf0f0f0;
+
+/// What ofproto needs to know of a connection.
+pub fn ofproto_conn(info: &connmgr::ConnInfo) -> ofproto::ConnInfo {
+    ofproto::ConnInfo {
+        id: info.id.0,
+        version: info.version,
+        role: match info.role {
+            connmgr::Role::Equal => ofproto::Role::Equal,
+            connmgr::Role::Master => ofproto::Role::Master,
+            connmgr::Role::Slave => ofproto::Role::Slave,
+        },
+        primary: info.kind == ConnKind::Controller,
+        flow_mod_table_id: info.flow_mod_table_id,
+        miss_send_len: info.miss_send_len,
+        invalid_ttl_to_controller: info.invalid_ttl_to_controller,
+    }
+}
+
+/// Translates and executes the packet-outs a request queued.
+pub fn run_packet_outs(ofproto: &mut Ofproto<NetdevBridge>, upcalls: &UpcallHandler, now: Millis) {
+    for po in ofproto.dpif_mut().take_packet_outs() {
+        let mut key = pmd::key::FlowKey::default();
+        pmd::parse::parse(&po.packet, 0, &mut key);
+        let out = {
+            let ctx = XlateCtx {
+                pipeline: &*ofproto,
+                fdb: &upcalls.fdb,
+                config: &upcalls.config,
+                now,
+                may_learn: false,
+            };
+            xlate::translate_actions(&ctx, &key, po.in_port, &po.actions, Some(&po.packet))
+        };
+        let packet_ins: Vec<_> = out.packet_ins.clone();
+        for pi in packet_ins {
+            ofproto.send_packet_in(ofproto::PacketInEvent {
+                reason: pi.userdata.reason,
+                table_id: pi.userdata.table_id,
+                cookie: pi.userdata.cookie,
+                in_port: po.in_port,
+                metadata: pi.userdata.metadata,
+                max_len: Some(pi.userdata.max_len),
+                packet: pi.packet.unwrap_or_else(|| po.packet.clone()),
+            });
+        }
+        let actions: Vec<_> = out
+            .actions
+            .into_iter()
+            .filter(|a| !matches!(a, pmd::actions::DpAction::Userspace { .. }))
+            .collect();
+        if actions.is_empty() {
+            continue;
+        }
+        let bridge = ofproto.dpif_mut();
+        let Some(m) = bridge.alloc_packet(&po.packet) else {
+            continue;
+        };
+        // The packet leaves through PMD 0's queues; its in_port is only a
+        // label there (OFPP_CONTROLLER and friends have no datapath port).
+        let in_port = if po.in_port <= 0xff00 { po.in_port } else { 0 };
+        let _ = bridge.netdev.execute(0, m, in_port, actions.into());
+    }
+}
+
+/// OpenFlow 1.0 sends table misses to the controller; 1.3 drops them unless
+/// a table-miss rule says otherwise. The first controller's version decides.
+pub fn table_miss_follows_controller(connmgr: &Connmgr, upcalls: &mut UpcallHandler) {
+    let version = connmgr
+        .connections()
+        .find(|(c, _)| c.kind == ConnKind::Controller)
+        .map(|(c, _)| c.version);
+    upcalls.config.table_miss = match version {
+        Some(v) => TableMiss::for_version(v),
+        None => TableMiss::Drop,
+    };
+}
+
+/// Adds or removes the hidden fail-open rule (`actions=NORMAL` in table 0).
+pub fn set_fail_open(
+    ofproto: &mut Ofproto<NetdevBridge>,
+    open: bool,
+    now: Millis,
+    rule: &mut Option<RuleId>,
+) {
+    if open {
+        let normal = Instruction::ApplyActions(vec![Action::Output {
+            port: OFPP_NORMAL,
+            max_len: 0,
+        }]);
+        *rule = ofproto.add_internal_flow(
+            0,
+            &OxmMatch::default(),
+            FAIL_OPEN_PRIORITY,
+            vec![normal],
+            now,
+        );
+        eprintln!("ferrovs: no controller: standalone fail mode, acting as a learning switch");
+    } else if let Some(id) = rule.take() {
+        ofproto.remove_internal_flow(id);
+        eprintln!("ferrovs: a controller is connected: leaving fail-open mode");
+    }
+    ofproto.dpif_mut().revalidate();
+}
+
+/// Registers the bridge's commands on the control socket.
+pub fn register_commands(commands: &mut Commands) -> Result<(), CtlError> {
+    crate::dpctl::register(commands)?;
+    commands.register("ofproto/trace", "BRIDGE FLOW", 2, 2)?;
+    commands.register("fdb/show", "BRIDGE", 1, 1)?;
+    commands.register("fdb/flush", "[BRIDGE]", 0, 1)?;
+    commands.register("upcall/show", "", 0, 0)?;
+    Ok(())
+}
+
+/// Answers a control-socket command.
+pub fn command(
+    ofproto: &mut Ofproto<NetdevBridge>,
+    upcalls: &mut UpcallHandler,
+    stop: &AtomicBool,
+    name: &str,
+    args: &[String],
+    now: Millis,
+) -> Result<String, String> {
+    let check_bridge = |b: &str| {
+        if b == BRIDGE_NAME {
+            Ok(())
+        } else {
+            Err(format!(
+                "{name}: no bridge named {b} (this switch has {BRIDGE_NAME})\n"
+            ))
+        }
+    };
+    match name {
+        "ofproto/trace" => {
+            check_bridge(&args[0])?;
+            let key = parse_trace_flow(&args[1]).map_err(|e| format!("{name}: {e}\n"))?;
+            let ctx = XlateCtx {
+                pipeline: &*ofproto,
+                fdb: &upcalls.fdb,
+                config: &upcalls.config,
+                now,
+                may_learn: false,
+            };
+            Ok(xlate::trace(&ctx, &key, None))
+        }
+        "fdb/show" => {
+            check_bridge(&args[0])?;
+            Ok(upcalls.fdb.show(now))
+        }
+        "fdb/flush" => {
+            if let Some(b) = args.first() {
+                check_bridge(b)?;
+            }
+            upcalls.fdb.flush();
+            upcalls.invalidate(ofproto, now);
+            Ok("table successfully flushed\n".into())
+        }
+        "upcall/show" => {
+            let s = upcalls.stats;
+            Ok(format!(
+                "{BRIDGE_NAME}:\n  flows: {} (installed {}, failed {}, expired {})\n  misses: {} translated: {} executed: {}\n  packet-ins: {}\n  invalidations: {}\n",
+                upcalls.n_megaflows(),
+                s.installed,
+                s.install_failed,
+                s.expired,
+                s.misses,
+                s.translations,
+                s.executed,
+                s.packet_ins,
+                s.invalidations
+            ))
+        }
+        _ => crate::dpctl::handle(&mut ofproto.dpif_mut().netdev, stop, name, args),
+    }
+}
+
+/// `in_port=1,dl_dst=…,tcp,tp_dst=80` as a datapath flow key.
+fn parse_trace_flow(text: &str) -> Result<pmd::key::FlowKey, String> {
+    let spec = format!("{text},actions=drop");
+    let fm = crate::ofp::syntax::parse_flow(&spec, Version::V1_3, crate::ofp::flow::OFPFC_ADD)
+        .map_err(|e| e.to_string())?;
+    let m = fm.match_.to_oxm();
+    let mut key = pmd::key::FlowKey::default();
+    for e in &m.entries {
+        store_entry(&mut key, e)?;
+    }
+    Ok(key)
+}
+
+fn store_entry(key: &mut pmd::key::FlowKey, e: &MatchEntry) -> Result<(), String> {
+    if e.mask.is_some() {
+        return Err(format!(
+            "{:?} has a mask: a trace needs exact values",
+            e.field
+        ));
+    }
+    if e.field == crate::ofp::oxm::Field::InPort {
+        // OpenFlow and datapath port numbers are the same, but for LOCAL.
+        let port = e.value_u64() as u32;
+        key.set_in_port(if port == crate::ofp::port::OFPP_LOCAL {
+            0
+        } else {
+            port
+        });
+        return Ok(());
+    }
+    if xlate::store_in_key(key, e.field, e.value()) {
+        Ok(())
+    } else {
+        Err(format!("field {:?} cannot be traced", e.field))
+    }
+}

@@ -1,0 +1,279 @@
+//! Upcall handling and revalidation on the control lcore.
+//!
+//! Vocabulary: a *miss* upcall is a packet no megaflow matched; an *action*
+//! upcall is a packet a `userspace` action sent up (here: to the controller).
+//! A *megaflow* is the datapath flow a miss turns into: the translated
+//! actions under the mask of the bits the translation looked at.
+//!
+//! [`UpcallHandler::handle`] drains the PMDs' upcall rings in batches. Each
+//! distinct flow of a batch is translated once; its megaflow is installed
+//! and every packet of the batch that missed with that flow is executed with
+//! the new actions through the PMD it came from. Action upcalls become
+//! packet-ins for connmgr.
+//!
+//! [`UpcallHandler::revalidate`] runs once a second: it pulls each megaflow's
+//! counters into the OpenFlow rules that made it (so `dump-flows` and idle
+//! timeouts see datapath traffic) and deletes megaflows idle for longer than
+//! the idle limit. After an OpenFlow change, [`UpcallHandler::invalidate`]
+//! credits what the megaflows counted and then drops them all, so none
+//! outlives the rules it came from; the next packet of each flow is
+//! translated against the tables as they are.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pmd::actions::DpAction;
+use pmd::command::{Upcall, UpcallType};
+use pmd::flow::{derive_ufid, DpifError as DpFlowError, PutFlags};
+use pmd::key::FlowKey;
+
+use crate::bridge::NetdevBridge;
+use crate::dpif::netdev::DpifCallError;
+use crate::ofproto::{AsyncEvent, Millis, Ofproto, PacketInEvent, RuleId};
+use crate::xlate::normal::Fdb;
+use crate::xlate::{self, ControllerUserdata, XlateConfig, XlateCtx, OFPR_NO_MATCH};
+
+/// Upcalls taken from the rings per call.
+const BATCH: usize = 256;
+
+/// What the handler remembers of an installed megaflow.
+struct Megaflow {
+    rules: Vec<RuleId>,
+    packets: u64,
+    bytes: u64,
+}
+
+/// Counters, for `upcall/show`-like reporting and tests.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UpcallStats {
+    pub misses: u64,
+    pub translations: u64,
+    pub installed: u64,
+    pub install_failed: u64,
+    pub executed: u64,
+    pub packet_ins: u64,
+    pub expired: u64,
+    pub invalidations: u64,
+}
+
+/// The control lcore's upcall handler and revalidator.
+pub struct UpcallHandler {
+    pub fdb: Fdb,
+    pub config: XlateConfig,
+    /// Megaflows idle this long are deleted.
+    pub idle_limit: Duration,
+    megaflows: HashMap<u128, Megaflow>,
+    batch: Vec<Box<Upcall>>,
+    last_revalidate: Instant,
+    pub stats: UpcallStats,
+}
+
+/// The OpenFlow port number of a datapath port.
+fn of_port(dp_port: u32) -> u32 {
+    crate::ofproto::ofp_port_of(dp_port)
+}
+
+impl UpcallHandler {
+    pub fn new(fdb: Fdb, config: XlateConfig) -> UpcallHandler {
+        UpcallHandler {
+            fdb,
+            config,
+            idle_limit: Duration::from_secs(10),
+            megaflows: HashMap::new(),
+            batch: Vec::with_capacity(BATCH),
+            last_revalidate: Instant::now(),
+            stats: UpcallStats::default(),
+        }
+    }
+
+    /// Handles queued upcalls; returns how many, and the packet-ins to send.
+    pub fn handle(
+        &mut self,
+        ofproto: &mut Ofproto<NetdevBridge>,
+        now: Millis,
+    ) -> (usize, Vec<AsyncEvent>) {
+        let mut events = Vec::new();
+        self.batch.clear();
+        let n = ofproto
+            .dpif_mut()
+            .netdev
+            .take_upcalls(&mut self.batch, BATCH);
+        if n == 0 {
+            return (0, events);
+        }
+        // One translation per distinct key in the batch.
+        let mut translated: HashMap<FlowKey, Arc<[DpAction]>> = HashMap::new();
+        let mut batch = std::mem::take(&mut self.batch);
+        for mut up in batch.drain(..) {
+            let Some(pkt) = up.pkt.take() else {
+                ofproto.dpif_mut().netdev.recycle(up);
+                continue;
+            };
+            match up.kind {
+                UpcallType::Action => {
+                    if let Some(ud) = ControllerUserdata::decode(up.cookie, &up.userdata) {
+                        self.stats.packet_ins += 1;
+                        events.push(AsyncEvent::PacketIn(PacketInEvent {
+                            reason: ud.reason,
+                            table_id: ud.table_id,
+                            cookie: ud.cookie,
+                            in_port: of_port(up.in_port),
+                            metadata: ud.metadata,
+                            max_len: (ud.reason != OFPR_NO_MATCH).then_some(ud.max_len),
+                            packet: pkt.data().to_vec(),
+                        }));
+                    }
+                    drop(pkt);
+                }
+                UpcallType::Miss => {
+                    self.stats.misses += 1;
+                    let actions = match translated.get(&up.key) {
+                        Some(a) => a.clone(),
+                        None => {
+                            let a = self.translate_and_install(ofproto, &up.key, pkt.data(), now);
+                            translated.insert(up.key, a.clone());
+                            a
+                        }
+                    };
+                    // A PMD that is busy or slow to answer loses this packet,
+                    // as a full upcall ring would; the megaflow is in place.
+                    if ofproto
+                        .dpif_mut()
+                        .netdev
+                        .execute(up.pmd, pkt, up.in_port, actions)
+                        .is_ok()
+                    {
+                        self.stats.executed += 1;
+                    }
+                }
+            }
+            ofproto.dpif_mut().netdev.recycle(up);
+        }
+        self.batch = batch;
+        (n, events)
+    }
+
+    fn translate_and_install(
+        &mut self,
+        ofproto: &mut Ofproto<NetdevBridge>,
+        key: &FlowKey,
+        packet: &[u8],
+        now: Millis,
+    ) -> Arc<[DpAction]> {
+        self.stats.translations += 1;
+        let out = {
+            let ctx = XlateCtx {
+                pipeline: &*ofproto,
+                fdb: &self.fdb,
+                config: &self.config,
+                now,
+                may_learn: true,
+            };
+            xlate::translate(&ctx, key, Some(packet))
+        };
+        for l in &out.learned {
+            self.fdb.learn(l, now);
+        }
+        let len = packet.len() as u64;
+        for &r in &out.rules {
+            ofproto.credit_rule(r, 1, len, now);
+        }
+        let actions: Arc<[DpAction]> = Arc::from(out.actions);
+        // A flow that meters police cannot be left to the datapath, which has
+        // no meter action: its packets keep coming up.
+        if !out.meters.is_empty() {
+            return actions;
+        }
+        let masked = key.masked(&out.mask);
+        let ufid = derive_ufid(&masked, &out.mask);
+        let netdev = &mut ofproto.dpif_mut().netdev;
+        match netdev.flow_put(
+            Some(ufid),
+            &masked,
+            &out.mask,
+            actions.clone(),
+            PutFlags::CREATE,
+        ) {
+            Ok(_) => {
+                self.stats.installed += 1;
+                self.megaflows.insert(
+                    ufid,
+                    Megaflow {
+                        rules: out.rules,
+                        packets: 0,
+                        bytes: 0,
+                    },
+                );
+            }
+            // Another packet of the flow installed it first.
+            Err(DpifCallError::Flow(DpFlowError::Exists)) => {}
+            Err(_) => self.stats.install_failed += 1,
+        }
+        actions
+    }
+
+    /// Once a second: pull megaflow counters into their rules and expire
+    /// idle megaflows.
+    pub fn revalidate(&mut self, ofproto: &mut Ofproto<NetdevBridge>, now: Millis, force: bool) {
+        if !force && self.last_revalidate.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last_revalidate = Instant::now();
+        let Ok((flows, dp_now)) = ofproto.dpif_mut().netdev.flow_dump() else {
+            return;
+        };
+        let idle_ms = self.idle_limit.as_millis() as u64;
+        let mut expired = Vec::new();
+        for f in &flows {
+            let Some(m) = self.megaflows.get_mut(&f.ufid) else {
+                continue;
+            };
+            let dp = f.stats.packets.saturating_sub(m.packets);
+            let db = f.stats.bytes.saturating_sub(m.bytes);
+            m.packets = f.stats.packets;
+            m.bytes = f.stats.bytes;
+            if dp > 0 {
+                for &r in &m.rules {
+                    ofproto.credit_rule(r, dp, db, now);
+                }
+            }
+            let idle = if f.stats.used_ms == 0 {
+                u64::MAX
+            } else {
+                dp_now.saturating_sub(f.stats.used_ms)
+            };
+            if idle >= idle_ms && dp == 0 {
+                expired.push((f.ufid, f.key, f.mask));
+            }
+        }
+        for (ufid, key, mask) in expired {
+            if ofproto
+                .dpif_mut()
+                .netdev
+                .flow_del(Some(ufid), &key, &mask)
+                .is_ok()
+            {
+                self.stats.expired += 1;
+            }
+            self.megaflows.remove(&ufid);
+        }
+    }
+
+    /// The OpenFlow side changed: credit what the megaflows counted, then
+    /// delete them all.
+    pub fn invalidate(&mut self, ofproto: &mut Ofproto<NetdevBridge>, now: Millis) {
+        if self.megaflows.is_empty() {
+            return;
+        }
+        self.stats.invalidations += 1;
+        self.revalidate(ofproto, now, true);
+        let _ = ofproto.dpif_mut().netdev.flow_flush();
+        self.megaflows.clear();
+    }
+
+    /// Megaflows the handler installed and still tracks.
+    pub fn n_megaflows(&self) -> usize {
+        self.megaflows.len()
+    }
+}
