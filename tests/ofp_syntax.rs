@@ -191,3 +191,41 @@ fn groups_and_meters_like_ovs_ofctl() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(checked >= 11, "only {checked} groups/meters checked");
 }
+
+/// `dump-flows`/`dump-aggregate` filters: parse, encode, compare with what ovs-ofctl sent.
+#[test]
+fn stats_requests_like_ovs_ofctl() {
+    use ferrovs::ofp::syntax::parse_stats_request;
+    let mut checked = 0;
+    for case in ofp_corpus::load() {
+        let aggregate = match case.args[0].as_str() {
+            "dump-flows" => false,
+            "dump-aggregate" => true,
+            _ => continue,
+        };
+        let text = case.args.get(2).map_or("", String::as_str);
+        let v = version(&case.version);
+        // OpenFlow 1.0: a vendor (0xffff) stats request; later: multipart FLOW/AGGREGATE.
+        let want: &[u8] = if v == Version::V1_0 {
+            &[0xff, 0xff]
+        } else if aggregate {
+            &[0, 2]
+        } else {
+            &[0, 1]
+        };
+        let is_req =
+            |b: &[u8]| matches!(b.get(1), Some(16) | Some(18)) && b.get(8..10) == Some(want);
+        let sent = case
+            .msgs
+            .iter()
+            .find(|m| is_req(&m.bytes))
+            .unwrap_or_else(|| panic!("{} {}: no stats request", case.name, case.version));
+        let xid = u32::from_be_bytes([sent.bytes[4], sent.bytes[5], sent.bytes[6], sent.bytes[7]]);
+        let msg = parse_stats_request(text, v, aggregate).expect("parses");
+        let mut out = Vec::new();
+        msg.encode(v, xid, &mut out).expect("encodes");
+        assert_eq!(out, sent.bytes, "{} {} `{text}`", case.name, case.version);
+        checked += 1;
+    }
+    assert!(checked >= 9, "only {checked} stats requests");
+}

@@ -1388,3 +1388,47 @@ pub fn parse_flow_message(
         Err(e) => Err(e),
     }
 }
+
+/// The flow (or aggregate) stats request `ovs-ofctl dump-flows`/`dump-aggregate` sends for
+/// `text`: `NXST_FLOW`/`NXST_AGGREGATE` with an NXM match in OpenFlow 1.0, the standard
+/// multipart request with an OXM match from 1.3 on.
+pub fn parse_stats_request(
+    text: &str,
+    version: Version,
+    aggregate: bool,
+) -> Result<crate::ofp::Message, SyntaxError> {
+    use crate::ofp::multipart::{FlowStatsRequest, MultipartRequest, MultipartRequestBody};
+    let spec = parse_spec(text)?;
+    let table_id = spec.table_id.unwrap_or(0xff);
+    let out_port = spec.out_port.unwrap_or(port::OFPP_ANY);
+    let body = if version == Version::V1_0 {
+        MultipartRequestBody::NxFlow {
+            aggregate,
+            out_port,
+            table_id,
+            match_: fields_to_nxm(&spec.fields),
+        }
+    } else {
+        let (cookie, cookie_mask) = match spec.cookie {
+            Some((c, m)) => (c, m.unwrap_or(0)),
+            None => (0, 0),
+        };
+        let req = FlowStatsRequest {
+            table_id,
+            out_port,
+            out_group: spec.out_group.unwrap_or(OFPG_ANY),
+            cookie,
+            cookie_mask,
+            match_: Match::Oxm(fields_to_oxm(&spec.fields)),
+        };
+        if aggregate {
+            MultipartRequestBody::Aggregate(req)
+        } else {
+            MultipartRequestBody::Flow(req)
+        }
+    };
+    Ok(crate::ofp::Message::MultipartRequest(MultipartRequest {
+        flags: 0,
+        body,
+    }))
+}
