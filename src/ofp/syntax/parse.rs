@@ -1432,3 +1432,45 @@ pub fn parse_stats_request(
         body,
     }))
 }
+
+/// `ovs-ofctl packet-out SWITCH IN_PORT ACTIONS PACKET`: the packet-out it sends.
+pub fn parse_packet_out(
+    in_port: &str,
+    actions: &str,
+    packet_hex: &str,
+    version: Version,
+) -> Result<crate::ofp::PacketOut, SyntaxError> {
+    let in_port = port::parse(in_port).ok_or_else(|| bad("in_port", in_port))?;
+    let mut acts = Vec::new();
+    for i in parse_actions(actions, version, &FlowFields::default())? {
+        match i {
+            Instruction::ApplyActions(a) => acts.extend(a),
+            _ => {
+                return Err(SyntaxError::Unsupported(
+                    "instructions in packet-out".into(),
+                ))
+            }
+        }
+    }
+    let hex: String = packet_hex
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .collect();
+    let data = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| bad("packet", packet_hex))?;
+    let mut match_ = OxmMatch::default();
+    if version >= Version::V1_5 {
+        match_
+            .entries
+            .push(MatchEntry::from_u64(Field::InPort, u64::from(in_port)));
+    }
+    Ok(crate::ofp::PacketOut {
+        buffer_id: NO_BUFFER,
+        in_port: if version >= Version::V1_5 { 0 } else { in_port },
+        match_,
+        actions: acts,
+        data,
+    })
+}
