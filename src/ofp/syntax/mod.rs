@@ -16,7 +16,7 @@ pub mod print;
 
 pub use group_meter::{format_group_mod, format_meter_mod, parse_group, parse_meter};
 pub use parse::{
-    parse_actions, parse_flow, parse_flow_message, parse_packet_out, parse_spec,
+    parse_actions, parse_flow, parse_flow_message, parse_packet_out, parse_port_mod, parse_spec,
     parse_stats_request, FlowSpec, SyntaxError,
 };
 pub use print::{

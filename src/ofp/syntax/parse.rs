@@ -1474,3 +1474,50 @@ pub fn parse_packet_out(
         data,
     })
 }
+
+/// `ovs-ofctl mod-port SWITCH PORT ACTION`: the port-mod it sends for the port `port_no`
+/// whose hardware address is `hw_addr` (ovs-ofctl reads it from the switch first).
+/// Config bits that `version` lacks (1.0's flood and STP bits in 1.1+) change nothing.
+pub fn parse_port_mod(
+    port_no: u32,
+    hw_addr: [u8; 6],
+    action: &str,
+    version: Version,
+) -> Result<crate::ofp::PortMod, SyntaxError> {
+    const PORT_DOWN: u32 = 1 << 0;
+    const NO_STP: u32 = 1 << 1;
+    const NO_RECV: u32 = 1 << 2;
+    const NO_RECV_STP: u32 = 1 << 3;
+    const NO_FLOOD: u32 = 1 << 4;
+    const NO_FWD: u32 = 1 << 5;
+    const NO_PACKET_IN: u32 = 1 << 6;
+    let (bit, set, only10) = match action {
+        "up" => (PORT_DOWN, false, false),
+        "down" => (PORT_DOWN, true, false),
+        "stp" => (NO_STP, false, true),
+        "no-stp" => (NO_STP, true, true),
+        "receive" => (NO_RECV, false, false),
+        "no-receive" => (NO_RECV, true, false),
+        "receive-stp" => (NO_RECV_STP, false, true),
+        "no-receive-stp" => (NO_RECV_STP, true, true),
+        "flood" => (NO_FLOOD, false, true),
+        "no-flood" => (NO_FLOOD, true, true),
+        "forward" => (NO_FWD, false, false),
+        "no-forward" => (NO_FWD, true, false),
+        "packet-in" => (NO_PACKET_IN, false, false),
+        "no-packet-in" => (NO_PACKET_IN, true, false),
+        _ => return Err(SyntaxError::UnknownKey(action.to_string())),
+    };
+    let mask = if only10 && version != Version::V1_0 {
+        0
+    } else {
+        bit
+    };
+    Ok(crate::ofp::PortMod {
+        port_no,
+        hw_addr,
+        config: if set { mask } else { 0 },
+        mask,
+        advertise: 0,
+    })
+}
