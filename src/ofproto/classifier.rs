@@ -15,6 +15,7 @@
 //! 32-bit registers.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::trie::{PrefixLens, PrefixTrie};
 use crate::ofp::oxm::{Field, FIELDS};
@@ -115,6 +116,36 @@ impl FlowFields {
         self.bytes.iter().all(|&b| b == 0)
     }
 }
+
+/// A word-at-a-time hasher for [`FlowFields`] keys: a lookup hashes the whole field array
+/// once per probed stage, and SipHash over several hundred bytes would dominate the
+/// lookup. Keys are inserted only from flow_mods, so a fixed seed gives packets no way to
+/// build collisions.
+#[derive(Default)]
+pub struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        // Spread the high bits down: hashbrown uses the top 7 bits and the low bits.
+        let h = self.0;
+        h ^ (h >> 29) ^ (h >> 47)
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<WordHasher>>;
 
 /// A match: value and mask over [`FlowFields`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -226,7 +257,7 @@ impl FlowMatch {
 struct Subtable<R> {
     mask: FlowFields,
     /// Masked value → (priority, rule), highest priority first.
-    rules: HashMap<FlowFields, Vec<(u32, R)>>,
+    rules: FastMap<FlowFields, Vec<(u32, R)>>,
     max_priority: u32,
     count: usize,
     /// Staged lookup: cumulative masks (metadata, then + L2, then + L3), each with the
@@ -244,7 +275,7 @@ struct Subtable<R> {
 
 struct Stage {
     mask: FlowFields,
-    values: HashMap<FlowFields, u32>,
+    values: FastMap<FlowFields, u32>,
 }
 
 /// The fields with prefix tracking, with their width in bits and the field that must be
@@ -362,7 +393,7 @@ impl<R> Subtable<R> {
             cum.or_assign(part);
             stages.push(Stage {
                 mask: cum.clone(),
-                values: HashMap::new(),
+                values: FastMap::default(),
             });
         }
         // The last cumulative stage is the whole mask: the rules map itself checks it.
@@ -370,7 +401,7 @@ impl<R> Subtable<R> {
         let plens = TRIE_FIELDS.map(|(f, _)| prefix_len(mask.get(f)));
         Subtable {
             mask: mask.clone(),
-            rules: HashMap::new(),
+            rules: FastMap::default(),
             max_priority: 0,
             count: 0,
             trie_stage: trie_stage.unwrap_or(stages.len()),
@@ -477,7 +508,8 @@ impl<R: Copy + PartialEq> Classifier<R> {
     }
 
     fn sort(&mut self) {
-        self.subtables.sort_by_key(|s| std::cmp::Reverse(s.max_priority));
+        self.subtables
+            .sort_by_key(|s| std::cmp::Reverse(s.max_priority));
     }
 
     /// The rule with exactly this match and priority.

@@ -50,6 +50,15 @@ const PACKET_IN_METADATA: [Field; 18] = [
     Field::Reg15,
 ];
 
+/// Every pipeline field, computed once: `fields()` runs for each lookup.
+static PIPELINE_FIELDS: std::sync::LazyLock<Vec<Field>> = std::sync::LazyLock::new(|| {
+    crate::ofp::oxm::FIELDS
+        .iter()
+        .map(|i| i.field)
+        .filter(|&f| is_pipeline_field(f))
+        .collect()
+});
+
 /// How a list of actions ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flow {
@@ -222,10 +231,8 @@ impl<'a, 'c> Xlate<'a, 'c> {
     /// The OpenFlow view of the current packet and pipeline fields.
     pub(super) fn fields(&self) -> FlowFields {
         let mut f = fields_from_key(&self.key);
-        for info in crate::ofp::oxm::FIELDS {
-            if is_pipeline_field(info.field) {
-                f.set(info.field, self.meta.get(info.field));
-            }
+        for &field in PIPELINE_FIELDS.iter() {
+            f.set(field, self.meta.get(field));
         }
         f
     }
@@ -238,15 +245,12 @@ impl<'a, 'c> Xlate<'a, 'c> {
             if w.iter().all(|&b| b == 0) {
                 continue;
             }
-            let mut bits: Vec<u8> = w
-                .iter()
-                .zip(self.written.get(f))
-                .map(|(w, x)| w & !x)
-                .collect();
-            for (b, old) in bits.iter_mut().zip(self.wc.get(f)) {
-                *b |= old;
+            let mut bits = [0u8; 16];
+            let n = w.len().min(16);
+            for (i, b) in bits[..n].iter_mut().enumerate() {
+                *b = (w[i] & !self.written.get(f)[i]) | self.wc.get(f)[i];
             }
-            self.wc.set(f, &bits);
+            self.wc.set(f, &bits[..n]);
         }
     }
 
