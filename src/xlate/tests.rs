@@ -707,3 +707,31 @@ fn no_recv_ports_and_meters() {
         "recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)"
     );
 }
+
+#[test]
+fn mpls_push_and_pop() {
+    let mut b = Bridge::new(2);
+    b.add("in_port=1,ip,actions=push_mpls:0x8847,output:2");
+    // The new label stack entry takes TC from the DSCP and TTL from the IP TTL, so both
+    // are part of the megaflow.
+    let k = UDP.replace("tos=0", "tos=0x14");
+    assert_eq!(
+        b.run(&k),
+        "push_mpls(label=0,tc=5,ttl=64,bos=1,eth_type=0x8847),2 | \
+         recirc_id(0),in_port(1),eth_type(0x0800),ipv4(tos=0x14/0xfc,ttl=64,frag=no)"
+    );
+    let mpls = "in_port(1),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x8847),\
+                mpls(label=100,tc=0,ttl=64,bos=1)";
+    let mut b = Bridge::new(2);
+    b.add("in_port=1,mpls,mpls_label=100,actions=pop_mpls:0x0800,output:2");
+    assert_eq!(
+        b.run(mpls),
+        "pop_mpls(eth_type=0x800),2 | recirc_id(0),in_port(1),eth_type(0x8847),mpls(label=100)"
+    );
+    // The datapath cannot rewrite an MPLS TTL: the flow drops with the reason.
+    let mut b = Bridge::new(2);
+    b.add("in_port=1,mpls,actions=dec_mpls_ttl,output:2");
+    let out = b.xlate(mpls);
+    assert_eq!(out.drop_reason, Some(DropReason::Unsupported("mpls ttl rewrite")));
+    assert_eq!(format_actions(&out.actions), "drop");
+}
