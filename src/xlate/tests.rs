@@ -732,6 +732,28 @@ fn mpls_push_and_pop() {
     let mut b = Bridge::new(2);
     b.add("in_port=1,mpls,actions=dec_mpls_ttl,output:2");
     let out = b.xlate(mpls);
-    assert_eq!(out.drop_reason, Some(DropReason::Unsupported("mpls ttl rewrite")));
+    assert_eq!(
+        out.drop_reason,
+        Some(DropReason::Unsupported("mpls ttl rewrite"))
+    );
     assert_eq!(format_actions(&out.actions), "drop");
+}
+
+#[test]
+fn masks_leave_out_fields_the_packet_does_not_have() {
+    let mut b = Bridge::new(3);
+    b.add("priority=100,ip,nw_src=10.0.0.0/8,actions=output:3");
+    b.add("priority=90,tcp,tp_src=22,actions=output:3");
+    b.add("priority=0,actions=output:2");
+    // ARP: the IPv4 prefix trie and the TCP subtable looked at fields ARP lacks; only the
+    // ethertype tells them apart.
+    let arp = "in_port(1),eth(src=50:54:00:00:00:01,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806),\
+               arp(sip=10.0.0.1,tip=10.0.0.2,op=1,sha=50:54:00:00:00:01,tha=00:00:00:00:00:00)";
+    assert_eq!(b.run(arp), "2 | recirc_id(0),in_port(1),eth_type(0x0806)");
+    // UDP from 11/8: the TCP port is absent, the protocol is what mattered.
+    let udp = UDP.replace("src=10.0.0.1", "src=11.0.0.1");
+    assert_eq!(
+        b.run(&udp),
+        "2 | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(src=11.0.0.0/255.0.0.0,proto=17,frag=no)"
+    );
 }

@@ -204,7 +204,7 @@ impl<'a, 'c> Xlate<'a, 'c> {
     }
 
     fn finish(mut self) -> (XlateOutput, Vec<String>, FlowKey) {
-        self.out.mask = wc_to_mask(&self.wc).or(&self.pinned);
+        self.out.mask = wc_to_mask(&self.wc, &self.orig).or(&self.pinned);
         if let Some(e) = self.error.take() {
             self.out.actions.clear();
             self.out.packet_ins.clear();
