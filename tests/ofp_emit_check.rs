@@ -283,6 +283,37 @@ fn packet_in2_with_continuation() {
     .unwrap();
 }
 
+/// The NXM-format packet-in of OpenFlow 1.0 controllers.
+#[test]
+fn nx_packet_in() {
+    use ferrovs::ofp::ext::NxPacketIn;
+    use ferrovs::ofp::{Field, MatchEntry, OxmMatch};
+    if ofp_print(&[1, 2, 0, 8, 0, 0, 0, 1]).is_none() {
+        eprintln!("ovs-ofctl not installed: skipping");
+        return;
+    }
+    let pin = NxPacketIn {
+        buffer_id: u32::MAX,
+        total_len: 14,
+        reason: 1,
+        table_id: 2,
+        cookie: 0x9,
+        match_: OxmMatch {
+            entries: vec![
+                MatchEntry::from_u64(Field::NxmInPort, 3),
+                MatchEntry::from_u64(Field::Reg1, 5),
+            ],
+        },
+        data: vec![0xff; 14],
+    };
+    check(
+        &Message::Nx(NxMessage::PacketIn(pin)),
+        Version::V1_0,
+        &["NXT_PACKET_IN (xid=0x42): table_id=2 cookie=0x9 total_len=14 reg1=0x5,in_port=3 (via action) data_len=14"],
+    )
+    .unwrap();
+}
+
 /// Our dump-flows lines against `ovs-ofctl`'s for the same flow stats reply.
 #[test]
 fn flow_stats_print_like_dump_flows() {

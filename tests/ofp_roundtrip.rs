@@ -106,3 +106,40 @@ fn corpus_covers_every_message_kind() {
         assert!(kinds.contains(want), "no {want} in corpus: {kinds:?}");
     }
 }
+
+/// Version negotiation with the HELLOs `ovs-ofctl -O VERSION` really sends: we must settle on
+/// the version it was told to use.
+#[test]
+fn negotiation_with_ovs_ofctl_hellos() {
+    use ferrovs::ofp::hello::negotiate;
+    let mut n = 0;
+    for case in load() {
+        let want = match case.version.as_str() {
+            "OpenFlow10" => Version::V1_0,
+            "OpenFlow13" => Version::V1_3,
+            "OpenFlow14" => Version::V1_4,
+            _ => Version::V1_5,
+        };
+        for msg in &case.msgs {
+            if let Ok((h, Message::Hello(hello))) = decode(&msg.bytes) {
+                assert_eq!(
+                    negotiate(&Version::ALL, h.version, &hello),
+                    Ok(want),
+                    "{}",
+                    case.name
+                );
+                // A switch that speaks only other versions must fail with HELLO_FAILED.
+                let others: Vec<Version> =
+                    Version::ALL.into_iter().filter(|v| *v != want).collect();
+                assert_eq!(
+                    negotiate(&others, h.version, &hello),
+                    Err(ferrovs::ofp::OfpError::OFPHFC_INCOMPATIBLE),
+                    "{}",
+                    case.name
+                );
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 300, "only {n} hellos");
+}

@@ -4,7 +4,7 @@
 
 use ferrovs::ofp::syntax::{
     format_flow_mod, format_group_mod, format_meter_mod, parse_flow_message, parse_group,
-    parse_meter,
+    parse_meter, parse_stats_request,
 };
 use ferrovs::ofp::{Message, Version};
 use libfuzzer_sys::fuzz_target;
@@ -22,6 +22,9 @@ fuzz_target!(|data: &[u8]| {
                 let mut out = Vec::new();
                 let _ = msg.encode(version, 1, &mut out);
             }
+        }
+        if let Ok(m) = parse_stats_request(text, version, false) {
+            let _ = m.encode(version, 1, &mut Vec::new());
         }
         if let Ok(g) = parse_group(text, 0, version) {
             let _ = format_group_mod(&g);

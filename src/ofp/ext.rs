@@ -486,6 +486,7 @@ pub const NXT_ROLE_REPLY: u32 = 11;
 pub const NXT_SET_FLOW_FORMAT: u32 = 12;
 pub const NXT_FLOW_MOD: u32 = 13;
 pub const NXT_FLOW_MOD_TABLE_ID: u32 = 15;
+pub const NXT_PACKET_IN: u32 = 17;
 pub const NXT_SET_PACKET_IN_FORMAT: u32 = 16;
 pub const NXT_FLOW_AGE: u32 = 18;
 pub const NXT_SET_ASYNC_CONFIG: u32 = 19;
@@ -513,6 +514,58 @@ pub enum NxMessage {
     SetAsyncConfig2(AsyncConfig),
     PacketIn2(PacketIn2),
     Resume(PacketIn2),
+    /// `NXT_PACKET_IN`: the packet-in of controllers that chose the NXM packet-in format
+    /// (`NXPIF_NXM`); `match_` is the packet's metadata as NXM entries.
+    PacketIn(NxPacketIn),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NxPacketIn {
+    pub buffer_id: u32,
+    pub total_len: u16,
+    pub reason: u8,
+    pub table_id: u8,
+    pub cookie: u64,
+    pub match_: OxmMatch,
+    pub data: Vec<u8>,
+}
+
+impl NxPacketIn {
+    fn parse(r: &mut Reader<'_>) -> Result<NxPacketIn, OfpError> {
+        let buffer_id = r.u32()?;
+        let total_len = r.u16()?;
+        let reason = r.u8()?;
+        let table_id = r.u8()?;
+        let cookie = r.u64()?;
+        let match_len = usize::from(r.u16()?);
+        r.skip(6)?;
+        let match_ = parse_nx_match(r, match_len)?;
+        r.skip(2)?;
+        Ok(NxPacketIn {
+            buffer_id,
+            total_len,
+            reason,
+            table_id,
+            cookie,
+            match_,
+            data: r.take_rest().to_vec(),
+        })
+    }
+
+    fn emit(&self, out: &mut Vec<u8>) {
+        out.put_u32(self.buffer_id);
+        out.put_u16(self.total_len);
+        out.put_u8(self.reason);
+        out.put_u8(self.table_id);
+        out.put_u64(self.cookie);
+        let len_at = out.len();
+        out.put_u16(0);
+        out.put_zeros(6);
+        let n = emit_nx_match(&self.match_, out);
+        out[len_at..len_at + 2].copy_from_slice(&n.to_be_bytes());
+        out.put_zeros(2);
+        out.extend_from_slice(&self.data);
+    }
 }
 
 impl NxMessage {
@@ -530,6 +583,7 @@ impl NxMessage {
             NxMessage::SetAsyncConfig2(_) => NXT_SET_ASYNC_CONFIG2,
             NxMessage::PacketIn2(_) => NXT_PACKET_IN2,
             NxMessage::Resume(_) => NXT_RESUME,
+            NxMessage::PacketIn(_) => NXT_PACKET_IN,
         }
     }
 
@@ -584,6 +638,7 @@ impl NxMessage {
             NXT_PACKET_IN2 => NxMessage::PacketIn2(PacketIn2 {
                 props: parse_props(r)?,
             }),
+            NXT_PACKET_IN => NxMessage::PacketIn(NxPacketIn::parse(r)?),
             NXT_RESUME => NxMessage::Resume(PacketIn2 {
                 props: parse_props(r)?,
             }),
@@ -610,6 +665,7 @@ impl NxMessage {
             }
             NxMessage::SetAsyncConfig2(a) => a.emit_props(out),
             NxMessage::PacketIn2(p) | NxMessage::Resume(p) => emit_props(&p.props, out),
+            NxMessage::PacketIn(p) => p.emit(out),
         }
         Ok(())
     }

@@ -643,6 +643,7 @@ impl Message {
                 NxMessage::SetAsyncConfig2(_) => "NXT_SET_ASYNC_CONFIG2",
                 NxMessage::PacketIn2(_) => "NXT_PACKET_IN2",
                 NxMessage::Resume(_) => "NXT_RESUME",
+                NxMessage::PacketIn(_) => "NXT_PACKET_IN",
             }
             .into(),
         }

@@ -540,9 +540,44 @@ impl OxmMatch {
         self.exact(Field::IpProto)
     }
 
-    /// True when the fields already in the match satisfy `p`.
+    /// True when the fields already in the match satisfy `p`. Looks only at the fields
+    /// `p` depends on (this runs once per decoded field).
     pub fn prereq_ok(&self, p: Prereq) -> bool {
-        self.facts().satisfy(p)
+        let facts = match p {
+            Prereq::None => return true,
+            Prereq::InPort => Facts {
+                in_port: self.get(Field::InPort).is_some(),
+                ..Facts::default()
+            },
+            Prereq::Vlan => Facts {
+                vlan: self.vlan_present(),
+                ..Facts::default()
+            },
+            Prereq::Ip | Prereq::Ipv4 | Prereq::Ipv6 | Prereq::Arp | Prereq::Mpls | Prereq::Pbb => {
+                Facts {
+                    eth_type: self.eth_type(),
+                    ..Facts::default()
+                }
+            }
+            Prereq::Tcp | Prereq::Udp | Prereq::Sctp | Prereq::Icmpv4 | Prereq::Icmpv6 => Facts {
+                eth_type: self.eth_type(),
+                ip_proto: self.ip_proto(),
+                ..Facts::default()
+            },
+            Prereq::NdSolicit | Prereq::NdAdvert | Prereq::Nd => Facts {
+                eth_type: self.eth_type(),
+                ip_proto: self.ip_proto(),
+                icmpv6_type: self.exact(Field::Icmpv6Type),
+                ..Facts::default()
+            },
+        };
+        facts.satisfy(p)
+    }
+
+    fn vlan_present(&self) -> bool {
+        self.get(Field::VlanVid).is_some_and(|e| {
+            e.value_u64() & 0x1000 != 0 && e.mask_u64().map_or(true, |m| m & 0x1000 != 0)
+        })
     }
 
     /// What the match pins down that prerequisites depend on.
@@ -552,9 +587,7 @@ impl OxmMatch {
             ip_proto: self.ip_proto(),
             icmpv6_type: self.exact(Field::Icmpv6Type),
             in_port: self.get(Field::InPort).is_some(),
-            vlan: self.get(Field::VlanVid).is_some_and(|e| {
-                e.value_u64() & 0x1000 != 0 && e.mask_u64().map_or(true, |m| m & 0x1000 != 0)
-            }),
+            vlan: self.vlan_present(),
         }
     }
 

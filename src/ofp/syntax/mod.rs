@@ -15,7 +15,10 @@ pub mod parse;
 pub mod print;
 
 pub use group_meter::{format_group_mod, format_meter_mod, parse_group, parse_meter};
-pub use parse::{parse_actions, parse_flow, parse_flow_message, parse_spec, FlowSpec, SyntaxError};
+pub use parse::{
+    parse_actions, parse_flow, parse_flow_message, parse_packet_out, parse_port_mod, parse_spec,
+    parse_stats_request, FlowSpec, SyntaxError,
+};
 pub use print::{
     format_actions, format_flow_mod, format_flow_stats, format_instructions, format_match,
     format_nx_flow_stats,

@@ -1388,3 +1388,136 @@ pub fn parse_flow_message(
         Err(e) => Err(e),
     }
 }
+
+/// The flow (or aggregate) stats request `ovs-ofctl dump-flows`/`dump-aggregate` sends for
+/// `text`: `NXST_FLOW`/`NXST_AGGREGATE` with an NXM match in OpenFlow 1.0, the standard
+/// multipart request with an OXM match from 1.3 on.
+pub fn parse_stats_request(
+    text: &str,
+    version: Version,
+    aggregate: bool,
+) -> Result<crate::ofp::Message, SyntaxError> {
+    use crate::ofp::multipart::{FlowStatsRequest, MultipartRequest, MultipartRequestBody};
+    let spec = parse_spec(text)?;
+    let table_id = spec.table_id.unwrap_or(0xff);
+    let out_port = spec.out_port.unwrap_or(port::OFPP_ANY);
+    let body = if version == Version::V1_0 {
+        MultipartRequestBody::NxFlow {
+            aggregate,
+            out_port,
+            table_id,
+            match_: fields_to_nxm(&spec.fields),
+        }
+    } else {
+        let (cookie, cookie_mask) = match spec.cookie {
+            Some((c, m)) => (c, m.unwrap_or(0)),
+            None => (0, 0),
+        };
+        let req = FlowStatsRequest {
+            table_id,
+            out_port,
+            out_group: spec.out_group.unwrap_or(OFPG_ANY),
+            cookie,
+            cookie_mask,
+            match_: Match::Oxm(fields_to_oxm(&spec.fields)),
+        };
+        if aggregate {
+            MultipartRequestBody::Aggregate(req)
+        } else {
+            MultipartRequestBody::Flow(req)
+        }
+    };
+    Ok(crate::ofp::Message::MultipartRequest(MultipartRequest {
+        flags: 0,
+        body,
+    }))
+}
+
+/// `ovs-ofctl packet-out SWITCH IN_PORT ACTIONS PACKET`: the packet-out it sends.
+pub fn parse_packet_out(
+    in_port: &str,
+    actions: &str,
+    packet_hex: &str,
+    version: Version,
+) -> Result<crate::ofp::PacketOut, SyntaxError> {
+    let in_port = port::parse(in_port).ok_or_else(|| bad("in_port", in_port))?;
+    let mut acts = Vec::new();
+    for i in parse_actions(actions, version, &FlowFields::default())? {
+        match i {
+            Instruction::ApplyActions(a) => acts.extend(a),
+            _ => {
+                return Err(SyntaxError::Unsupported(
+                    "instructions in packet-out".into(),
+                ))
+            }
+        }
+    }
+    let hex: String = packet_hex
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .collect();
+    let data = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| bad("packet", packet_hex))?;
+    let mut match_ = OxmMatch::default();
+    if version >= Version::V1_5 {
+        match_
+            .entries
+            .push(MatchEntry::from_u64(Field::InPort, u64::from(in_port)));
+    }
+    Ok(crate::ofp::PacketOut {
+        buffer_id: NO_BUFFER,
+        in_port: if version >= Version::V1_5 { 0 } else { in_port },
+        match_,
+        actions: acts,
+        data,
+    })
+}
+
+/// `ovs-ofctl mod-port SWITCH PORT ACTION`: the port-mod it sends for the port `port_no`
+/// whose hardware address is `hw_addr` (ovs-ofctl reads it from the switch first).
+/// Config bits that `version` lacks (1.0's flood and STP bits in 1.1+) change nothing.
+pub fn parse_port_mod(
+    port_no: u32,
+    hw_addr: [u8; 6],
+    action: &str,
+    version: Version,
+) -> Result<crate::ofp::PortMod, SyntaxError> {
+    const PORT_DOWN: u32 = 1 << 0;
+    const NO_STP: u32 = 1 << 1;
+    const NO_RECV: u32 = 1 << 2;
+    const NO_RECV_STP: u32 = 1 << 3;
+    const NO_FLOOD: u32 = 1 << 4;
+    const NO_FWD: u32 = 1 << 5;
+    const NO_PACKET_IN: u32 = 1 << 6;
+    let (bit, set, only10) = match action {
+        "up" => (PORT_DOWN, false, false),
+        "down" => (PORT_DOWN, true, false),
+        "stp" => (NO_STP, false, true),
+        "no-stp" => (NO_STP, true, true),
+        "receive" => (NO_RECV, false, false),
+        "no-receive" => (NO_RECV, true, false),
+        "receive-stp" => (NO_RECV_STP, false, true),
+        "no-receive-stp" => (NO_RECV_STP, true, true),
+        "flood" => (NO_FLOOD, false, true),
+        "no-flood" => (NO_FLOOD, true, true),
+        "forward" => (NO_FWD, false, false),
+        "no-forward" => (NO_FWD, true, false),
+        "packet-in" => (NO_PACKET_IN, false, false),
+        "no-packet-in" => (NO_PACKET_IN, true, false),
+        _ => return Err(SyntaxError::UnknownKey(action.to_string())),
+    };
+    let mask = if only10 && version != Version::V1_0 {
+        0
+    } else {
+        bit
+    };
+    Ok(crate::ofp::PortMod {
+        port_no,
+        hw_addr,
+        config: if set { mask } else { 0 },
+        mask,
+        advertise: 0,
+    })
+}
