@@ -567,10 +567,12 @@ impl<R: Copy + PartialEq> Classifier<R> {
                             if i > 0 {
                                 wc.or_assign(&st.stages[i - 1].mask);
                             }
+                            // The first `p` bits already prove that no /p prefix
+                            // matches, however deep the trie walk went for longer ones.
                             let r = range(field);
                             for (w, m) in wc.bytes[r.clone()]
                                 .iter_mut()
-                                .zip(prefix_mask(r.len(), bits))
+                                .zip(prefix_mask(r.len(), bits.min(p)))
                             {
                                 *w |= m;
                             }
@@ -639,6 +641,55 @@ mod tests {
         assert_eq!(c.remove(&ip, 200), Some(1));
         assert_eq!(c.remove(&ip, 200), None);
         assert_eq!(c.len(), 2);
+    }
+
+    #[test]
+    fn prefix_tries_skip_subtables_for_the_bits_they_needed() {
+        let mut c = Classifier::default();
+        let src = |a: [u8; 4], len: u32| {
+            m(vec![
+                MatchEntry::from_u64(Field::EthType, 0x0800),
+                MatchEntry::masked(Field::Ipv4Src, &a, &prefix_mask(4, len)),
+            ])
+        };
+        c.insert(&src([10, 1, 2, 3], 32), 300, 1u32);
+        c.insert(&src([10, 2, 0, 0], 16), 200, 2u32);
+        c.insert(&FlowMatch::default(), 0, 3u32);
+        let mut f = FlowFields::default();
+        f.set_u64(Field::EthType, 0x0800);
+        // 10.1.2.4: no /32 and no /16 along the path. The /32 subtable needs 30 bits
+        // (10.1.2.3 and .4 part at bit 29), the /16 subtable only its 16.
+        f.set(Field::Ipv4Src, &[10, 1, 2, 4]);
+        let (hit, wc) = c.lookup(&f);
+        assert_eq!(hit, Some(3));
+        assert_eq!(wc.get(Field::Ipv4Src), &[255, 255, 255, 252]);
+        assert_eq!(wc.get(Field::EthType), &[0xff, 0xff]);
+        // 10.3.0.1 follows 10.2 until bit 15: 16 bits for both subtables.
+        f.set(Field::Ipv4Src, &[10, 3, 0, 1]);
+        let (hit, wc) = c.lookup(&f);
+        assert_eq!(hit, Some(3));
+        assert_eq!(wc.get(Field::Ipv4Src), &[255, 255, 0, 0]);
+        // A /16 subtable probed alone is skipped on 16 bits, even though the walk along
+        // 10.1.2.x went 30 deep for the /32 rule (which a catch-all above it hides here).
+        let mut c2 = Classifier::default();
+        c2.insert(&src([10, 2, 0, 0], 16), 200, 2u32);
+        c2.insert(&FlowMatch::default(), 150, 3u32);
+        c2.insert(&src([10, 1, 2, 3], 32), 100, 1u32);
+        let mut g = FlowFields::default();
+        g.set_u64(Field::EthType, 0x0800);
+        g.set(Field::Ipv4Src, &[10, 1, 2, 4]);
+        let (hit, wc) = c2.lookup(&g);
+        assert_eq!(hit, Some(3));
+        assert_eq!(wc.get(Field::Ipv4Src), &[255, 255, 0, 0]);
+        // 10.128.0.1 leaves at bit 8: 9 bits.
+        f.set(Field::Ipv4Src, &[10, 128, 0, 1]);
+        assert_eq!(c.lookup(&f).1.get(Field::Ipv4Src), &[255, 128, 0, 0]);
+        // 10.2.9.9 matches the /16 rule: the /32 subtable is skipped on the 16 bits the
+        // walk needed (it ends at the /16 leaf), then the /16 subtable is probed.
+        f.set(Field::Ipv4Src, &[10, 2, 9, 9]);
+        let (hit, wc) = c.lookup(&f);
+        assert_eq!(hit, Some(2));
+        assert_eq!(wc.get(Field::Ipv4Src), &[255, 255, 0, 0]);
     }
 
     #[test]
