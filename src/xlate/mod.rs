@@ -66,7 +66,7 @@ use crate::ofproto::{FlowFields, Group, Millis, OfPort, Ofproto, Rule, RuleId};
 
 pub use convert::{fields_from_key, is_pipeline_field, store_in_key, wc_to_mask};
 pub use normal::{Fdb, FdbLearn, NormalConfig, VlanMode};
-pub use trace::trace;
+pub use trace::{parse_trace_flow, trace, TraceFlowError};
 
 /// OpenFlow port config bits translation honours.
 pub const OFPPC_NO_RECV: u32 = 1 << 2;

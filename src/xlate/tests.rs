@@ -853,3 +853,25 @@ fn every_packet_a_megaflow_covers_translates_the_same() {
         }
     }
 }
+
+#[test]
+fn trace_reads_openflow_and_datapath_flow_syntax() {
+    let dp = |p: u32| (p < 10).then_some(p);
+    let k = parse_trace_flow(
+        "in_port=1,dl_src=50:54:00:00:00:01,dl_dst=50:54:00:00:00:02,dl_vlan=10,udp,\
+         nw_src=10.0.0.1,nw_dst=10.0.0.2,nw_ttl=64,tp_src=1024,tp_dst=5001",
+        dp,
+    )
+    .expect("parses");
+    assert_eq!(
+        format_key(&k, &FlowMask::exact()),
+        "skb_mark(0),recirc_id(0),dp_hash(0),in_port(1),\
+         eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x8100),vlan(vid=10,pcp=0),\
+         encap(eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=17,tos=0,ttl=64,frag=no),\
+         udp(src=1024,dst=5001))"
+    );
+    assert_eq!(parse_trace_flow(UDP, dp), Ok(key(UDP)));
+    assert!(parse_trace_flow("in_port=99", dp).is_err());
+    assert!(parse_trace_flow("in_port=1,actions=drop", dp).is_err());
+    assert!(parse_trace_flow("in_port(1),bogus(2)", dp).is_err());
+}
