@@ -115,6 +115,19 @@ impl FlowFields {
     fn is_zero(&self) -> bool {
         self.bytes.iter().all(|&b| b == 0)
     }
+
+    /// `self |= add & !except`, bit by bit over every field (megaflow wildcard
+    /// accumulation: bits examined, minus bits the pipeline had overwritten).
+    pub fn or_except(&mut self, add: &FlowFields, except: &FlowFields) {
+        for ((o, a), x) in self
+            .bytes
+            .iter_mut()
+            .zip(add.bytes.iter())
+            .zip(except.bytes.iter())
+        {
+            *o |= a & !x;
+        }
+    }
 }
 
 /// A word-at-a-time hasher for [`FlowFields`] keys: a lookup hashes the whole field array

@@ -233,6 +233,39 @@ fn present(key: &FlowKey, f: Field) -> bool {
     }
 }
 
+/// Fields that exist only under some ethertype or IP protocol, and whether they are L4.
+const PROTOCOL_FIELDS: &[(Field, bool)] = &[
+    (Field::IpDscp, false),
+    (Field::IpEcn, false),
+    (Field::IpProto, false),
+    (Field::NxNwTtl, false),
+    (Field::NxIpFrag, false),
+    (Field::Ipv4Src, false),
+    (Field::Ipv4Dst, false),
+    (Field::Ipv6Src, false),
+    (Field::Ipv6Dst, false),
+    (Field::Ipv6Flabel, false),
+    (Field::ArpOp, false),
+    (Field::ArpSpa, false),
+    (Field::ArpTpa, false),
+    (Field::ArpSha, false),
+    (Field::ArpTha, false),
+    (Field::MplsLabel, false),
+    (Field::MplsTc, false),
+    (Field::MplsBos, false),
+    (Field::TcpSrc, true),
+    (Field::TcpDst, true),
+    (Field::TcpFlags, true),
+    (Field::UdpSrc, true),
+    (Field::UdpDst, true),
+    (Field::SctpSrc, true),
+    (Field::SctpDst, true),
+    (Field::Icmpv4Type, true),
+    (Field::Icmpv4Code, true),
+    (Field::Icmpv6Type, true),
+    (Field::Icmpv6Code, true),
+];
+
 /// The datapath mask for OpenFlow wildcards `wc` (bits examined) of packet `key`, with
 /// ODP prerequisites. Bits of fields the packet does not have (an IPv4 address of an ARP
 /// packet, a TCP port of a UDP packet) are left out: with the ethertype, IP protocol and
@@ -240,33 +273,14 @@ fn present(key: &FlowKey, f: Field) -> bool {
 /// mask stays one that ODP can print and parse back.
 pub fn wc_to_mask(wc: &FlowFields, key: &FlowKey) -> FlowMask {
     let mut m = FlowMask::default();
-    let mut any_absent_l4 = false;
     let mut any_absent = false;
-    let mut wc = wc.clone();
-    for info in crate::ofp::oxm::FIELDS {
-        let f = info.field;
+    let mut any_absent_l4 = false;
+    let mut cleaned: Option<FlowFields> = None;
+    for &(f, l4) in PROTOCOL_FIELDS {
         if wc.get(f).iter().any(|&b| b != 0) && !present(key, f) {
             any_absent = true;
-            any_absent_l4 |= !matches!(
-                f,
-                Field::IpDscp | Field::IpEcn | Field::IpProto | Field::NxNwTtl | Field::NxIpFrag
-            ) && !matches!(
-                f,
-                Field::Ipv4Src
-                    | Field::Ipv4Dst
-                    | Field::Ipv6Src
-                    | Field::Ipv6Dst
-                    | Field::Ipv6Flabel
-                    | Field::ArpOp
-                    | Field::ArpSpa
-                    | Field::ArpTpa
-                    | Field::ArpSha
-                    | Field::ArpTha
-                    | Field::MplsLabel
-                    | Field::MplsTc
-                    | Field::MplsBos
-            );
-            wc.set(f, &[]);
+            any_absent_l4 |= l4;
+            cleaned.get_or_insert_with(|| wc.clone()).set(f, &[]);
         }
     }
     if any_absent {
@@ -276,7 +290,7 @@ pub fn wc_to_mask(wc: &FlowFields, key: &FlowKey) -> FlowMask {
             m.set_exact(K::IpFrag);
         }
     }
-    let wc = &wc;
+    let wc = cleaned.as_ref().unwrap_or(wc);
     let get = |f: Field| be(wc.get(f));
     let direct: &[(Field, K)] = &[
         (Field::EthDst, K::EthDst),

@@ -236,19 +236,7 @@ impl<'a, 'c> Xlate<'a, 'c> {
 
     /// Adds examined bits of the original packet (those not overwritten since).
     pub(super) fn examine(&mut self, wc: &FlowFields) {
-        for info in crate::ofp::oxm::FIELDS {
-            let f = info.field;
-            let w = wc.get(f);
-            if w.iter().all(|&b| b == 0) {
-                continue;
-            }
-            let mut bits = [0u8; 16];
-            let n = w.len().min(16);
-            for (i, b) in bits[..n].iter_mut().enumerate() {
-                *b = (w[i] & !self.written.get(f)[i]) | self.wc.get(f)[i];
-            }
-            self.wc.set(f, &bits[..n]);
-        }
+        self.wc.or_except(wc, &self.written);
     }
 
     /// Marks all of `field` examined.
