@@ -15,6 +15,7 @@
 //! 32-bit registers.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::trie::{PrefixLens, PrefixTrie};
 use crate::ofp::oxm::{Field, FIELDS};
@@ -114,7 +115,50 @@ impl FlowFields {
     fn is_zero(&self) -> bool {
         self.bytes.iter().all(|&b| b == 0)
     }
+
+    /// `self |= add & !except`, bit by bit over every field (megaflow wildcard
+    /// accumulation: bits examined, minus bits the pipeline had overwritten).
+    pub fn or_except(&mut self, add: &FlowFields, except: &FlowFields) {
+        for ((o, a), x) in self
+            .bytes
+            .iter_mut()
+            .zip(add.bytes.iter())
+            .zip(except.bytes.iter())
+        {
+            *o |= a & !x;
+        }
+    }
 }
+
+/// A word-at-a-time hasher for [`FlowFields`] keys: a lookup hashes the whole field array
+/// once per probed stage, and SipHash over several hundred bytes would dominate the
+/// lookup. Keys are inserted only from flow_mods, so a fixed seed gives packets no way to
+/// build collisions.
+#[derive(Default)]
+pub struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        // Spread the high bits down: hashbrown uses the top 7 bits and the low bits.
+        let h = self.0;
+        h ^ (h >> 29) ^ (h >> 47)
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<WordHasher>>;
 
 /// A match: value and mask over [`FlowFields`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -226,7 +270,7 @@ impl FlowMatch {
 struct Subtable<R> {
     mask: FlowFields,
     /// Masked value → (priority, rule), highest priority first.
-    rules: HashMap<FlowFields, Vec<(u32, R)>>,
+    rules: FastMap<FlowFields, Vec<(u32, R)>>,
     max_priority: u32,
     count: usize,
     /// Staged lookup: cumulative masks (metadata, then + L2, then + L3), each with the
@@ -244,7 +288,7 @@ struct Subtable<R> {
 
 struct Stage {
     mask: FlowFields,
-    values: HashMap<FlowFields, u32>,
+    values: FastMap<FlowFields, u32>,
 }
 
 /// The fields with prefix tracking, with their width in bits and the field that must be
@@ -362,7 +406,7 @@ impl<R> Subtable<R> {
             cum.or_assign(part);
             stages.push(Stage {
                 mask: cum.clone(),
-                values: HashMap::new(),
+                values: FastMap::default(),
             });
         }
         // The last cumulative stage is the whole mask: the rules map itself checks it.
@@ -370,7 +414,7 @@ impl<R> Subtable<R> {
         let plens = TRIE_FIELDS.map(|(f, _)| prefix_len(mask.get(f)));
         Subtable {
             mask: mask.clone(),
-            rules: HashMap::new(),
+            rules: FastMap::default(),
             max_priority: 0,
             count: 0,
             trie_stage: trie_stage.unwrap_or(stages.len()),
@@ -536,10 +580,12 @@ impl<R: Copy + PartialEq> Classifier<R> {
                             if i > 0 {
                                 wc.or_assign(&st.stages[i - 1].mask);
                             }
+                            // The first `p` bits already prove that no /p prefix
+                            // matches, however deep the trie walk went for longer ones.
                             let r = range(field);
                             for (w, m) in wc.bytes[r.clone()]
                                 .iter_mut()
-                                .zip(prefix_mask(r.len(), bits))
+                                .zip(prefix_mask(r.len(), bits.min(p)))
                             {
                                 *w |= m;
                             }
@@ -608,6 +654,55 @@ mod tests {
         assert_eq!(c.remove(&ip, 200), Some(1));
         assert_eq!(c.remove(&ip, 200), None);
         assert_eq!(c.len(), 2);
+    }
+
+    #[test]
+    fn prefix_tries_skip_subtables_for_the_bits_they_needed() {
+        let mut c = Classifier::default();
+        let src = |a: [u8; 4], len: u32| {
+            m(vec![
+                MatchEntry::from_u64(Field::EthType, 0x0800),
+                MatchEntry::masked(Field::Ipv4Src, &a, &prefix_mask(4, len)),
+            ])
+        };
+        c.insert(&src([10, 1, 2, 3], 32), 300, 1u32);
+        c.insert(&src([10, 2, 0, 0], 16), 200, 2u32);
+        c.insert(&FlowMatch::default(), 0, 3u32);
+        let mut f = FlowFields::default();
+        f.set_u64(Field::EthType, 0x0800);
+        // 10.1.2.4: no /32 and no /16 along the path. The /32 subtable needs 30 bits
+        // (10.1.2.3 and .4 part at bit 29), the /16 subtable only its 16.
+        f.set(Field::Ipv4Src, &[10, 1, 2, 4]);
+        let (hit, wc) = c.lookup(&f);
+        assert_eq!(hit, Some(3));
+        assert_eq!(wc.get(Field::Ipv4Src), &[255, 255, 255, 252]);
+        assert_eq!(wc.get(Field::EthType), &[0xff, 0xff]);
+        // 10.3.0.1 follows 10.2 until bit 15: 16 bits for both subtables.
+        f.set(Field::Ipv4Src, &[10, 3, 0, 1]);
+        let (hit, wc) = c.lookup(&f);
+        assert_eq!(hit, Some(3));
+        assert_eq!(wc.get(Field::Ipv4Src), &[255, 255, 0, 0]);
+        // A /16 subtable probed alone is skipped on 16 bits, even though the walk along
+        // 10.1.2.x went 30 deep for the /32 rule (which a catch-all above it hides here).
+        let mut c2 = Classifier::default();
+        c2.insert(&src([10, 2, 0, 0], 16), 200, 2u32);
+        c2.insert(&FlowMatch::default(), 150, 3u32);
+        c2.insert(&src([10, 1, 2, 3], 32), 100, 1u32);
+        let mut g = FlowFields::default();
+        g.set_u64(Field::EthType, 0x0800);
+        g.set(Field::Ipv4Src, &[10, 1, 2, 4]);
+        let (hit, wc) = c2.lookup(&g);
+        assert_eq!(hit, Some(3));
+        assert_eq!(wc.get(Field::Ipv4Src), &[255, 255, 0, 0]);
+        // 10.128.0.1 leaves at bit 8: 9 bits.
+        f.set(Field::Ipv4Src, &[10, 128, 0, 1]);
+        assert_eq!(c.lookup(&f).1.get(Field::Ipv4Src), &[255, 128, 0, 0]);
+        // 10.2.9.9 matches the /16 rule: the /32 subtable is skipped on the 16 bits the
+        // walk needed (it ends at the /16 leaf), then the /16 subtable is probed.
+        f.set(Field::Ipv4Src, &[10, 2, 9, 9]);
+        let (hit, wc) = c.lookup(&f);
+        assert_eq!(hit, Some(2));
+        assert_eq!(wc.get(Field::Ipv4Src), &[255, 255, 0, 0]);
     }
 
     #[test]

@@ -210,9 +210,87 @@ fn or_field(mask: &mut FlowMask, f: K, bits: u128) {
     mask.set(f, old | bits);
 }
 
-/// The datapath mask for OpenFlow wildcards `wc` (bits examined), with ODP prerequisites.
-pub fn wc_to_mask(wc: &FlowFields) -> FlowMask {
+/// Is OpenFlow field `f` part of packet `key` at all (its protocol is there)? An absent
+/// field reads as 0 for every packet with the same ethertype and IP protocol.
+fn present(key: &FlowKey, f: Field) -> bool {
+    use Field as F;
+    let et = key.eth_type();
+    let l4 = |proto: u8| is_ip(et) && key.ip_proto() == proto && key.ip_frag() & 1 == 0;
+    match f {
+        F::IpDscp | F::IpEcn | F::IpProto | F::NxNwTtl | F::NxIpFrag => is_ip(et),
+        F::Ipv4Src | F::Ipv4Dst => et == ETH_TYPE_IP,
+        F::Ipv6Src | F::Ipv6Dst | F::Ipv6Flabel => et == ETH_TYPE_IPV6,
+        F::ArpOp | F::ArpSpa | F::ArpTpa | F::ArpSha | F::ArpTha => {
+            et == ETH_TYPE_ARP || et == ETH_TYPE_RARP
+        }
+        F::MplsLabel | F::MplsTc | F::MplsBos => is_mpls(et),
+        F::TcpSrc | F::TcpDst | F::TcpFlags => l4(6),
+        F::UdpSrc | F::UdpDst => l4(17),
+        F::SctpSrc | F::SctpDst => l4(132),
+        F::Icmpv4Type | F::Icmpv4Code => et == ETH_TYPE_IP && l4(1),
+        F::Icmpv6Type | F::Icmpv6Code => et == ETH_TYPE_IPV6 && l4(58),
+        _ => true,
+    }
+}
+
+/// Fields that exist only under some ethertype or IP protocol, and whether they are L4.
+const PROTOCOL_FIELDS: &[(Field, bool)] = &[
+    (Field::IpDscp, false),
+    (Field::IpEcn, false),
+    (Field::IpProto, false),
+    (Field::NxNwTtl, false),
+    (Field::NxIpFrag, false),
+    (Field::Ipv4Src, false),
+    (Field::Ipv4Dst, false),
+    (Field::Ipv6Src, false),
+    (Field::Ipv6Dst, false),
+    (Field::Ipv6Flabel, false),
+    (Field::ArpOp, false),
+    (Field::ArpSpa, false),
+    (Field::ArpTpa, false),
+    (Field::ArpSha, false),
+    (Field::ArpTha, false),
+    (Field::MplsLabel, false),
+    (Field::MplsTc, false),
+    (Field::MplsBos, false),
+    (Field::TcpSrc, true),
+    (Field::TcpDst, true),
+    (Field::TcpFlags, true),
+    (Field::UdpSrc, true),
+    (Field::UdpDst, true),
+    (Field::SctpSrc, true),
+    (Field::SctpDst, true),
+    (Field::Icmpv4Type, true),
+    (Field::Icmpv4Code, true),
+    (Field::Icmpv6Type, true),
+    (Field::Icmpv6Code, true),
+];
+
+/// The datapath mask for OpenFlow wildcards `wc` (bits examined) of packet `key`, with
+/// ODP prerequisites. Bits of fields the packet does not have (an IPv4 address of an ARP
+/// packet, a TCP port of a UDP packet) are left out: with the ethertype, IP protocol and
+/// fragment bits pinned instead, every packet of the megaflow reads them as 0 too, and the
+/// mask stays one that ODP can print and parse back.
+pub fn wc_to_mask(wc: &FlowFields, key: &FlowKey) -> FlowMask {
     let mut m = FlowMask::default();
+    let mut any_absent = false;
+    let mut any_absent_l4 = false;
+    let mut cleaned: Option<FlowFields> = None;
+    for &(f, l4) in PROTOCOL_FIELDS {
+        if wc.get(f).iter().any(|&b| b != 0) && !present(key, f) {
+            any_absent = true;
+            any_absent_l4 |= l4;
+            cleaned.get_or_insert_with(|| wc.clone()).set(f, &[]);
+        }
+    }
+    if any_absent {
+        pin_eth_type(&mut m);
+        if any_absent_l4 && is_ip(key.eth_type()) {
+            m.set_exact(K::IpProto);
+            m.set_exact(K::IpFrag);
+        }
+    }
+    let wc = cleaned.as_ref().unwrap_or(wc);
     let get = |f: Field| be(wc.get(f));
     let direct: &[(Field, K)] = &[
         (Field::EthDst, K::EthDst),
@@ -372,14 +450,14 @@ mod tests {
         let k = key(
             "in_port(1),eth_type(0x0800),ipv4(src=10.1.2.3,dst=1.1.1.1,proto=17),udp(src=9,dst=53)",
         );
-        let m = wc_to_mask(&wc);
+        let m = wc_to_mask(&wc, &k);
         assert_eq!(
             format_key(&k, &m),
             "in_port(1),eth_type(0x0800),ipv4(src=10.1.0.0/255.255.0.0,proto=17),udp(dst=53)"
         );
         let mut wc = FlowFields::default();
         wc.set(Field::VlanVid, &[0x1f, 0xff]);
-        let m = wc_to_mask(&wc);
+        let m = wc_to_mask(&wc, &k);
         assert!(m.is_exact(K::VlanOuterTpid));
         assert_eq!(m.vlan_outer_tci(), 0x0fff);
     }

@@ -29,11 +29,26 @@
 //! top-level or goto_table miss follows the table-miss policy; `output:<in_port>` is
 //! skipped but `output:IN_PORT` is not; a port with NO_PACKET_IN drops misses; NO_RECV
 //! drops all input; dec_ttl at TTL ≤ 1 sends INVALID_TTL packet-ins and ends the current
-//! action list; exit ends everything. A translation error (recursion too deep) installs a
-//! drop flow with a reason, as modern Open vSwitch does.
+//! action list; exit ends everything. A translation error (recursion too deep, too many
+//! resubmits, an action the datapath cannot perform) installs a drop flow with a
+//! [`DropReason`], as modern Open vSwitch does.
+//!
+//! Megaflow quality: ofproto's classifier reports only the bits it needed (staged lookup,
+//! prefix tries on IP addresses), and translation adds only what actions read. For the acl
+//! case of PERF.md this gives Open vSwitch 3.1's 7,563 megaflows in 9 masks exactly (see
+//! the `acl_megaflows_…` test); a randomised test checks that every packet a megaflow
+//! covers translates to the same actions.
 //!
 //! Who calls it: the control lcore only. Translation reads its inputs (`&`) and returns
-//! side effects as values; the caller applies them (FDB learning, stats).
+//! side effects as values; the caller applies them (FDB learning, stats) and revalidates
+//! installed megaflows when the FDB changes ([`Fdb::learn`] returns true, [`Fdb::age`]
+//! removes entries), as after any table or port change.
+//!
+//! Not (yet) done: meters are reported, not enforced (the datapath has no meter action);
+//! MPLS TTL/label and ARP/ND rewrites, copy_ttl and PBB drop the flow as unsupported;
+//! queues (set_queue/enqueue) do not reach the datapath; lookups after pop_mpls see no L3
+//! fields (recirculation would be needed); fragment handling is always "normal"; the
+//! controller2 `pause` (continuations) is sent as a plain packet-in.
 
 mod convert;
 pub mod normal;
@@ -51,7 +66,7 @@ use crate::ofproto::{FlowFields, Group, Millis, OfPort, Ofproto, Rule, RuleId};
 
 pub use convert::{fields_from_key, is_pipeline_field, store_in_key, wc_to_mask};
 pub use normal::{Fdb, FdbLearn, NormalConfig, VlanMode};
-pub use trace::trace;
+pub use trace::{parse_trace_flow, trace, TraceFlowError};
 
 /// OpenFlow port config bits translation honours.
 pub const OFPPC_NO_RECV: u32 = 1 << 2;

@@ -14,7 +14,8 @@
 //!
 //! Megaflow: NORMAL depends on the source and destination MACs, the VLAN tag and the input
 //! port, so those are always un-wildcarded. A change in the FDB changes the answer, so the
-//! caller revalidates after a learn that [`Fdb::learn`] reports as a change.
+//! caller revalidates after a learn that [`Fdb::learn`] reports as a change and after
+//! [`Fdb::age`] removed entries.
 //!
 //! Who calls it: translation (read-only FDB); the upcall handler applies the learning and
 //! ages the table; `fdb/show` and `fdb/flush` read and clear it.
