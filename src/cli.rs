@@ -14,7 +14,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the switch: EAL, ports, PMD lcores; runs until SIGINT/SIGTERM.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate a configuration file and report every error with its line.
     CheckConfig {
         /// The TOML configuration file.

@@ -64,6 +64,8 @@ pub struct UpcallHandler {
     /// Megaflows idle this long are deleted.
     pub idle_limit: Duration,
     megaflows: HashMap<u128, Megaflow>,
+    // Boxes travel through the rings and are recycled; they stay boxed.
+    #[allow(clippy::vec_box)]
     batch: Vec<Box<Upcall>>,
     last_revalidate: Instant,
     pub stats: UpcallStats,
