@@ -876,3 +876,25 @@ fn trace_reads_openflow_and_datapath_flow_syntax() {
     assert!(parse_trace_flow("in_port=1,actions=drop", dp).is_err());
     assert!(parse_trace_flow("in_port(1),bogus(2)", dp).is_err());
 }
+
+#[test]
+fn fragments_drop_or_lose_their_ports() {
+    let mut b = Bridge::new(3);
+    b.add("priority=100,udp,tp_dst=5001,actions=output:3");
+    b.add("priority=0,actions=output:2");
+    let first = UDP.replace("frag=no", "frag=first");
+    // Normal handling: a fragment is looked up with ports 0, so the port rule misses.
+    assert_eq!(
+        b.run(&first),
+        "2 | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(proto=17,frag=first)"
+    );
+    assert_eq!(b.run(UDP).split(" | ").next(), Some("3"));
+    b.config.drop_fragments = true;
+    let out = b.xlate(&first);
+    assert_eq!(out.drop_reason, Some(DropReason::Fragment));
+    assert_eq!(
+        format_key(&key(&first), &out.mask),
+        "recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=first)"
+    );
+    assert_eq!(b.run(UDP).split(" | ").next(), Some("3"));
+}

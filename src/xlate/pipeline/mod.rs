@@ -191,9 +191,14 @@ impl<'a, 'c> Xlate<'a, 'c> {
             .pipeline
             .port(in_port)
             .is_some_and(|p| p.desc.config & OFPPC_NO_RECV != 0);
+        // The fragment bits are always in the megaflow of an IP packet (see `new`).
+        let fragment = is_ip(self.key.eth_type()) && self.key.ip_frag() & 1 != 0;
         if no_recv {
             self.note(|| "input port has no_recv: dropping".into());
             self.error = Some(DropReason::NoReceive);
+        } else if fragment && self.ctx.config.drop_fragments {
+            self.note(|| "IP fragment, fragment handling is drop".into());
+            self.error = Some(DropReason::Fragment);
         } else {
             self.run_table(0, true);
             if self.error.is_none() && !self.exit {
