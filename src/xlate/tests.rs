@@ -898,3 +898,15 @@ fn fragments_drop_or_lose_their_ports() {
     );
     assert_eq!(b.run(UDP).split(" | ").next(), Some("3"));
 }
+
+#[test]
+fn the_action_set_runs_in_openflow_order() {
+    let mut b = Bridge::new(3);
+    b.add("table=0,in_port=1,actions=write_actions(output:2,set_field:4106->vlan_vid,push_vlan:0x8100),goto_table:1");
+    b.add("table=1,actions=write_actions(output:3)");
+    // push before set-field before output; table 1's output replaced table 0's.
+    assert_eq!(
+        b.run(UDP),
+        "push_vlan(vid=10,pcp=0),3 | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)"
+    );
+}
