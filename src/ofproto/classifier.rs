@@ -9,7 +9,7 @@
 //! the bits the answer depended on — the megaflow mask xlate needs — and keeps them few:
 //! each subtable is probed in stages (metadata, L2, L3, L4; a stage whose masked value no
 //! rule has ends the probe at the cost of the stages so far), and before the L3 stage
-//! prefix tries on the IP addresses ([`super::trie`]) rule a subtable out at the cost of
+//! prefix tries on the IP addresses (`ofproto/trie.rs`) rule a subtable out at the cost of
 //! only the leading address bits that proved it cannot match.
 //!
 //! Invariants: a `FlowMatch` value has no bits outside its mask; a (match, priority) pair
