@@ -910,3 +910,32 @@ fn the_action_set_runs_in_openflow_order() {
         "push_vlan(vid=10,pcp=0),3 | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)"
     );
 }
+
+#[test]
+fn controller_userdata_decoding_never_panics() {
+    let mut seed = 12345u64;
+    for len in 0..200usize {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (seed >> 56) as u8
+            })
+            .collect();
+        let _ = ControllerUserdata::decode(USERSPACE_CONTROLLER, &bytes);
+    }
+    let u = ControllerUserdata {
+        reason: OFPR_INVALID_TTL,
+        table_id: 7,
+        controller_id: 3,
+        max_len: 128,
+        cookie: 0xabcd,
+        metadata: crate::ofp::OxmMatch::default(),
+    };
+    assert_eq!(
+        ControllerUserdata::decode(USERSPACE_CONTROLLER, &u.encode()),
+        Some(u.clone())
+    );
+    assert_eq!(ControllerUserdata::decode(1, &u.encode()), None);
+}
