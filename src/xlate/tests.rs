@@ -939,3 +939,42 @@ fn controller_userdata_decoding_never_panics() {
     );
     assert_eq!(ControllerUserdata::decode(1, &u.encode()), None);
 }
+
+#[test]
+fn select_groups_pin_what_they_hash() {
+    use crate::ofp::multipart::Bucket;
+    use crate::ofp::{Action, GroupMod};
+    let mut b = Bridge::new(3);
+    let bucket = |port| Bucket {
+        weight: 1,
+        watch_port: crate::ofp::port::OFPP_ANY,
+        watch_group: 0xffff_ffff,
+        actions: vec![Action::Output { port, max_len: 0 }],
+    };
+    let gm = GroupMod {
+        command: 0,
+        group_type: 1,
+        group_id: 7,
+        buckets: vec![bucket(2), bucket(3)],
+    };
+    let r = b
+        .ofproto
+        .handle(&ConnInfo::new(1, Version::V1_3), &Message::GroupMod(gm), 0);
+    assert!(r.replies.is_ok(), "{:?}", r.replies);
+    b.add("in_port=1,actions=group:7");
+    let out = b.xlate(UDP);
+    assert_eq!(out.groups.len(), 1);
+    assert_eq!(
+        format_key(&key(UDP), &out.mask),
+        "recirc_id(0),in_port(1),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),\
+         eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=17,frag=no),\
+         udp(src=1024,dst=5001)"
+    );
+    // Different flows spread over both buckets.
+    let mut seen = std::collections::BTreeSet::new();
+    for p in 0..32 {
+        let k = UDP.replace("src=1024", &format!("src={}", 2000 + p));
+        seen.insert(format_actions(&b.xlate(&k).actions));
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec!["2", "3"]);
+}
