@@ -769,6 +769,7 @@ fn every_packet_a_megaflow_covers_translates_the_same() {
     b.add("priority=300,tcp,nw_dst=192.168.1.0/24,tp_dst=80,actions=output:3");
     b.add("priority=250,ip,nw_src=10.0.0.0/8,nw_dst=192.168.0.0/16,actions=set_field:1.2.3.4->ip_dst,resubmit(,1)");
     b.add("priority=200,udp,tp_src=53,actions=dec_ttl,output:1");
+    b.add("priority=180,tcp,tp_dst=1234,actions=load:0x5->NXM_OF_ETH_SRC[0..7],set_field:1.2.3.4->ip_dst,output:2");
     b.add("priority=150,in_port=2,dl_vlan=10,actions=pop_vlan,output:3");
     b.add("priority=100,ipv6,ipv6_src=2001:db8::/32,actions=output:2");
     b.add("priority=50,arp,arp_op=1,actions=flood");
@@ -977,4 +978,19 @@ fn select_groups_pin_what_they_hash() {
         seen.insert(format_actions(&b.xlate(&k).actions));
     }
     assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec!["2", "3"]);
+}
+
+#[test]
+fn writes_reach_the_datapath_even_when_nothing_changes() {
+    let mut b = Bridge::new(2);
+    b.add(
+        "in_port=1,ip,actions=set_field:10.0.0.2->ip_dst,load:0x5->NXM_OF_ETH_SRC[0..7],output:2",
+    );
+    // ip_dst already is 10.0.0.2, but the megaflow does not pin it, so the set stays; the
+    // partial MAC write is a masked set that leaves the packet's other bits alone.
+    assert_eq!(
+        b.run(UDP),
+        "set(eth(src=00:00:00:00:00:05/00:00:00:00:00:ff)),set(ipv4(dst=10.0.0.2)),2 | \
+         recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)"
+    );
 }

@@ -282,10 +282,15 @@ impl<'a, 'c> Xlate<'a, 'c> {
             self.meta.set(field, &new);
             return;
         }
-        let before = self.key;
         store_in_key(&mut self.key, field, &new);
-        for i in 0..self.key.words.len() {
-            self.dirty.words[i] |= before.words[i] ^ self.key.words[i];
+        // Every written bit is committed, changed or not: a write of the value the packet
+        // already has must still reach the datapath, because the megaflow does not pin it.
+        let mut slot_mask = FlowFields::default();
+        slot_mask.set(field, mask);
+        self.dirty = self.dirty.or(&wc_to_mask(&slot_mask, &self.key));
+        if field == Field::VlanVid {
+            // VLAN changes commit by comparing tag stacks, which needs the original tags.
+            self.pin_vlans();
         }
     }
 
