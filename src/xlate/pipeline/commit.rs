@@ -42,13 +42,17 @@ impl Xlate<'_, '_> {
             self.commit_field(&d, K::IpTtl, |v| SetField::Ipv6Hlimit(v as u8));
         }
         if is_ip(et) {
-            let (src, dst): (fn(u16) -> SetField, fn(u16) -> SetField) = match self.key.ip_proto() {
-                6 => (SetField::TcpSrc, SetField::TcpDst),
-                17 => (SetField::UdpSrc, SetField::UdpDst),
-                _ => (SetField::SctpSrc, SetField::SctpDst),
+            let proto = self.key.ip_proto();
+            let port = move |src: bool, v: u16| match (proto, src) {
+                (6, true) => SetField::TcpSrc(v),
+                (6, false) => SetField::TcpDst(v),
+                (17, true) => SetField::UdpSrc(v),
+                (17, false) => SetField::UdpDst(v),
+                (_, true) => SetField::SctpSrc(v),
+                (_, false) => SetField::SctpDst(v),
             };
-            self.commit_field(&d, K::TpSrc, |v| src(v as u16));
-            self.commit_field(&d, K::TpDst, |v| dst(v as u16));
+            self.commit_field(&d, K::TpSrc, |v| port(true, v as u16));
+            self.commit_field(&d, K::TpDst, |v| port(false, v as u16));
         }
         self.base = self.key;
     }
