@@ -5,8 +5,12 @@
 //! value and a mask in that layout. A [`Classifier`] is a tuple-space search: one subtable
 //! per distinct mask, each a hash map from masked value to the rules (highest priority
 //! first). [`Classifier::lookup`] probes subtables in order of their highest priority and
-//! stops once no remaining subtable can beat the best hit; the union of the masks of the
-//! probed subtables is what the answer depended on — the megaflow mask xlate needs.
+//! stops once no remaining subtable can beat the best hit. Alongside the answer it returns
+//! the bits the answer depended on — the megaflow mask xlate needs — and keeps them few:
+//! each subtable is probed in stages (metadata, L2, L3, L4; a stage whose masked value no
+//! rule has ends the probe at the cost of the stages so far), and before the L3 stage
+//! prefix tries on the IP addresses (`ofproto/trie.rs`) rule a subtable out at the cost of
+//! only the leading address bits that proved it cannot match.
 //!
 //! Invariants: a `FlowMatch` value has no bits outside its mask; a (match, priority) pair
 //! is in a classifier at most once.

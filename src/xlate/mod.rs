@@ -47,7 +47,7 @@
 //! Not (yet) done: meters are reported, not enforced (the datapath has no meter action);
 //! MPLS TTL/label and ARP/ND rewrites, copy_ttl and PBB drop the flow as unsupported;
 //! queues (set_queue/enqueue) do not reach the datapath; lookups after pop_mpls see no L3
-//! fields (recirculation would be needed); fragment handling is always "normal"; the
+//! fields (recirculation would be needed); the
 //! controller2 `pause` (continuations) is sent as a plain packet-in.
 
 mod convert;
@@ -144,6 +144,9 @@ impl TableMiss {
 pub struct XlateConfig {
     pub table_miss: TableMiss,
     pub normal: NormalConfig,
+    /// OpenFlow's `OFPC_FRAG_DROP` (SET_CONFIG): IP fragments are dropped before any
+    /// lookup. Off means "normal": fragments are looked up with transport ports 0.
+    pub drop_fragments: bool,
 }
 
 impl Default for XlateConfig {
@@ -151,6 +154,7 @@ impl Default for XlateConfig {
         XlateConfig {
             table_miss: TableMiss::Drop,
             normal: NormalConfig::default(),
+            drop_fragments: false,
         }
     }
 }
@@ -172,6 +176,8 @@ pub enum DropReason {
     TableMiss { table: u8 },
     /// The input port has NO_RECV.
     NoReceive,
+    /// An IP fragment, with fragment handling set to drop.
+    Fragment,
     /// Resubmits (or group chains) nested deeper than [`MAX_RESUBMIT_DEPTH`].
     RecursionTooDeep,
     /// More than [`MAX_RESUBMITS`] resubmits in one translation.
@@ -188,6 +194,7 @@ impl std::fmt::Display for DropReason {
         match self {
             DropReason::TableMiss { table } => write!(f, "no match in table {table}"),
             DropReason::NoReceive => f.write_str("input port has no_recv"),
+            DropReason::Fragment => f.write_str("IP fragment (fragment handling is drop)"),
             DropReason::RecursionTooDeep => write!(
                 f,
                 "recursion too deep (more than {MAX_RESUBMIT_DEPTH} nested resubmits)"

@@ -121,11 +121,14 @@ impl Fdb {
     /// entry makes room.
     pub fn learn(&mut self, l: &FdbLearn, now: Millis) -> bool {
         let k = (l.vlan, l.mac);
+        let idle = self.idle_ms;
         if let Some(e) = self.entries.get_mut(&k) {
+            // An entry past its idle time is already unknown to `lookup`: reviving it
+            // changes forwarding as much as a new one does.
+            let changed = e.port != l.port || now.saturating_sub(e.used) >= idle;
             e.used = now;
-            let moved = e.port != l.port;
             e.port = l.port;
-            return moved;
+            return changed;
         }
         if self.entries.len() >= self.max_entries {
             if let Some(old) = self
@@ -340,6 +343,10 @@ mod tests {
         );
         assert_eq!(f.lookup(mac(1), 0, 2000), Some(2));
         assert_eq!(f.lookup(mac(1), 0, 12_000), None, "aged");
+        // Seen again after its idle time but before `age` removed it: a change.
+        let mut g = f.clone();
+        assert!(g.learn(&FdbLearn { port: 2, ..a }, 12_000));
+        assert_eq!(g.lookup(mac(1), 0, 12_000), Some(2));
         assert_eq!(f.age(11_999), 0);
         assert_eq!(f.age(12_000), 1);
         assert!(f.is_empty());

@@ -769,6 +769,7 @@ fn every_packet_a_megaflow_covers_translates_the_same() {
     b.add("priority=300,tcp,nw_dst=192.168.1.0/24,tp_dst=80,actions=output:3");
     b.add("priority=250,ip,nw_src=10.0.0.0/8,nw_dst=192.168.0.0/16,actions=set_field:1.2.3.4->ip_dst,resubmit(,1)");
     b.add("priority=200,udp,tp_src=53,actions=dec_ttl,output:1");
+    b.add("priority=180,tcp,tp_dst=1234,actions=load:0x5->NXM_OF_ETH_SRC[0..7],set_field:1.2.3.4->ip_dst,output:2");
     b.add("priority=150,in_port=2,dl_vlan=10,actions=pop_vlan,output:3");
     b.add("priority=100,ipv6,ipv6_src=2001:db8::/32,actions=output:2");
     b.add("priority=50,arp,arp_op=1,actions=flood");
@@ -875,4 +876,121 @@ fn trace_reads_openflow_and_datapath_flow_syntax() {
     assert!(parse_trace_flow("in_port=99", dp).is_err());
     assert!(parse_trace_flow("in_port=1,actions=drop", dp).is_err());
     assert!(parse_trace_flow("in_port(1),bogus(2)", dp).is_err());
+}
+
+#[test]
+fn fragments_drop_or_lose_their_ports() {
+    let mut b = Bridge::new(3);
+    b.add("priority=100,udp,tp_dst=5001,actions=output:3");
+    b.add("priority=0,actions=output:2");
+    let first = UDP.replace("frag=no", "frag=first");
+    // Normal handling: a fragment is looked up with ports 0, so the port rule misses.
+    assert_eq!(
+        b.run(&first),
+        "2 | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(proto=17,frag=first)"
+    );
+    assert_eq!(b.run(UDP).split(" | ").next(), Some("3"));
+    b.config.drop_fragments = true;
+    let out = b.xlate(&first);
+    assert_eq!(out.drop_reason, Some(DropReason::Fragment));
+    assert_eq!(
+        format_key(&key(&first), &out.mask),
+        "recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=first)"
+    );
+    assert_eq!(b.run(UDP).split(" | ").next(), Some("3"));
+}
+
+#[test]
+fn the_action_set_runs_in_openflow_order() {
+    let mut b = Bridge::new(3);
+    b.add("table=0,in_port=1,actions=write_actions(output:2,set_field:4106->vlan_vid,push_vlan:0x8100),goto_table:1");
+    b.add("table=1,actions=write_actions(output:3)");
+    // push before set-field before output; table 1's output replaced table 0's.
+    assert_eq!(
+        b.run(UDP),
+        "push_vlan(vid=10,pcp=0),3 | recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)"
+    );
+}
+
+#[test]
+fn controller_userdata_decoding_never_panics() {
+    let mut seed = 12345u64;
+    for len in 0..200usize {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (seed >> 56) as u8
+            })
+            .collect();
+        let _ = ControllerUserdata::decode(USERSPACE_CONTROLLER, &bytes);
+    }
+    let u = ControllerUserdata {
+        reason: OFPR_INVALID_TTL,
+        table_id: 7,
+        controller_id: 3,
+        max_len: 128,
+        cookie: 0xabcd,
+        metadata: crate::ofp::OxmMatch::default(),
+    };
+    assert_eq!(
+        ControllerUserdata::decode(USERSPACE_CONTROLLER, &u.encode()),
+        Some(u.clone())
+    );
+    assert_eq!(ControllerUserdata::decode(1, &u.encode()), None);
+}
+
+#[test]
+fn select_groups_pin_what_they_hash() {
+    use crate::ofp::multipart::Bucket;
+    use crate::ofp::{Action, GroupMod};
+    let mut b = Bridge::new(3);
+    let bucket = |port| Bucket {
+        weight: 1,
+        watch_port: crate::ofp::port::OFPP_ANY,
+        watch_group: 0xffff_ffff,
+        actions: vec![Action::Output { port, max_len: 0 }],
+    };
+    let gm = GroupMod {
+        command: 0,
+        group_type: 1,
+        group_id: 7,
+        buckets: vec![bucket(2), bucket(3)],
+    };
+    let r = b
+        .ofproto
+        .handle(&ConnInfo::new(1, Version::V1_3), &Message::GroupMod(gm), 0);
+    assert!(r.replies.is_ok(), "{:?}", r.replies);
+    b.add("in_port=1,actions=group:7");
+    let out = b.xlate(UDP);
+    assert_eq!(out.groups.len(), 1);
+    assert_eq!(
+        format_key(&key(UDP), &out.mask),
+        "recirc_id(0),in_port(1),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),\
+         eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=17,frag=no),\
+         udp(src=1024,dst=5001)"
+    );
+    // Different flows spread over both buckets.
+    let mut seen = std::collections::BTreeSet::new();
+    for p in 0..32 {
+        let k = UDP.replace("src=1024", &format!("src={}", 2000 + p));
+        seen.insert(format_actions(&b.xlate(&k).actions));
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec!["2", "3"]);
+}
+
+#[test]
+fn writes_reach_the_datapath_even_when_nothing_changes() {
+    let mut b = Bridge::new(2);
+    b.add(
+        "in_port=1,ip,actions=set_field:10.0.0.2->ip_dst,load:0x5->NXM_OF_ETH_SRC[0..7],output:2",
+    );
+    // ip_dst already is 10.0.0.2, but the megaflow does not pin it, so the set stays; the
+    // partial MAC write is a masked set that leaves the packet's other bits alone.
+    assert_eq!(
+        b.run(UDP),
+        "set(eth(src=00:00:00:00:00:05/00:00:00:00:00:ff)),set(ipv4(dst=10.0.0.2)),2 | \
+         recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)"
+    );
 }

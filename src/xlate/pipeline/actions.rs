@@ -420,9 +420,9 @@ impl Xlate<'_, '_> {
         let f = self.fields();
         let mut h: u32 = 0x811c_9dc5;
         for fld in fields {
-            if f.get(fld).iter().any(|&b| b != 0) || fld == Field::EthType {
-                self.examine_field(fld);
-            }
+            // Every hashed field matters, zero or not; those this packet lacks (an IPv6
+            // address of an IPv4 packet) leave the mask again in `wc_to_mask`.
+            self.examine_field(fld);
             for &b in f.get(fld) {
                 h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
             }

@@ -4,7 +4,7 @@
 //! is matched by popping the tags that differ and pushing the wanted ones.
 
 use pmd::actions::{DpAction, SetField};
-use pmd::key::{FieldId as K, FlowKey, FlowMask};
+use pmd::key::{FieldId as K, FieldValue, FlowKey, FlowMask};
 
 use super::super::convert::{is_ip, ETH_TYPE_IP, ETH_TYPE_IPV6};
 use super::Xlate;
@@ -15,70 +15,64 @@ impl Xlate<'_, '_> {
         self.commit_vlans();
         let d = self.dirty;
         self.dirty = FlowMask::default();
-        let k = self.key;
-        let changed = |f: K| d.get(f) != 0;
-        let mut sets = Vec::new();
-        if changed(K::EthSrc) {
-            sets.push(SetField::EthSrc(k.eth_src()));
-        }
-        if changed(K::EthDst) {
-            sets.push(SetField::EthDst(k.eth_dst()));
-        }
-        let et = k.eth_type();
+        self.commit_field(&d, K::EthSrc, |v| {
+            SetField::EthSrc(FieldValue::from_bits(v))
+        });
+        self.commit_field(&d, K::EthDst, |v| {
+            SetField::EthDst(FieldValue::from_bits(v))
+        });
+        let et = self.key.eth_type();
         if et == ETH_TYPE_IP {
-            if changed(K::Ipv4Src) {
-                sets.push(SetField::Ipv4Src(k.ipv4_src()));
-            }
-            if changed(K::Ipv4Dst) {
-                sets.push(SetField::Ipv4Dst(k.ipv4_dst()));
-            }
+            self.commit_field(&d, K::Ipv4Src, |v| {
+                SetField::Ipv4Src(FieldValue::from_bits(v))
+            });
+            self.commit_field(&d, K::Ipv4Dst, |v| {
+                SetField::Ipv4Dst(FieldValue::from_bits(v))
+            });
+            self.commit_field(&d, K::IpTos, |v| SetField::Ipv4Tos(v as u8));
+            self.commit_field(&d, K::IpTtl, |v| SetField::Ipv4Ttl(v as u8));
         } else if et == ETH_TYPE_IPV6 {
-            if changed(K::Ipv6Src) {
-                sets.push(SetField::Ipv6Src(k.ipv6_src()));
-            }
-            if changed(K::Ipv6Dst) {
-                sets.push(SetField::Ipv6Dst(k.ipv6_dst()));
-            }
-        }
-        for s in sets {
-            self.emit(DpAction::Set(s));
+            self.commit_field(&d, K::Ipv6Src, |v| {
+                SetField::Ipv6Src(FieldValue::from_bits(v))
+            });
+            self.commit_field(&d, K::Ipv6Dst, |v| {
+                SetField::Ipv6Dst(FieldValue::from_bits(v))
+            });
+            self.commit_field(&d, K::IpTos, |v| SetField::Ipv6Tc(v as u8));
+            self.commit_field(&d, K::IpTtl, |v| SetField::Ipv6Hlimit(v as u8));
         }
         if is_ip(et) {
-            let v4 = et == ETH_TYPE_IP;
-            if changed(K::IpTos) {
-                let m = d.ip_tos();
-                let (v, mk) = if v4 {
-                    (SetField::Ipv4Tos(k.ip_tos()), SetField::Ipv4Tos(m))
-                } else {
-                    (SetField::Ipv6Tc(k.ip_tos()), SetField::Ipv6Tc(m))
-                };
-                self.emit(masked(v, mk, m == 0xff));
-            }
-            if changed(K::IpTtl) {
-                self.emit(DpAction::Set(if v4 {
-                    SetField::Ipv4Ttl(k.ip_ttl())
-                } else {
-                    SetField::Ipv6Hlimit(k.ip_ttl())
-                }));
-            }
-            let proto = k.ip_proto();
-            for (f, src) in [(K::TpSrc, true), (K::TpDst, false)] {
-                if !changed(f) {
-                    continue;
-                }
-                let v = if src { k.tp_src() } else { k.tp_dst() };
-                let s = match (proto, src) {
-                    (6, true) => SetField::TcpSrc(v),
-                    (6, false) => SetField::TcpDst(v),
-                    (17, true) => SetField::UdpSrc(v),
-                    (17, false) => SetField::UdpDst(v),
-                    (132, true) => SetField::SctpSrc(v),
-                    _ => SetField::SctpDst(v),
-                };
-                self.emit(DpAction::Set(s));
-            }
+            let proto = self.key.ip_proto();
+            let port = move |src: bool, v: u16| match (proto, src) {
+                (6, true) => SetField::TcpSrc(v),
+                (6, false) => SetField::TcpDst(v),
+                (17, true) => SetField::UdpSrc(v),
+                (17, false) => SetField::UdpDst(v),
+                (_, true) => SetField::SctpSrc(v),
+                (_, false) => SetField::SctpDst(v),
+            };
+            self.commit_field(&d, K::TpSrc, |v| port(true, v as u16));
+            self.commit_field(&d, K::TpDst, |v| port(false, v as u16));
         }
         self.base = self.key;
+    }
+
+    /// Emits a `set` of field `f` when `dirty` has bits of it: whole when every bit was
+    /// written, masked otherwise (the other bits are the packet's own and stay as they are).
+    fn commit_field(&mut self, dirty: &FlowMask, f: K, make: impl Fn(u128) -> SetField) {
+        let bits = dirty.get(f);
+        if bits == 0 {
+            return;
+        }
+        let v = self.key.get(f);
+        self.emit(if dirty.is_exact(f) {
+            DpAction::Set(make(v))
+        } else {
+            DpAction::SetMasked {
+                value: make(v & bits),
+                mask: make(bits),
+            }
+        });
     }
 
     /// Pops and pushes so the datapath's VLAN stack becomes the key's.
@@ -121,13 +115,5 @@ impl Xlate<'_, '_> {
         ] {
             self.base.set(f, self.key.get(f));
         }
-    }
-}
-
-fn masked(v: SetField, m: SetField, full: bool) -> DpAction {
-    if full {
-        DpAction::Set(v)
-    } else {
-        DpAction::SetMasked { value: v, mask: m }
     }
 }

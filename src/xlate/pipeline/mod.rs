@@ -191,9 +191,14 @@ impl<'a, 'c> Xlate<'a, 'c> {
             .pipeline
             .port(in_port)
             .is_some_and(|p| p.desc.config & OFPPC_NO_RECV != 0);
+        // The fragment bits are always in the megaflow of an IP packet (see `new`).
+        let fragment = is_ip(self.key.eth_type()) && self.key.ip_frag() & 1 != 0;
         if no_recv {
             self.note(|| "input port has no_recv: dropping".into());
             self.error = Some(DropReason::NoReceive);
+        } else if fragment && self.ctx.config.drop_fragments {
+            self.note(|| "IP fragment, fragment handling is drop".into());
+            self.error = Some(DropReason::Fragment);
         } else {
             self.run_table(0, true);
             if self.error.is_none() && !self.exit {
@@ -277,10 +282,15 @@ impl<'a, 'c> Xlate<'a, 'c> {
             self.meta.set(field, &new);
             return;
         }
-        let before = self.key;
         store_in_key(&mut self.key, field, &new);
-        for i in 0..self.key.words.len() {
-            self.dirty.words[i] |= before.words[i] ^ self.key.words[i];
+        // Every written bit is committed, changed or not: a write of the value the packet
+        // already has must still reach the datapath, because the megaflow does not pin it.
+        let mut slot_mask = FlowFields::default();
+        slot_mask.set(field, mask);
+        self.dirty = self.dirty.or(&wc_to_mask(&slot_mask, &self.key));
+        if field == Field::VlanVid {
+            // VLAN changes commit by comparing tag stacks, which needs the original tags.
+            self.pin_vlans();
         }
     }
 
