@@ -11,7 +11,10 @@ DEB_PACKAGES := libdpdk-dev dpdk libclang-dev pkg-config openvswitch-common pyth
 BENCH_PACKAGES := dpdk-dev
 DEMO_DIR ?= /tmp/ferrovs-demo
 
-.PHONY: run test deps build bench clean
+# A short fuzz pass over every fuzz target (the long runs are done by hand).
+FUZZ_RUNS ?= 200000
+
+.PHONY: run test deps build bench clean fuzz-smoke
 
 deps:
 	@scripts/install-deps.sh $(DEB_PACKAGES)
@@ -32,6 +35,15 @@ test: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace
+	$(MAKE) fuzz-smoke
+
+fuzz-smoke:
+	@rustup toolchain list 2>/dev/null | grep -q '^nightly' || { \
+		echo "ferrovs: the fuzz pass needs a nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	$(CARGO) +nightly fuzz run ofp_decode -- -runs=$(FUZZ_RUNS)
+	$(CARGO) +nightly fuzz run ofp_flow_syntax -- -runs=$(FUZZ_RUNS)
+	cd pmd && $(CARGO) +nightly fuzz run parse -- -runs=$(FUZZ_RUNS)
 
 bench: build
 	@scripts/install-deps.sh $(BENCH_PACKAGES)

@@ -12,9 +12,8 @@ use crate::bridge::NetdevBridge;
 use crate::connmgr::{self, ConnKind, Connmgr};
 use crate::ctl::{Commands, CtlError};
 use crate::dpif::Dpif;
-use crate::ofp::oxm::MatchEntry;
 use crate::ofp::port::OFPP_NORMAL;
-use crate::ofp::{Action, Instruction, OxmMatch, Version};
+use crate::ofp::{Action, Instruction, OxmMatch};
 use crate::ofproto::{self, Millis, Ofproto, RuleId};
 use crate::upcall::UpcallHandler;
 use crate::xlate::{self, TableMiss, XlateCtx};
@@ -162,7 +161,9 @@ pub fn command(
     match name {
         "ofproto/trace" => {
             check_bridge(&args[0])?;
-            let key = parse_trace_flow(&args[1]).map_err(|e| format!("{name}: {e}\n"))?;
+            let key =
+                xlate::parse_trace_flow(&args[1], |p| ofproto.port(p).map(|port| port.dp_port))
+                    .map_err(|e| format!("{name}: {e}\n"))?;
             let ctx = XlateCtx {
                 pipeline: &*ofproto,
                 fdb: &upcalls.fdb,
@@ -200,42 +201,5 @@ pub fn command(
             ))
         }
         _ => crate::dpctl::handle(&mut ofproto.dpif_mut().netdev, stop, name, args),
-    }
-}
-
-/// `in_port=1,dl_dst=…,tcp,tp_dst=80` as a datapath flow key.
-fn parse_trace_flow(text: &str) -> Result<pmd::key::FlowKey, String> {
-    let spec = format!("{text},actions=drop");
-    let fm = crate::ofp::syntax::parse_flow(&spec, Version::V1_3, crate::ofp::flow::OFPFC_ADD)
-        .map_err(|e| e.to_string())?;
-    let m = fm.match_.to_oxm();
-    let mut key = pmd::key::FlowKey::default();
-    for e in &m.entries {
-        store_entry(&mut key, e)?;
-    }
-    Ok(key)
-}
-
-fn store_entry(key: &mut pmd::key::FlowKey, e: &MatchEntry) -> Result<(), String> {
-    if e.mask.is_some() {
-        return Err(format!(
-            "{:?} has a mask: a trace needs exact values",
-            e.field
-        ));
-    }
-    if e.field == crate::ofp::oxm::Field::InPort {
-        // OpenFlow and datapath port numbers are the same, but for LOCAL.
-        let port = e.value_u64() as u32;
-        key.set_in_port(if port == crate::ofp::port::OFPP_LOCAL {
-            0
-        } else {
-            port
-        });
-        return Ok(());
-    }
-    if xlate::store_in_key(key, e.field, e.value()) {
-        Ok(())
-    } else {
-        Err(format!("field {:?} cannot be traced", e.field))
     }
 }

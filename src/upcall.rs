@@ -68,6 +68,8 @@ pub struct UpcallHandler {
     #[allow(clippy::vec_box)]
     batch: Vec<Box<Upcall>>,
     last_revalidate: Instant,
+    /// The FDB changed since the megaflows were last checked.
+    fdb_changed: bool,
     pub stats: UpcallStats,
 }
 
@@ -85,6 +87,7 @@ impl UpcallHandler {
             megaflows: HashMap::new(),
             batch: Vec::with_capacity(BATCH),
             last_revalidate: Instant::now(),
+            fdb_changed: false,
             stats: UpcallStats::default(),
         }
     }
@@ -175,7 +178,11 @@ impl UpcallHandler {
             xlate::translate(&ctx, key, Some(packet))
         };
         for l in &out.learned {
-            self.fdb.learn(l, now);
+            // A MAC that moved or appeared changes what NORMAL does for
+            // flows already installed: they must be translated again.
+            if self.fdb.learn(l, now) {
+                self.fdb_changed = true;
+            }
         }
         let len = packet.len() as u64;
         for &r in &out.rules {
@@ -272,6 +279,17 @@ impl UpcallHandler {
         self.revalidate(ofproto, now, true);
         let _ = ofproto.dpif_mut().netdev.flow_flush();
         self.megaflows.clear();
+    }
+
+    /// Ages the FDB and drops the megaflows that MAC learning changes made
+    /// suspect.
+    pub fn maintain_fdb(&mut self, ofproto: &mut Ofproto<NetdevBridge>, now: Millis) {
+        if self.fdb.age(now) > 0 {
+            self.fdb_changed = true;
+        }
+        if std::mem::take(&mut self.fdb_changed) {
+            self.invalidate(ofproto, now);
+        }
     }
 
     /// Megaflows the handler installed and still tracks.
