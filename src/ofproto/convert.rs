@@ -123,7 +123,7 @@ fn set_field_to_v10(e: &MatchEntry) -> Action {
         Field::IpDscp if e.field == Field::IpDscp => Action::SetNwTos((n as u8) << 2),
         Field::TcpSrc | Field::UdpSrc | Field::SctpSrc => Action::SetTpSrc(n as u16),
         Field::TcpDst | Field::UdpDst | Field::SctpDst => Action::SetTpDst(n as u16),
-        _ => Action::RegLoad2(e.clone()),
+        _ => Action::RegLoad2(*e),
     }
 }
 
