@@ -707,6 +707,39 @@ fn traffic_through_openflow_rules() {
     }
 }
 
+/// `--bundle add-flows`: all flows or none, over 1.3 (ONF's extension) and 1.4.
+#[test]
+fn bundle_add_flows_is_all_or_nothing() {
+    let s = OfSwitch::start("bundle", TX_PORTS);
+    let file = s.path("bundle.txt");
+    for v in [V13, "OpenFlow14"] {
+        std::fs::write(
+            &file,
+            "priority=5,in_port=2,actions=output:1\npriority=6,in_port=3,actions=output:1\n",
+        )
+        .unwrap();
+        let (ok, _, err) = s.ofctl(v, &["--bundle"], "add-flows", &[file.to_str().unwrap()]);
+        assert!(ok, "{v}: {err}");
+        // The second flow names a group that does not exist: the first must not stay.
+        std::fs::write(
+            &file,
+            "priority=7,in_port=1,actions=output:2\npriority=8,in_port=1,actions=group:99\n",
+        )
+        .unwrap();
+        let (ok, _, err) = s.ofctl(v, &["--bundle"], "add-flows", &[file.to_str().unwrap()]);
+        assert!(!ok, "{v}: a bundle with a bad flow must fail");
+        assert!(err.contains("OFPBAC_BAD_OUT_GROUP"), "{v}: {err}");
+        let flows = s.flows(v, &[]);
+        let want = if v == V13 {
+            "OFPST_FLOW reply (OF1.3) (xid=0x2):\n cookie=0x0, table=0, n_packets=0, n_bytes=0, priority=5,in_port=2 actions=output:1\n cookie=0x0, table=0, n_packets=0, n_bytes=0, priority=6,in_port=3 actions=output:1\n"
+        } else {
+            "OFPST_FLOW reply (OF1.4) (xid=0x2):\n cookie=0x0, table=0, n_packets=0, n_bytes=0, priority=5,in_port=2 actions=output:1\n cookie=0x0, table=0, n_packets=0, n_bytes=0, priority=6,in_port=3 actions=output:1\n"
+        };
+        assert_eq!(flows, want, "{v}");
+        s.ok(v, "del-flows", &[]);
+    }
+}
+
 fn wait_flows(s: &OfSwitch, v: &str, pred: impl Fn(&str) -> bool) -> String {
     wait_until(5, || s.flows(v, &[]), |d| pred(d))
 }
