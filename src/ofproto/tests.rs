@@ -2017,3 +2017,92 @@ fn packet_in_events_honour_max_len_and_miss_send_len() {
         ],
     );
 }
+
+/// A bundle's flow-mods take effect only at commit, all or none; a failed commit leaves
+/// the tables and the queued events as they were.
+#[test]
+fn bundle_commit_is_all_or_nothing() {
+    use crate::ofp::ext::{OFPBCT_COMMIT_REQUEST, OFPBCT_OPEN_REQUEST, OFPBF_ATOMIC};
+    use crate::ofp::{BundleAdd, BundleControl};
+    let v = Version::V1_4;
+    let c = conn(v);
+    let mut o = switch();
+    add(
+        &mut o,
+        v,
+        "priority=1,in_port=1,actions=output:2,send_flow_rem",
+        0,
+    );
+    let ctl = |id: u32, ctype: u16| {
+        Message::BundleControl(BundleControl {
+            bundle_id: id,
+            ctype,
+            flags: OFPBF_ATOMIC,
+            properties: Vec::new(),
+        })
+    };
+    let badd = |id: u32, text: &str, cmd: u8| {
+        let mut bytes = Vec::new();
+        Message::FlowMod(flow(text, v, cmd))
+            .encode(v, 7, &mut bytes)
+            .unwrap();
+        Message::BundleAdd(BundleAdd {
+            bundle_id: id,
+            flags: OFPBF_ATOMIC,
+            message: bytes,
+            properties: Vec::new(),
+        })
+    };
+    // Bundle 1: delete everything, add one flow, then a flow naming a missing group.
+    ok(&mut o, &c, ctl(1, OFPBCT_OPEN_REQUEST), 0);
+    ok(&mut o, &c, badd(1, "actions=drop", OFPFC_DELETE), 0);
+    ok(
+        &mut o,
+        &c,
+        badd(1, "priority=2,in_port=2,actions=output:1", OFPFC_ADD),
+        0,
+    );
+    ok(
+        &mut o,
+        &c,
+        badd(1, "priority=3,actions=group:9", OFPFC_ADD),
+        0,
+    );
+    assert_eq!(
+        dump(&mut o, v, 0xff, 0).len(),
+        1,
+        "nothing applied before the commit"
+    );
+    let out = o.handle(&c, &ctl(1, OFPBCT_COMMIT_REQUEST), 0);
+    assert_eq!(err(&out), OfpError::OFPBAC_BAD_OUT_GROUP);
+    assert!(
+        out.events.is_empty(),
+        "no flow-removed for a delete taken back"
+    );
+    let flows = dump(&mut o, v, 0xff, 0);
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].priority, 1);
+    // The bundle is gone after a commit, failed or not.
+    assert_eq!(
+        err(&o.handle(&c, &ctl(1, OFPBCT_COMMIT_REQUEST), 0)),
+        OfpError::OFPBFC_BAD_ID
+    );
+    // Bundle 2 (opened by its first add): applies whole.
+    ok(
+        &mut o,
+        &c,
+        badd(2, "priority=2,in_port=2,actions=output:1", OFPFC_ADD),
+        0,
+    );
+    ok(
+        &mut o,
+        &c,
+        badd(2, "priority=1,in_port=1,actions=drop", OFPFC_DELETE_STRICT),
+        0,
+    );
+    let out = ok(&mut o, &c, ctl(2, OFPBCT_COMMIT_REQUEST), 0);
+    assert_eq!(out.events.len(), 1, "the strict delete's flow-removed");
+    let flows = dump(&mut o, v, 0xff, 0);
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].priority, 2);
+}
