@@ -1574,7 +1574,7 @@ fn groups_of_every_type_with_liveness_and_stats() {
     assert!(o.group_buckets(3, 0).is_empty());
     // Stats: reference counts and bucket counters, in the 1.3 layout.
     add(&mut o, V13, "in_port=1,actions=group:1", 0);
-    o.credit_group(1, 1, 2, 128);
+    o.credit_groups(&[(1, 1)], 2, 128);
     let req = mp(MultipartRequestBody::Group { group_id: 1 });
     let body = body_bytes(&ok(&mut o, &c, req, 2500));
     let mut expect = vec![0, 72, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0];
@@ -1896,7 +1896,7 @@ fn group_meter_and_table_feature_replies_decode_with_ovs_ofctl() {
         0,
     );
     add(&mut o, V13, "in_port=2,actions=meter:3,group:5", 0);
-    o.credit_group(5, 0, 7, 700);
+    o.credit_groups(&[(5, 0)], 7, 700);
     assert!(o.meter_admit(3, 100, 0));
     let req = mp(MultipartRequestBody::Group {
         group_id: groups::OFPG_ALL,
@@ -2105,4 +2105,31 @@ fn bundle_commit_is_all_or_nothing() {
     let flows = dump(&mut o, v, 0xff, 0);
     assert_eq!(flows.len(), 1);
     assert_eq!(flows[0].priority, 2);
+}
+
+/// An `all` group's packet counts each packet once, its buckets each count it.
+#[test]
+fn all_group_counts_a_packet_once() {
+    let v = Version::V1_3;
+    let mut o = switch();
+    let c = conn(v);
+    ok(
+        &mut o,
+        &c,
+        Message::GroupMod(
+            crate::ofp::syntax::parse_group(
+                "group_id=1,type=all,bucket=output:1,bucket=output:2",
+                0,
+                v,
+            )
+            .unwrap(),
+        ),
+        0,
+    );
+    // Two packets through both buckets, then one more visit after a resubmit.
+    o.credit_groups(&[(1, 0), (1, 1)], 2, 200);
+    o.credit_groups(&[(1, 0), (1, 1), (1, 0), (1, 1)], 1, 50);
+    let g = &o.groups[&1];
+    assert_eq!((g.packet_count, g.byte_count), (4, 300));
+    assert_eq!(g.bucket_counts, vec![(4, 300), (4, 300)]);
 }
