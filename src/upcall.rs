@@ -46,6 +46,8 @@ struct Megaflow {
     rules: Vec<RuleId>,
     /// The (group, bucket)s its packets go through, credited like the rules.
     groups: Vec<(u32, usize)>,
+    /// The table lookups its packets stand for, credited to table stats.
+    tables: Vec<(u8, bool)>,
     packets: u64,
     bytes: u64,
 }
@@ -55,6 +57,7 @@ struct Translated {
     actions: Arc<[DpAction]>,
     rules: Vec<RuleId>,
     groups: Vec<(u32, usize)>,
+    tables: Vec<(u8, bool)>,
     /// Meters every packet must pass, in order, before its actions run.
     meters: Vec<u32>,
 }
@@ -167,6 +170,9 @@ impl UpcallHandler {
                         ofproto.credit_rule(r, 1, len, now);
                     }
                     ofproto.credit_groups(&t.groups, 1, len);
+                    for &(table, matched) in &t.tables {
+                        ofproto.credit_table(table, 1, u64::from(matched));
+                    }
                     // A meter that refuses the packet drops it.
                     if !t
                         .meters
@@ -222,6 +228,7 @@ impl UpcallHandler {
             actions: Arc::from(out.actions),
             rules: out.rules,
             groups: out.groups,
+            tables: out.tables,
             meters: out.meters,
         };
         // A flow that meters police cannot be left to the datapath, which has
@@ -246,6 +253,7 @@ impl UpcallHandler {
                     Megaflow {
                         rules: t.rules.clone(),
                         groups: t.groups.clone(),
+                        tables: t.tables.clone(),
                         packets: 0,
                         bytes: 0,
                     },
@@ -283,6 +291,9 @@ impl UpcallHandler {
                     ofproto.credit_rule(r, dp, db, now);
                 }
                 ofproto.credit_groups(&m.groups, dp, db);
+                for &(table, matched) in &m.tables {
+                    ofproto.credit_table(table, dp, if matched { dp } else { 0 });
+                }
             }
             let idle = if f.stats.used_ms == 0 {
                 u64::MAX

@@ -689,6 +689,14 @@ fn traffic_through_openflow_rules() {
             )),
             "{v}"
         );
+        // Table stats count the same lookups: every packet matched in table 0.
+        let tables = s.ok(v, "dump-tables", &[]);
+        let t0 = tables.lines().nth(2).unwrap_or_default();
+        assert_eq!(
+            t0,
+            format!("    active=3, lookup={0}, matched={0}", plan.len()),
+            "{v}: {tables}"
+        );
         assert!(s.stop(), "clean exit");
         let want1: Vec<Vec<u8>> = plan
             .iter()

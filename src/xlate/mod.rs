@@ -288,6 +288,8 @@ pub struct XlateOutput {
     /// Meters the packet passed; the datapath has no meter action, so a caller that
     /// honours meters must handle such flows packet by packet.
     pub meters: Vec<u32>,
+    /// Every table lookup, in order, and whether a rule matched (table stats).
+    pub tables: Vec<(u8, bool)>,
     /// The flow needs the control side for each packet (controller `userspace` actions).
     pub needs_userspace: bool,
     pub drop_reason: Option<DropReason>,

@@ -128,6 +128,7 @@ impl<'a, 'c> Xlate<'a, 'c> {
                 rules: Vec::new(),
                 groups: Vec::new(),
                 meters: Vec::new(),
+                tables: Vec::new(),
                 needs_userspace: false,
                 drop_reason: None,
             },
@@ -514,6 +515,7 @@ impl<'a, 'c> Xlate<'a, 'c> {
             let flow = self.fields();
             let (rule, wc) = self.ctx.pipeline.lookup(table, &flow);
             self.examine(&wc);
+            self.out.tables.push((table, rule.is_some()));
             let Some(rule) = rule else {
                 self.note(|| format!("{table}. No match."));
                 if miss_policy {
@@ -672,6 +674,7 @@ impl<'a, 'c> Xlate<'a, 'c> {
         self.meta.set_u64(Field::InPort, u64::from(cur));
         let (rule, wc) = self.ctx.pipeline.lookup(table, &flow);
         self.examine(&wc);
+        self.out.tables.push((table, rule.is_some()));
         self.depth += 1;
         match rule {
             None => self.note(|| format!("{table}. No match.")),
