@@ -844,6 +844,55 @@ fn groups_and_meters_count_traffic() {
     }
 }
 
+/// A rule with `controller` sends its packets to `ovs-ofctl monitor` as
+/// packet-ins, and forwards them too.
+#[test]
+fn controller_action_reaches_monitor() {
+    let s = OfSwitch::start(
+        "packet-in",
+        &["p0=net_ring0", "p1=net_pcap1,tx_pcap={dir}/p1.pcap"],
+    );
+    for (i, v) in [V10, V13].into_iter().enumerate() {
+        let (mut mon, out) = s.monitor(v);
+        std::thread::sleep(Duration::from_millis(500));
+        s.ok(
+            v,
+            "add-flow",
+            &["priority=5,in_port=1,udp,actions=controller:64,output:2"],
+        );
+        let f = frame([10, 0, 0, 1], 5001, i as u8);
+        let hex: String = f.iter().map(|b| format!("{b:02x}")).collect();
+        s.ok(
+            v,
+            "packet-out",
+            &[&format!("in_port=none packet={hex} actions=output:1")],
+        );
+        let seen = wait_until(
+            5,
+            || std::fs::read_to_string(&out).unwrap_or_default(),
+            |t| t.contains("PACKET_IN"),
+        );
+        // SAFETY: kill(2) on the PID of a child we started and have not reaped.
+        unsafe { libc::kill(mon.id() as i32, libc::SIGTERM) };
+        let _ = mon.wait();
+        let head = if v == V10 {
+            "(xid=0x0)"
+        } else {
+            "(OF1.3) (xid=0x0)"
+        };
+        assert!(
+            seen.contains(&format!(
+                "NXT_PACKET_IN2 {head}: cookie=0x0 total_len=64 in_port=1 (via action) data_len=64 (unbuffered)\n\
+                 udp,vlan_tci=0x0000,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02,nw_src=10.0.0.1,\
+                 nw_dst=172.16.0.1,nw_tos=0,nw_ecn=0,nw_ttl=64,nw_frag=no,tp_src={},tp_dst=5001 udp_csum:",
+                1000 + i
+            )),
+            "{v}: {seen}"
+        );
+        s.ok(v, "del-flows", &[]);
+    }
+}
+
 fn wait_flows(s: &OfSwitch, v: &str, pred: impl Fn(&str) -> bool) -> String {
     wait_until(5, || s.flows(v, &[]), |d| pred(d))
 }
