@@ -893,6 +893,39 @@ fn controller_action_reaches_monitor() {
     }
 }
 
+/// `mod-port p1 down` stops output to p1 (flows and packet-outs alike) until
+/// `mod-port p1 up`, as a stopped NIC would.
+#[test]
+fn port_down_stops_forwarding() {
+    let mut s = OfSwitch::start(
+        "port-down",
+        &["p0=net_ring0", "p1=net_pcap1,tx_pcap={dir}/p1.pcap"],
+    );
+    s.ok(V13, "add-flow", &["in_port=1,actions=output:2"]);
+    let send = |s: &OfSwitch, f: &[u8], port: u32| {
+        let hex: String = f.iter().map(|b| format!("{b:02x}")).collect();
+        s.ok(
+            V13,
+            "packet-out",
+            &[&format!("in_port=none packet={hex} actions=output:{port}")],
+        );
+    };
+    let (a, b, c) = (
+        frame([10, 0, 0, 1], 1, 1),
+        frame([10, 0, 0, 1], 2, 2),
+        frame([10, 0, 0, 1], 3, 3),
+    );
+    send(&s, &a, 1);
+    s.ok(V13, "mod-port", &["p1", "down"]);
+    send(&s, &b, 1);
+    send(&s, &b, 2);
+    s.ok(V13, "mod-port", &["p1", "up"]);
+    send(&s, &c, 1);
+    wait_flows(&s, V13, |d| d.contains("n_packets=3,"));
+    assert!(s.stop());
+    assert_eq!(read_pcap(&s.path("p1.pcap")), vec![a, c]);
+}
+
 fn wait_flows(s: &OfSwitch, v: &str, pred: impl Fn(&str) -> bool) -> String {
     wait_until(5, || s.flows(v, &[]), |d| pred(d))
 }

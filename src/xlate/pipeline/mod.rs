@@ -15,7 +15,7 @@ use super::convert::{
 };
 use super::{
     DropReason, XlateCtx, XlateOutput, MAX_RESUBMITS, MAX_RESUBMIT_DEPTH, OFPPC_NO_PACKET_IN,
-    OFPPC_NO_RECV, OFPR_NO_MATCH,
+    OFPPC_NO_RECV, OFPPC_PORT_DOWN, OFPR_NO_MATCH,
 };
 use crate::ofp::oxm::Field;
 use crate::ofp::port::{self, OFPP_IN_PORT};
@@ -191,11 +191,11 @@ impl<'a, 'c> Xlate<'a, 'c> {
             .ctx
             .pipeline
             .port(in_port)
-            .is_some_and(|p| p.desc.config & OFPPC_NO_RECV != 0);
+            .is_some_and(|p| p.desc.config & (OFPPC_NO_RECV | OFPPC_PORT_DOWN) != 0);
         // The fragment bits are always in the megaflow of an IP packet (see `new`).
         let fragment = is_ip(self.key.eth_type()) && self.key.ip_frag() & 1 != 0;
         if no_recv {
-            self.note(|| "input port has no_recv: dropping".into());
+            self.note(|| "input port has no_recv or is down: dropping".into());
             self.error = Some(DropReason::NoReceive);
         } else if fragment && self.ctx.config.drop_fragments {
             self.note(|| "IP fragment, fragment handling is drop".into());
