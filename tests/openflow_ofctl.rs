@@ -3,6 +3,11 @@
 //! edits, stats, groups, meters, port-mod, packet-out, bundles, async messages
 //! seen by `ovs-ofctl monitor`, and traffic through OpenFlow rules checked
 //! byte for byte with an independent pcap reader and packet builder.
+//!
+//! Traffic enters through `net_ring0`, which loops back what is sent to it:
+//! a `packet-out … actions=output:1` comes back in on port 1 after the rules
+//! are installed (a `net_pcap` rx file would be read before any rule exists).
+//! Each test runs its own switch, in its own temp dir, on a free TCP port.
 
 mod common;
 
@@ -182,7 +187,7 @@ fn wait_until<T: std::fmt::Debug>(
     }
 }
 
-/// Four net_pcap ports that only transmit (so every counter is known).
+/// Three net_pcap ports that only transmit (so every counter is known).
 const TX_PORTS: &[&str] = &[
     "p0=net_pcap0,tx_pcap={dir}/p0.pcap",
     "p1=net_pcap1,tx_pcap={dir}/p1.pcap",
