@@ -8,8 +8,12 @@
 //! [`UpcallHandler::handle`] drains the PMDs' upcall rings in batches. Each
 //! distinct flow of a batch is translated once; its megaflow is installed
 //! and every packet of the batch that missed with that flow is executed with
-//! the new actions through the PMD it came from. Action upcalls become
-//! packet-ins for connmgr.
+//! the new actions through the PMD it came from. Each such packet is
+//! credited to the rules and group buckets it went through here (the
+//! megaflow's counters only see later packets), and passes the meters the
+//! translation named: a flow with meters is never installed, since the
+//! datapath cannot police, so every one of its packets comes up and a meter
+//! that refuses one drops it. Action upcalls become packet-ins for connmgr.
 //!
 //! [`UpcallHandler::revalidate`] runs once a second: it pulls each megaflow's
 //! counters into the OpenFlow rules that made it (so `dump-flows` and idle
@@ -40,8 +44,22 @@ const BATCH: usize = 256;
 /// What the handler remembers of an installed megaflow.
 struct Megaflow {
     rules: Vec<RuleId>,
+    /// The (group, bucket)s its packets go through, credited like the rules.
+    groups: Vec<(u32, usize)>,
+    /// The table lookups its packets stand for, credited to table stats.
+    tables: Vec<(u8, bool)>,
     packets: u64,
     bytes: u64,
+}
+
+/// One translation, shared by every packet of a batch with the same key.
+struct Translated {
+    actions: Arc<[DpAction]>,
+    rules: Vec<RuleId>,
+    groups: Vec<(u32, usize)>,
+    tables: Vec<(u8, bool)>,
+    /// Meters every packet must pass, in order, before its actions run.
+    meters: Vec<u32>,
 }
 
 /// Counters, for `upcall/show`-like reporting and tests.
@@ -53,6 +71,8 @@ pub struct UpcallStats {
     pub install_failed: u64,
     pub executed: u64,
     pub packet_ins: u64,
+    /// Packets a meter refused.
+    pub metered_drops: u64,
     pub expired: u64,
     pub invalidations: u64,
 }
@@ -108,7 +128,7 @@ impl UpcallHandler {
             return (0, events);
         }
         // One translation per distinct key in the batch.
-        let mut translated: HashMap<FlowKey, Arc<[DpAction]>> = HashMap::new();
+        let mut translated: HashMap<FlowKey, Arc<Translated>> = HashMap::new();
         let mut batch = std::mem::take(&mut self.batch);
         for mut up in batch.drain(..) {
             let Some(pkt) = up.pkt.take() else {
@@ -133,14 +153,41 @@ impl UpcallHandler {
                 }
                 UpcallType::Miss => {
                     self.stats.misses += 1;
-                    let actions = match translated.get(&up.key) {
-                        Some(a) => a.clone(),
+                    let t = match translated.get(&up.key) {
+                        Some(t) => t.clone(),
                         None => {
-                            let a = self.translate_and_install(ofproto, &up.key, pkt.data(), now);
-                            translated.insert(up.key, a.clone());
-                            a
+                            let t = Arc::new(self.translate_and_install(
+                                ofproto,
+                                &up.key,
+                                pkt.data(),
+                                now,
+                            ));
+                            translated.insert(up.key, t.clone());
+                            t
                         }
                     };
+                    // Every packet that came up counts: the megaflow's own
+                    // counters see only the packets that later hit it.
+                    let len = pkt.data().len() as u64;
+                    for &r in &t.rules {
+                        ofproto.credit_rule(r, 1, len, now);
+                    }
+                    ofproto.credit_groups(&t.groups, 1, len);
+                    for &(table, matched) in &t.tables {
+                        ofproto.credit_table(table, 1, u64::from(matched));
+                    }
+                    // A meter that refuses the packet drops it.
+                    if !t
+                        .meters
+                        .iter()
+                        .all(|&m| ofproto.meter_admit(m, len as usize, now))
+                    {
+                        self.stats.metered_drops += 1;
+                        drop(pkt);
+                        ofproto.dpif_mut().netdev.recycle(up);
+                        continue;
+                    }
+                    let actions = t.actions.clone();
                     // A PMD that is busy or slow to answer loses this packet,
                     // as a full upcall ring would; the megaflow is in place.
                     if ofproto
@@ -165,7 +212,7 @@ impl UpcallHandler {
         key: &FlowKey,
         packet: &[u8],
         now: Millis,
-    ) -> Arc<[DpAction]> {
+    ) -> Translated {
         self.stats.translations += 1;
         let out = {
             let ctx = XlateCtx {
@@ -184,15 +231,17 @@ impl UpcallHandler {
                 self.fdb_changed = true;
             }
         }
-        let len = packet.len() as u64;
-        for &r in &out.rules {
-            ofproto.credit_rule(r, 1, len, now);
-        }
-        let actions: Arc<[DpAction]> = Arc::from(out.actions);
+        let t = Translated {
+            actions: Arc::from(out.actions),
+            rules: out.rules,
+            groups: out.groups,
+            tables: out.tables,
+            meters: out.meters,
+        };
         // A flow that meters police cannot be left to the datapath, which has
         // no meter action: its packets keep coming up.
-        if !out.meters.is_empty() {
-            return actions;
+        if !t.meters.is_empty() {
+            return t;
         }
         let masked = key.masked(&out.mask);
         let ufid = derive_ufid(&masked, &out.mask);
@@ -201,7 +250,7 @@ impl UpcallHandler {
             Some(ufid),
             &masked,
             &out.mask,
-            actions.clone(),
+            t.actions.clone(),
             PutFlags::CREATE,
         ) {
             Ok(_) => {
@@ -209,7 +258,9 @@ impl UpcallHandler {
                 self.megaflows.insert(
                     ufid,
                     Megaflow {
-                        rules: out.rules,
+                        rules: t.rules.clone(),
+                        groups: t.groups.clone(),
+                        tables: t.tables.clone(),
                         packets: 0,
                         bytes: 0,
                     },
@@ -219,7 +270,7 @@ impl UpcallHandler {
             Err(DpifCallError::Flow(DpFlowError::Exists)) => {}
             Err(_) => self.stats.install_failed += 1,
         }
-        actions
+        t
     }
 
     /// Once a second: pull megaflow counters into their rules and expire
@@ -245,6 +296,10 @@ impl UpcallHandler {
             if dp > 0 {
                 for &r in &m.rules {
                     ofproto.credit_rule(r, dp, db, now);
+                }
+                ofproto.credit_groups(&m.groups, dp, db);
+                for &(table, matched) in &m.tables {
+                    ofproto.credit_table(table, dp, if matched { dp } else { 0 });
                 }
             }
             let idle = if f.stats.used_ms == 0 {

@@ -271,6 +271,7 @@ impl FlowMatch {
     }
 }
 
+#[derive(Clone)]
 struct Subtable<R> {
     mask: FlowFields,
     /// Masked value → (priority, rule), highest priority first.
@@ -290,6 +291,7 @@ struct Subtable<R> {
     trie_stage: usize,
 }
 
+#[derive(Clone)]
 struct Stage {
     mask: FlowFields,
     values: FastMap<FlowFields, u32>,
@@ -429,6 +431,7 @@ impl<R> Subtable<R> {
 }
 
 /// A priority classifier over rules identified by `R`.
+#[derive(Clone)]
 pub struct Classifier<R> {
     subtables: Vec<Subtable<R>>,
     count: usize,

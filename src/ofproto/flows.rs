@@ -119,6 +119,7 @@ impl Rule {
 }
 
 /// One OpenFlow table.
+#[derive(Clone)]
 pub struct Table {
     pub id: u8,
     /// Tables past the configured count do not exist (requests naming them fail).

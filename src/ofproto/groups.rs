@@ -342,14 +342,24 @@ impl<D: Dpif> Ofproto<D> {
         }
     }
 
-    /// Credits a packet that went through `bucket` of group `id`.
-    pub fn credit_group(&mut self, id: u32, bucket: usize, packets: u64, bytes: u64) {
-        if let Some(g) = self.groups.get_mut(&id) {
-            g.packet_count += packets;
-            g.byte_count += bytes;
-            if let Some(c) = g.bucket_counts.get_mut(bucket) {
-                c.0 += packets;
-                c.1 += bytes;
+    /// Credits `packets` that made the group `visits` of one translation: every
+    /// (group, bucket) passed, in order. An `all` group lists each of its buckets, but
+    /// its own counters take each packet once: a visit is a run of increasing buckets of
+    /// one group.
+    pub fn credit_groups(&mut self, visits: &[(u32, usize)], packets: u64, bytes: u64) {
+        let mut prev: Option<(u32, usize)> = None;
+        for &(id, bucket) in visits {
+            let same_visit = prev.is_some_and(|(g, b)| g == id && b < bucket);
+            prev = Some((id, bucket));
+            if let Some(g) = self.groups.get_mut(&id) {
+                if !same_visit {
+                    g.packet_count += packets;
+                    g.byte_count += bytes;
+                }
+                if let Some(c) = g.bucket_counts.get_mut(bucket) {
+                    c.0 += packets;
+                    c.1 += bytes;
+                }
             }
         }
     }

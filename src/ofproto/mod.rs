@@ -31,6 +31,7 @@
 //! No packet buffering: every buffer id we send is `OFP_NO_BUFFER`, and a request naming a
 //! buffer gets `OFPBRC_BUFFER_UNKNOWN`.
 
+mod bundle;
 pub mod classifier;
 mod convert;
 mod flows;
@@ -321,6 +322,8 @@ pub struct Ofproto<D: Dpif> {
     events: Vec<AsyncEvent>,
     /// Connections that turned on `NXT_FLOW_MOD_TABLE_ID`.
     table_id_ext: BTreeSet<u64>,
+    /// Open bundles by (connection, bundle id).
+    bundles: BTreeMap<(u64, u32), bundle::Bundle>,
 }
 
 /// The OpenFlow port number of a datapath port.
@@ -361,6 +364,7 @@ impl<D: Dpif> Ofproto<D> {
             choose_table: None,
             events: Vec::new(),
             table_id_ext: BTreeSet::new(),
+            bundles: BTreeMap::new(),
         };
         for p in o.dpif.port_list() {
             let port = o.make_port(&p, None, now);
@@ -424,6 +428,7 @@ impl<D: Dpif> Ofproto<D> {
     /// Forgets what ofproto kept about a connection that ended.
     pub fn conn_closed(&mut self, conn_id: u64) {
         self.table_id_ext.remove(&conn_id);
+        self.drop_bundles(conn_id);
     }
 
     /// Executes one request from `conn`.
@@ -514,6 +519,14 @@ impl<D: Dpif> Ofproto<D> {
                 Ok(vec![Message::BarrierReply])
             }
             Message::MultipartRequest(req) => self.multipart(conn, req, now),
+            Message::BundleControl(bc) => {
+                reject_slave(conn)?;
+                self.bundle_control(conn, bc, now)
+            }
+            Message::BundleAdd(ba) => {
+                reject_slave(conn)?;
+                self.bundle_add(conn, ba)
+            }
             Message::QueueGetConfigRequest { port } => self.queue_get_config(conn.version, *port),
             Message::MultipartReply(_) => Err(OfpError::OFPBRC_BAD_STAT),
             Message::RoleRequest(_) | Message::GetAsyncRequest | Message::SetAsync(_) => Ok(vec![]),

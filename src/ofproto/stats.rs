@@ -84,7 +84,11 @@ impl<D: Dpif> Ofproto<D> {
                             packet_count: r.packet_count,
                             byte_count: r.byte_count,
                             match_: r.match_.to_oxm(),
-                            actions: r.actions().cloned().collect(),
+                            actions: convert::actions_for(
+                                &r.actions().cloned().collect::<Vec<_>>(),
+                                v,
+                                &r.match_,
+                            ),
                         }
                     })
                     .collect();
@@ -337,10 +341,12 @@ impl<D: Dpif> Ofproto<D> {
                     if acts.is_empty() {
                         Vec::new()
                     } else {
-                        vec![Instruction::ApplyActions(acts)]
+                        vec![Instruction::ApplyActions(convert::actions_for(
+                            &acts, v, &r.match_,
+                        ))]
                     }
                 } else {
-                    r.instructions.clone()
+                    convert::instructions_for(&r.instructions, v, &r.match_)
                 };
                 Some(FlowStats {
                     table_id: r.table_id,

@@ -1574,7 +1574,7 @@ fn groups_of_every_type_with_liveness_and_stats() {
     assert!(o.group_buckets(3, 0).is_empty());
     // Stats: reference counts and bucket counters, in the 1.3 layout.
     add(&mut o, V13, "in_port=1,actions=group:1", 0);
-    o.credit_group(1, 1, 2, 128);
+    o.credit_groups(&[(1, 1)], 2, 128);
     let req = mp(MultipartRequestBody::Group { group_id: 1 });
     let body = body_bytes(&ok(&mut o, &c, req, 2500));
     let mut expect = vec![0, 72, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0];
@@ -1896,7 +1896,7 @@ fn group_meter_and_table_feature_replies_decode_with_ovs_ofctl() {
         0,
     );
     add(&mut o, V13, "in_port=2,actions=meter:3,group:5", 0);
-    o.credit_group(5, 0, 7, 700);
+    o.credit_groups(&[(5, 0)], 7, 700);
     assert!(o.meter_admit(3, 100, 0));
     let req = mp(MultipartRequestBody::Group {
         group_id: groups::OFPG_ALL,
@@ -2016,4 +2016,120 @@ fn packet_in_events_honour_max_len_and_miss_send_len() {
             "table_id=2 cookie=0x9 total_len=6 in_port=3 (via no_match) data_len=6 (unbuffered)",
         ],
     );
+}
+
+/// A bundle's flow-mods take effect only at commit, all or none; a failed commit leaves
+/// the tables and the queued events as they were.
+#[test]
+fn bundle_commit_is_all_or_nothing() {
+    use crate::ofp::ext::{OFPBCT_COMMIT_REQUEST, OFPBCT_OPEN_REQUEST, OFPBF_ATOMIC};
+    use crate::ofp::{BundleAdd, BundleControl};
+    let v = Version::V1_4;
+    let c = conn(v);
+    let mut o = switch();
+    add(
+        &mut o,
+        v,
+        "priority=1,in_port=1,actions=output:2,send_flow_rem",
+        0,
+    );
+    let ctl = |id: u32, ctype: u16| {
+        Message::BundleControl(BundleControl {
+            bundle_id: id,
+            ctype,
+            flags: OFPBF_ATOMIC,
+            properties: Vec::new(),
+        })
+    };
+    let badd = |id: u32, text: &str, cmd: u8| {
+        let mut bytes = Vec::new();
+        Message::FlowMod(flow(text, v, cmd))
+            .encode(v, 7, &mut bytes)
+            .unwrap();
+        Message::BundleAdd(BundleAdd {
+            bundle_id: id,
+            flags: OFPBF_ATOMIC,
+            message: bytes,
+            properties: Vec::new(),
+        })
+    };
+    // Bundle 1: delete everything, add one flow, then a flow naming a missing group.
+    ok(&mut o, &c, ctl(1, OFPBCT_OPEN_REQUEST), 0);
+    ok(&mut o, &c, badd(1, "actions=drop", OFPFC_DELETE), 0);
+    ok(
+        &mut o,
+        &c,
+        badd(1, "priority=2,in_port=2,actions=output:1", OFPFC_ADD),
+        0,
+    );
+    ok(
+        &mut o,
+        &c,
+        badd(1, "priority=3,actions=group:9", OFPFC_ADD),
+        0,
+    );
+    assert_eq!(
+        dump(&mut o, v, 0xff, 0).len(),
+        1,
+        "nothing applied before the commit"
+    );
+    let out = o.handle(&c, &ctl(1, OFPBCT_COMMIT_REQUEST), 0);
+    assert_eq!(err(&out), OfpError::OFPBAC_BAD_OUT_GROUP);
+    assert!(
+        out.events.is_empty(),
+        "no flow-removed for a delete taken back"
+    );
+    let flows = dump(&mut o, v, 0xff, 0);
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].priority, 1);
+    // The bundle is gone after a commit, failed or not.
+    assert_eq!(
+        err(&o.handle(&c, &ctl(1, OFPBCT_COMMIT_REQUEST), 0)),
+        OfpError::OFPBFC_BAD_ID
+    );
+    // Bundle 2 (opened by its first add): applies whole.
+    ok(
+        &mut o,
+        &c,
+        badd(2, "priority=2,in_port=2,actions=output:1", OFPFC_ADD),
+        0,
+    );
+    ok(
+        &mut o,
+        &c,
+        badd(2, "priority=1,in_port=1,actions=drop", OFPFC_DELETE_STRICT),
+        0,
+    );
+    let out = ok(&mut o, &c, ctl(2, OFPBCT_COMMIT_REQUEST), 0);
+    assert_eq!(out.events.len(), 1, "the strict delete's flow-removed");
+    let flows = dump(&mut o, v, 0xff, 0);
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].priority, 2);
+}
+
+/// An `all` group's packet counts each packet once, its buckets each count it.
+#[test]
+fn all_group_counts_a_packet_once() {
+    let v = Version::V1_3;
+    let mut o = switch();
+    let c = conn(v);
+    ok(
+        &mut o,
+        &c,
+        Message::GroupMod(
+            crate::ofp::syntax::parse_group(
+                "group_id=1,type=all,bucket=output:1,bucket=output:2",
+                0,
+                v,
+            )
+            .unwrap(),
+        ),
+        0,
+    );
+    // Two packets through both buckets, then one more visit after a resubmit.
+    o.credit_groups(&[(1, 0), (1, 1)], 2, 200);
+    o.credit_groups(&[(1, 0), (1, 1), (1, 0), (1, 1)], 1, 50);
+    let g = &o.groups[&1];
+    assert_eq!((g.packet_count, g.byte_count), (4, 300));
+    assert_eq!(g.bucket_counts, vec![(4, 300), (4, 300)]);
 }

@@ -28,7 +28,8 @@
 //! resubmits in total), goto_table not counted; a resubmit that misses is silent while a
 //! top-level or goto_table miss follows the table-miss policy; `output:<in_port>` is
 //! skipped but `output:IN_PORT` is not; a port with NO_PACKET_IN drops misses; NO_RECV
-//! drops all input; dec_ttl at TTL ≤ 1 sends INVALID_TTL packet-ins and ends the current
+//! drops all input; a port that is PORT_DOWN (`ovs-ofctl mod-port … down`) is skipped as
+//! an output and its input is dropped, as a stopped DPDK port would; dec_ttl at TTL ≤ 1 sends INVALID_TTL packet-ins and ends the current
 //! action list; exit ends everything. A translation error (recursion too deep, too many
 //! resubmits, an action the datapath cannot perform) installs a drop flow with a
 //! [`DropReason`], as modern Open vSwitch does.
@@ -69,6 +70,8 @@ pub use normal::{Fdb, FdbLearn, NormalConfig, VlanMode};
 pub use trace::{parse_trace_flow, trace, TraceFlowError};
 
 /// OpenFlow port config bits translation honours.
+/// Administratively down: like a stopped NIC, the port neither sends nor receives.
+pub const OFPPC_PORT_DOWN: u32 = 1 << 0;
 pub const OFPPC_NO_RECV: u32 = 1 << 2;
 pub const OFPPC_NO_FLOOD: u32 = 1 << 4;
 pub const OFPPC_NO_FWD: u32 = 1 << 5;
@@ -288,6 +291,8 @@ pub struct XlateOutput {
     /// Meters the packet passed; the datapath has no meter action, so a caller that
     /// honours meters must handle such flows packet by packet.
     pub meters: Vec<u32>,
+    /// Every table lookup, in order, and whether a rule matched (table stats).
+    pub tables: Vec<(u8, bool)>,
     /// The flow needs the control side for each packet (controller `userspace` actions).
     pub needs_userspace: bool,
     pub drop_reason: Option<DropReason>,

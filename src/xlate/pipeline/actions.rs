@@ -6,7 +6,8 @@ use pmd::key::{FieldId as K, FlowKey};
 use super::super::convert::{is_ip, is_mpls, ETH_TYPE_IPV6, ETH_TYPE_VLAN};
 use super::super::{
     normal, ControllerUserdata, DropReason, PacketIn, MAX_RESUBMIT_DEPTH, OFPPC_NO_FLOOD,
-    OFPPC_NO_FWD, OFPR_ACTION, OFPR_INVALID_TTL, OFPR_NO_MATCH, USERSPACE_CONTROLLER,
+    OFPPC_NO_FWD, OFPPC_PORT_DOWN, OFPR_ACTION, OFPR_INVALID_TTL, OFPR_NO_MATCH,
+    USERSPACE_CONTROLLER,
 };
 use super::{Flow, Xlate, PACKET_IN_METADATA};
 use crate::ofp::action::Controller2Prop;
@@ -480,6 +481,10 @@ impl Xlate<'_, '_> {
         };
         if p.desc.config & OFPPC_NO_FWD != 0 {
             self.note(|| format!("output to port {port} with no_fwd: skipped"));
+            return;
+        }
+        if p.desc.config & OFPPC_PORT_DOWN != 0 {
+            self.note(|| format!("output to port {port}, which is down: skipped"));
             return;
         }
         let dp = p.dp_port;

@@ -15,7 +15,7 @@ use super::convert::{
 };
 use super::{
     DropReason, XlateCtx, XlateOutput, MAX_RESUBMITS, MAX_RESUBMIT_DEPTH, OFPPC_NO_PACKET_IN,
-    OFPPC_NO_RECV, OFPR_NO_MATCH,
+    OFPPC_NO_RECV, OFPPC_PORT_DOWN, OFPR_NO_MATCH,
 };
 use crate::ofp::oxm::Field;
 use crate::ofp::port::{self, OFPP_IN_PORT};
@@ -128,6 +128,7 @@ impl<'a, 'c> Xlate<'a, 'c> {
                 rules: Vec::new(),
                 groups: Vec::new(),
                 meters: Vec::new(),
+                tables: Vec::new(),
                 needs_userspace: false,
                 drop_reason: None,
             },
@@ -190,11 +191,11 @@ impl<'a, 'c> Xlate<'a, 'c> {
             .ctx
             .pipeline
             .port(in_port)
-            .is_some_and(|p| p.desc.config & OFPPC_NO_RECV != 0);
+            .is_some_and(|p| p.desc.config & (OFPPC_NO_RECV | OFPPC_PORT_DOWN) != 0);
         // The fragment bits are always in the megaflow of an IP packet (see `new`).
         let fragment = is_ip(self.key.eth_type()) && self.key.ip_frag() & 1 != 0;
         if no_recv {
-            self.note(|| "input port has no_recv: dropping".into());
+            self.note(|| "input port has no_recv or is down: dropping".into());
             self.error = Some(DropReason::NoReceive);
         } else if fragment && self.ctx.config.drop_fragments {
             self.note(|| "IP fragment, fragment handling is drop".into());
@@ -514,6 +515,7 @@ impl<'a, 'c> Xlate<'a, 'c> {
             let flow = self.fields();
             let (rule, wc) = self.ctx.pipeline.lookup(table, &flow);
             self.examine(&wc);
+            self.out.tables.push((table, rule.is_some()));
             let Some(rule) = rule else {
                 self.note(|| format!("{table}. No match."));
                 if miss_policy {
@@ -672,6 +674,7 @@ impl<'a, 'c> Xlate<'a, 'c> {
         self.meta.set_u64(Field::InPort, u64::from(cur));
         let (rule, wc) = self.ctx.pipeline.lookup(table, &flow);
         self.examine(&wc);
+        self.out.tables.push((table, rule.is_some()));
         self.depth += 1;
         match rule {
             None => self.note(|| format!("{table}. No match.")),
