@@ -34,8 +34,9 @@ use crate::actions::DpAction;
 use crate::dpcls::Dpcls;
 use crate::key::{FieldId, FlowKey, FlowMask};
 
-/// Default maximum number of flows per PMD (the reference datapath's limit).
-pub const DEFAULT_FLOW_LIMIT: usize = 65_536;
+/// Default maximum number of flows per PMD: the reference switch's
+/// largest datapath flow limit, so the 100,000-megaflow benchmark fits.
+pub const DEFAULT_FLOW_LIMIT: usize = 200_000;
 
 /// A handle on a flow in a [`FlowTable`]: slot index plus the slot's
 /// generation when the flow was created. Copy, 8 bytes; stays valid until
