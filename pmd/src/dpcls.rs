@@ -54,6 +54,28 @@ struct PortClassifier {
     port: u32,
     /// Ordered by recent hit count, most hit first.
     subtables: Vec<Subtable>,
+    /// The port's only megaflow when it matches every packet the port
+    /// receives (see [`Dpcls::simple_match`]); refreshed on every insert
+    /// and remove on the port.
+    simple: Option<FlowRef>,
+}
+
+impl PortClassifier {
+    /// Recomputes `simple`: one subtable holding one megaflow whose mask
+    /// touches only word 0 (in_port and recirc_id) and whose recirc_id is
+    /// 0, so it matches every packet received on the port (received
+    /// packets have recirc_id 0). Costs a scan of that subtable's slots
+    /// (few: it holds one flow), only on flow changes.
+    fn refresh_simple(&mut self) {
+        self.simple = match self.subtables.as_slice() {
+            [s] if s.len == 1 && s.n_words == 1 && s.words[0] == 0 => s
+                .slots
+                .iter()
+                .zip(&s.keys)
+                .find_map(|(slot, &k)| slot.flow.filter(|_| k >> 32 == 0)),
+            _ => None,
+        };
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -314,6 +336,7 @@ impl Dpcls {
                     PortClassifier {
                         port,
                         subtables: Vec::new(),
+                        simple: None,
                     },
                 );
                 i
@@ -332,6 +355,7 @@ impl Dpcls {
         if old.is_none() {
             self.len += 1;
         }
+        self.ports[pi].refresh_simple();
         old
     }
 
@@ -347,8 +371,10 @@ impl Dpcls {
             subtables.remove(si);
             if subtables.is_empty() {
                 self.ports.remove(pi);
+                return Some(old);
             }
         }
+        self.ports[pi].refresh_simple();
         Some(old)
     }
 
@@ -358,6 +384,16 @@ impl Dpcls {
         let port = key.in_port() & mask.in_port();
         let p = self.port(port)?;
         p.subtables.iter().find(|s| s.mask == *mask)?.lookup(key)
+    }
+
+    /// The megaflow that every packet received on `port` hits, if the port
+    /// has exactly one megaflow and it matches only `in_port` (and
+    /// `recirc_id(0)`): the port-to-port case, where the PMD can skip
+    /// parsing and lookup for the whole burst. Only for packets fresh from
+    /// the port (recirculated ones carry another recirc_id).
+    #[inline]
+    pub fn simple_match(&self, port: u32) -> Option<FlowRef> {
+        self.port(port)?.simple
     }
 
     /// Packet lookup of one key; no statistics are updated.

@@ -304,6 +304,13 @@ impl FlowTable {
         self.cls.lookup_batch_subset(keys, select, out)
     }
 
+    /// The flow every packet received on `port` hits, when the port's only
+    /// flow matches just in_port; see [`Dpcls::simple_match`].
+    #[inline]
+    pub fn simple_match(&self, port: u32) -> Option<FlowRef> {
+        self.cls.simple_match(port)
+    }
+
     /// Megaflow lookup of one key (control path, tests).
     pub fn lookup(&self, key: &FlowKey) -> Option<FlowRef> {
         self.cls.lookup_one(key)
