@@ -38,7 +38,7 @@ use crate::emc::Emc;
 use crate::flow::{FlowRef, FlowTable};
 use crate::key::FlowKey;
 use crate::mbuf::BURST;
-use crate::parse::{parse, parse_into, tcp_flags_of, ParseInfo};
+use crate::parse::{parse, parse_fresh, tcp_flags_of, ParseInfo};
 use crate::stats::PmdStats;
 
 /// Passes a packet may make: the first plus this many recirculations.
@@ -173,9 +173,7 @@ impl<P: PacketBuf> FastPath<P> {
             let n = self.batch.len();
             let sc = &mut *self.scratch;
             for (i, pkt) in self.batch.iter().enumerate() {
-                let key = &mut sc.keys[i];
-                *key = FlowKey::default();
-                parse_into(pkt.data(), in_port, key, &mut sc.infos[i]);
+                parse_fresh(pkt.data(), in_port, &mut sc.keys[i], &mut sc.infos[i]);
                 sc.depth[i] = 0;
             }
             // Hashes in a loop of their own: each is a chain of dependent
