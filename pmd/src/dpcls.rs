@@ -26,6 +26,7 @@
 //! key) triple is present at most once; empty subtables and ports are
 //! removed, so the subtable count is `n_masks`.
 
+use crate::emc::prefetch_read;
 use crate::flow::FlowRef;
 use crate::key::{FlowKey, FlowMask, KEY_WORDS};
 
@@ -210,6 +211,15 @@ impl Subtable {
             }
             pos = (pos + 1) & bucket_mask;
         }
+    }
+
+    /// Starts loading the slot and the stored key that a probe for
+    /// `hash` reads first.
+    #[inline(always)]
+    fn prefetch(&self, hash: u32) {
+        let pos = hash as usize & (self.slots.len() - 1);
+        prefetch_read(&self.slots[pos] as *const Slot as *const u8);
+        prefetch_read(self.keys.as_ptr().wrapping_add(pos * self.n_words) as *const u8);
     }
 
     #[inline(always)]
@@ -466,12 +476,24 @@ impl Dpcls {
             let Ok(pi) = self.ports.binary_search_by_key(&port, |p| p.port) else {
                 continue;
             };
+            let mut hashes = [0u32; MAX_BATCH];
             for (rank, sub) in self.ports[pi].subtables.iter_mut().enumerate() {
+                // Hash the group's keys and start loading their slots,
+                // then probe: with a large subtable each probe is a cache
+                // miss or two, and this way a burst's misses overlap.
                 let mut bits = group;
                 while bits != 0 {
                     let i = bits.trailing_zeros() as usize;
                     bits &= bits - 1;
-                    if let Some(flow) = sub.lookup(&keys[i]) {
+                    hashes[i] = sub.hash(&keys[i]);
+                    sub.prefetch(hashes[i]);
+                }
+                let mut bits = group;
+                while bits != 0 {
+                    let i = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let found = sub.find_slot(hashes[i], &keys[i]);
+                    if let Some(flow) = found.and_then(|pos| sub.slots[pos].flow) {
                         out[i] = Some(flow);
                         group &= !(1 << i);
                         sub.hits += 1;
