@@ -293,7 +293,11 @@ impl<P: PacketBuf> FastPath<P> {
             }
         }
 
-        // Sum the stats per flow (a burst usually hits a handful).
+        // Sum the stats per flow (a burst usually hits a handful). With many
+        // flows each is a cache miss: start them all first.
+        for r in sc.found[..n].iter().flatten() {
+            flows.prefetch_stats(*r);
+        }
         let mut n_hit = 0usize;
         for (i, pkt) in batch.iter().enumerate() {
             let Some(r) = sc.found[i] else { continue };
@@ -327,6 +331,12 @@ impl<P: PacketBuf> FastPath<P> {
 
         // Actions, in arrival order.
         for (i, pkt) in batch.drain(..n).enumerate() {
+            // The common case, a lone output, reads only the flow table's
+            // compact array and skips the executor.
+            if let Some(port) = sc.found[i].and_then(|r| flows.lone_output(r)) {
+                sink.output(port, pkt);
+                continue;
+            }
             let key = &mut sc.keys[i];
             let flow = sc.found[i].and_then(|r| flows.flow(r));
             let Some(flow) = flow else {
@@ -337,11 +347,6 @@ impl<P: PacketBuf> FastPath<P> {
                 }
                 continue;
             };
-            // The common case, a lone output, skips the executor.
-            if let [DpAction::Output(port)] = *flow.actions {
-                sink.output(port, pkt);
-                continue;
-            }
             let mut exec = ExecSink {
                 out: sink,
                 recirc,
@@ -688,6 +693,31 @@ mod tests {
             (stats.simple_match_hits.get(), stats.megaflow_hits.get()),
             (0, 1)
         );
+    }
+
+    #[test]
+    fn modified_actions_take_effect_on_the_lone_output_path() {
+        let mut fp = fastpath();
+        let line = "in_port(1),eth_type(0x0800), actions:";
+        put(&mut fp, &format!("{line}2"));
+        let stats = PmdStats::new(8);
+        let mut out = Out::default();
+        let f = frame(1);
+        let modify = |fp: &mut FastPath<VecPacket>, actions: &str| {
+            let p = parse_flow(&format!("{line}{actions}")).unwrap();
+            let key = p.key;
+            let mask = p.mask;
+            fp.flows
+                .put(None, &key, &mask, Arc::from(p.actions), PutFlags::MODIFY)
+                .unwrap();
+        };
+        fp.process(1, [VecPacket::new(&f)], &stats, &mut out);
+        modify(&mut fp, "3,4");
+        fp.process(1, [VecPacket::new(&f)], &stats, &mut out);
+        modify(&mut fp, "5");
+        fp.process(1, [VecPacket::new(&f)], &stats, &mut out);
+        let ports: Vec<u32> = out.sent.iter().map(|(p, _)| *p).collect();
+        assert_eq!(ports, [2, 3, 4, 5]);
     }
 
     #[test]
