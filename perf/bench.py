@@ -245,6 +245,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--ovs", action="store_true", help="also run the OVS peer (ovs-anchor.sh) on the same cases, "
                     "once each")
+    ap.add_argument("--interleave", action="store_true", help="with --ovs, run each OVS case right after "
+                    "the matching ferrovs case (fairer on a machine whose load drifts; OVS restarts per case)")
     ap.add_argument("--ovs-out", help="directory for the OVS peer's raw output (default: a temporary one)")
     ap.add_argument("--setup-hugepages", action="store_true", help="reserve 1 GiB of 2 MB hugepages (root)")
     ap.add_argument("--json", help="also write the results to this file")
@@ -264,7 +266,9 @@ def main():
     cases = [(c, n) for c, n in all_cases([int(f) for f in args.flows.split(",")])
              if any(fnmatch.fnmatch(c, g) for g in globs)]
     results = {}
+    ovs_interleaved = {}
     with tempfile.TemporaryDirectory(prefix="ferrovs-bench-") as work:
+        ovs_root = args.ovs_out or os.path.join(work, "ovs")
         for case, n in cases:
             pcap = pcap_for(n, work)
             if case.startswith("ferrovs-"):
@@ -286,10 +290,18 @@ def main():
                     + " ".join(f"{k}={fmt(v)}" for k, v in st.items() if k.endswith(("pct", "per_hit", "pkt"))))
             med = sorted(runs, key=lambda x: x["mpps"])[len(runs) // 2]
             results[case] = {"flows": n, "median": med, "runs": runs}
+            if args.ovs and args.interleave and case.startswith("ferrovs-"):
+                got = run_ovs_anchor([(case, n)], args.warmup, args.duration, os.path.join(ovs_root, case))
+                if got:
+                    ovs_interleaved.update(got)
+                    log(f"[{case.replace('ferrovs-', 'ovs-')}] {next(iter(got.values()))['mpps']:.2f} Mpps")
         ovs, ovs_src = None, "PERF.md (2026-11-21, median of 6; not this run)"
-        if args.ovs:
-            out_dir = args.ovs_out or os.path.join(work, "ovs")
-            ovs = run_ovs_anchor(cases, args.warmup, args.duration, out_dir)
+        if args.ovs and args.interleave:
+            if ovs_interleaved:
+                ovs = ovs_interleaved
+                ovs_src = "this run, each case right after ferrovs' (ovs-anchor.sh, one run per case)"
+        elif args.ovs:
+            ovs = run_ovs_anchor(cases, args.warmup, args.duration, ovs_root)
             if ovs is not None:
                 ovs_src = "this run (ovs-anchor.sh, one run per case)"
         if ovs is None:
