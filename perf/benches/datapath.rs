@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the datapath building blocks (PERF.md): packet
-//! parsing, EMC hits, megaflow classifier lookups against 1, 10 and 100
+//! parsing (the general walk and the PMD's fresh-key fast path) and key
+//! hashing, EMC hits, megaflow classifier lookups against 1, 10 and 100
 //! subtables, action execution, and a whole PMD burst through
 //! [`FastPath::process`]. No DPDK: packets are `VecPacket`s recycled by the
 //! sink, so what is measured is the pipeline itself.
@@ -17,7 +18,7 @@ use pmd::fastpath::{DatapathSink, FastPath, UpcallKind};
 use pmd::flow::{FlowRef, FlowTable, PutFlags};
 use pmd::key::{FieldId, FlowKey, FlowMask};
 use pmd::odp::{parse_actions, parse_flow};
-use pmd::parse::parse;
+use pmd::parse::{parse, parse_fresh, ParseInfo};
 use pmd::stats::PmdStats;
 
 const BURST: usize = 32;
@@ -43,6 +44,20 @@ fn bench_parse(c: &mut Criterion) {
             black_box((key, info))
         })
     });
+    // What the PMD runs per received packet: the whole key overwritten,
+    // untagged IPv4/UDP taking the one-length-check fast path.
+    g.bench_function("udp64_fresh", |b| {
+        let mut key = FlowKey::default();
+        let mut info = ParseInfo::default();
+        b.iter(|| {
+            parse_fresh(black_box(&frame), 1, &mut key, &mut info);
+            black_box((&key, &info));
+        })
+    });
+    // The EMC hash of the parsed key (zero tail: 5 multiplies).
+    let mut key = FlowKey::default();
+    parse(&frame, 1, &mut key);
+    g.bench_function("hash_ipv4_key", |b| b.iter(|| black_box(&key).hash()));
     g.finish();
 }
 
@@ -205,15 +220,18 @@ impl DatapathSink<VecPacket> for Recycle {
 fn bench_fastpath(c: &mut Criterion) {
     let mut g = c.benchmark_group("fastpath");
     g.throughput(Throughput::Elements(BURST as u64));
-    // EMC hits (32 flows' worth of packets, one megaflow) and megaflow
-    // hits (EMC insertion disabled by a 1-in-2^32 probability).
-    for (name, emc_inv_prob) in [
-        ("burst32_emc_hit", 1u32),
-        ("burst32_megaflow_hit", u32::MAX),
+    // EMC hits (32 flows' worth of packets, one megaflow), megaflow hits
+    // (EMC insertion disabled by a 1-in-2^32 probability), and the
+    // simple-match path (the port's only flow matches just in_port).
+    let l4 = "in_port(1),eth_type(0x0800),ipv4(proto=17), actions:2";
+    for (name, emc_inv_prob, line) in [
+        ("burst32_emc_hit", 1u32, l4),
+        ("burst32_megaflow_hit", u32::MAX, l4),
+        ("burst32_simple_match", 1, "in_port(1), actions:2"),
     ] {
         let mut fp: FastPath<VecPacket> =
             FastPath::new(FlowTable::default(), Emc::new(8192, emc_inv_prob));
-        let f = parse_flow("in_port(1),eth_type(0x0800),ipv4(proto=17), actions:2").unwrap();
+        let f = parse_flow(line).unwrap();
         fp.flows
             .put(
                 None,

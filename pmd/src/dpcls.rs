@@ -26,6 +26,7 @@
 //! key) triple is present at most once; empty subtables and ports are
 //! removed, so the subtable count is `n_masks`.
 
+use crate::emc::prefetch_read;
 use crate::flow::FlowRef;
 use crate::key::{FlowKey, FlowMask, KEY_WORDS};
 
@@ -54,6 +55,28 @@ struct PortClassifier {
     port: u32,
     /// Ordered by recent hit count, most hit first.
     subtables: Vec<Subtable>,
+    /// The port's only megaflow when it matches every packet the port
+    /// receives (see [`Dpcls::simple_match`]); refreshed on every insert
+    /// and remove on the port.
+    simple: Option<FlowRef>,
+}
+
+impl PortClassifier {
+    /// Recomputes `simple`: one subtable holding one megaflow whose mask
+    /// touches only word 0 (in_port and recirc_id) and whose recirc_id is
+    /// 0, so it matches every packet received on the port (received
+    /// packets have recirc_id 0). Costs a scan of that subtable's slots
+    /// (few: it holds one flow), only on flow changes.
+    fn refresh_simple(&mut self) {
+        self.simple = match self.subtables.as_slice() {
+            [s] if s.len == 1 && s.n_words == 1 && s.words[0] == 0 => s
+                .slots
+                .iter()
+                .zip(&s.keys)
+                .find_map(|(slot, &k)| slot.flow.filter(|_| k >> 32 == 0)),
+            _ => None,
+        };
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -190,6 +213,15 @@ impl Subtable {
         }
     }
 
+    /// Starts loading the slot and the stored key that a probe for
+    /// `hash` reads first.
+    #[inline(always)]
+    fn prefetch(&self, hash: u32) {
+        let pos = hash as usize & (self.slots.len() - 1);
+        prefetch_read(&self.slots[pos] as *const Slot as *const u8);
+        prefetch_read(self.keys.as_ptr().wrapping_add(pos * self.n_words) as *const u8);
+    }
+
     #[inline(always)]
     fn lookup(&self, key: &FlowKey) -> Option<FlowRef> {
         let pos = self.find_slot(self.hash(key), key)?;
@@ -314,6 +346,7 @@ impl Dpcls {
                     PortClassifier {
                         port,
                         subtables: Vec::new(),
+                        simple: None,
                     },
                 );
                 i
@@ -332,6 +365,7 @@ impl Dpcls {
         if old.is_none() {
             self.len += 1;
         }
+        self.ports[pi].refresh_simple();
         old
     }
 
@@ -347,8 +381,10 @@ impl Dpcls {
             subtables.remove(si);
             if subtables.is_empty() {
                 self.ports.remove(pi);
+                return Some(old);
             }
         }
+        self.ports[pi].refresh_simple();
         Some(old)
     }
 
@@ -358,6 +394,16 @@ impl Dpcls {
         let port = key.in_port() & mask.in_port();
         let p = self.port(port)?;
         p.subtables.iter().find(|s| s.mask == *mask)?.lookup(key)
+    }
+
+    /// The megaflow that every packet received on `port` hits, if the port
+    /// has exactly one megaflow and it matches only `in_port` (and
+    /// `recirc_id(0)`): the port-to-port case, where the PMD can skip
+    /// parsing and lookup for the whole burst. Only for packets fresh from
+    /// the port (recirculated ones carry another recirc_id).
+    #[inline]
+    pub fn simple_match(&self, port: u32) -> Option<FlowRef> {
+        self.port(port)?.simple
     }
 
     /// Packet lookup of one key; no statistics are updated.
@@ -430,12 +476,24 @@ impl Dpcls {
             let Ok(pi) = self.ports.binary_search_by_key(&port, |p| p.port) else {
                 continue;
             };
+            let mut hashes = [0u32; MAX_BATCH];
             for (rank, sub) in self.ports[pi].subtables.iter_mut().enumerate() {
+                // Hash the group's keys and start loading their slots,
+                // then probe: with a large subtable each probe is a cache
+                // miss or two, and this way a burst's misses overlap.
                 let mut bits = group;
                 while bits != 0 {
                     let i = bits.trailing_zeros() as usize;
                     bits &= bits - 1;
-                    if let Some(flow) = sub.lookup(&keys[i]) {
+                    hashes[i] = sub.hash(&keys[i]);
+                    sub.prefetch(hashes[i]);
+                }
+                let mut bits = group;
+                while bits != 0 {
+                    let i = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let found = sub.find_slot(hashes[i], &keys[i]);
+                    if let Some(flow) = found.and_then(|pos| sub.slots[pos].flow) {
                         out[i] = Some(flow);
                         group &= !(1 << i);
                         sub.hits += 1;

@@ -16,6 +16,11 @@
 //! once per flow; PMD counters are summed in locals and written once per
 //! pass.
 //!
+//! The simple-match shortcut: when the receiving port's only megaflow
+//! matches just in_port (port-to-port forwarding) and outputs to one port,
+//! the whole burst goes there with no parse, hash or lookup; counted as
+//! megaflow hits and simple-match hits ([`PmdStats::simple_match_hits`]).
+//!
 //! Who calls it: the PMD loop ([`crate::pmd`]) with mbufs, and tests and
 //! benchmarks with any [`PacketBuf`]; the pipeline is generic over the
 //! packet and over the [`DatapathSink`] that owns transmit buffers and the
@@ -33,7 +38,7 @@ use crate::emc::Emc;
 use crate::flow::{FlowRef, FlowTable};
 use crate::key::FlowKey;
 use crate::mbuf::BURST;
-use crate::parse::{parse, parse_into, ParseInfo};
+use crate::parse::{parse, parse_fresh, tcp_flags_of, ParseInfo};
 use crate::stats::PmdStats;
 
 /// Passes a packet may make: the first plus this many recirculations.
@@ -162,12 +167,13 @@ impl<P: PacketBuf> FastPath<P> {
             if self.batch.is_empty() {
                 break;
             }
+            if self.simple_pass(in_port, stats, sink) {
+                continue;
+            }
             let n = self.batch.len();
             let sc = &mut *self.scratch;
             for (i, pkt) in self.batch.iter().enumerate() {
-                let key = &mut sc.keys[i];
-                *key = FlowKey::default();
-                parse_into(pkt.data(), in_port, key, &mut sc.infos[i]);
+                parse_fresh(pkt.data(), in_port, &mut sc.keys[i], &mut sc.infos[i]);
                 sc.depth[i] = 0;
             }
             // Hashes in a loop of their own: each is a chain of dependent
@@ -180,6 +186,41 @@ impl<P: PacketBuf> FastPath<P> {
             self.pass(n, stats, sink);
             self.drain_recirculations(stats, sink);
         }
+    }
+
+    /// The simple-match path: when `in_port`'s only megaflow matches every
+    /// packet of the port and its actions are a lone output, sends the
+    /// whole of `self.batch` there with no parse, hash or lookup, and
+    /// returns true. Per packet that is the length and TCP-flags read the
+    /// flow's statistics need (one or two loads for non-TCP IPv4) and the
+    /// push onto the output buffer; the flow is found once per burst
+    /// (a binary search over the PMD's ports). Counted as megaflow hits
+    /// and as simple-match hits, with no subtable probed.
+    fn simple_pass<S: DatapathSink<P>>(
+        &mut self,
+        in_port: u32,
+        stats: &PmdStats,
+        sink: &mut S,
+    ) -> bool {
+        let Some(r) = self.flows.simple_match(in_port) else {
+            return false;
+        };
+        let port = match self.flows.flow(r).map(|f| &*f.actions) {
+            Some(&[DpAction::Output(port)]) => port,
+            _ => return false,
+        };
+        let n = self.batch.len() as u64;
+        let (mut bytes, mut flags) = (0u64, 0u16);
+        for pkt in self.batch.drain(..) {
+            let data = pkt.data();
+            bytes += data.len() as u64;
+            flags |= tcp_flags_of(data);
+            sink.output(port, pkt);
+        }
+        self.flows.record_hit(r, n, bytes, flags, self.now_ms);
+        stats.megaflow_hits.add(n);
+        stats.simple_match_hits.add(n);
+        true
     }
 
     /// Runs `actions` on one packet whose key is taken from its bytes and
@@ -222,7 +263,13 @@ impl<P: PacketBuf> FastPath<P> {
         let sc = &mut **scratch;
         let mut counts = PassCounts::default();
 
-        // EMC first; the misses go to the classifier together.
+        // EMC first; the misses go to the classifier together. The
+        // entries are prefetched for the whole burst first (a few
+        // instructions per packet) so that, with many flows, their cache
+        // misses overlap.
+        for &h in &sc.hashes[..n] {
+            emc.prefetch(h);
+        }
         let mut emc_miss = 0u32;
         for i in 0..n {
             sc.found[i] = emc.lookup(&sc.keys[i], sc.hashes[i], flows);
@@ -246,7 +293,11 @@ impl<P: PacketBuf> FastPath<P> {
             }
         }
 
-        // Sum the stats per flow (a burst usually hits a handful).
+        // Sum the stats per flow (a burst usually hits a handful). With many
+        // flows each is a cache miss: start them all first.
+        for r in sc.found[..n].iter().flatten() {
+            flows.prefetch_stats(*r);
+        }
         let mut n_hit = 0usize;
         for (i, pkt) in batch.iter().enumerate() {
             let Some(r) = sc.found[i] else { continue };
@@ -280,6 +331,12 @@ impl<P: PacketBuf> FastPath<P> {
 
         // Actions, in arrival order.
         for (i, pkt) in batch.drain(..n).enumerate() {
+            // The common case, a lone output, reads only the flow table's
+            // compact array and skips the executor.
+            if let Some(port) = sc.found[i].and_then(|r| flows.lone_output(r)) {
+                sink.output(port, pkt);
+                continue;
+            }
             let key = &mut sc.keys[i];
             let flow = sc.found[i].and_then(|r| flows.flow(r));
             let Some(flow) = flow else {
@@ -290,11 +347,6 @@ impl<P: PacketBuf> FastPath<P> {
                 }
                 continue;
             };
-            // The common case, a lone output, skips the executor.
-            if let [DpAction::Output(port)] = *flow.actions {
-                sink.output(port, pkt);
-                continue;
-            }
             let mut exec = ExecSink {
                 out: sink,
                 recirc,
@@ -489,7 +541,8 @@ mod tests {
     #[test]
     fn deleted_flow_in_the_emc_is_a_miss() {
         let mut fp = fastpath();
-        let r = put(&mut fp, "in_port(1), actions:2");
+        // Not in_port alone, which would take the simple-match path.
+        let r = put(&mut fp, "in_port(1),eth_type(0x0800), actions:2");
         let stats = PmdStats::new(4);
         let mut out = Out::default();
         let f = frame(7);
@@ -553,6 +606,118 @@ mod tests {
         fp.process(1, [VecPacket::new(&frame(9))], &stats, &mut out);
         assert_eq!(stats.recirculations.get(), u64::from(MAX_RECIRC_DEPTH));
         assert_eq!((out.dropped, stats.dropped.get()), (1, 1));
+    }
+
+    fn tcp_frame(flags: u8) -> Vec<u8> {
+        let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(1, 2, 0, 1024);
+        let mut out = Vec::new();
+        b.write(&mut out, &[]).unwrap();
+        out[14 + 20 + 13] = flags;
+        out
+    }
+
+    #[test]
+    fn simple_match_forwards_bursts_without_lookup() {
+        let mut fp = fastpath();
+        fp.set_now_ms(9);
+        let r = put(&mut fp, "in_port(1), actions:2");
+        let stats = PmdStats::new(4);
+        let mut out = Out::default();
+        let pkts = [frame(1), tcp_frame(0x12), frame(2), tcp_frame(0x01)];
+        fp.process(1, pkts.iter().map(|f| VecPacket::new(f)), &stats, &mut out);
+        let want: Vec<_> = pkts.iter().map(|p| (2, p.clone())).collect();
+        assert_eq!(out.sent, want);
+        let f = fp.flows.flow(r).unwrap();
+        assert_eq!(
+            (
+                f.stats.packets,
+                f.stats.bytes,
+                f.stats.tcp_flags,
+                f.stats.used_ms
+            ),
+            (4, pkts.iter().map(|p| p.len() as u64).sum(), 0x13, 9)
+        );
+        assert_eq!(
+            (
+                stats.megaflow_hits.get(),
+                stats.simple_match_hits.get(),
+                stats.subtables_probed.get(),
+                stats.emc_hits.get()
+            ),
+            (4, 4, 0, 0)
+        );
+    }
+
+    #[test]
+    fn simple_match_only_for_a_lone_in_port_flow() {
+        let mut fp = fastpath();
+        put(&mut fp, "in_port(1), actions:2");
+        // Port 3's flows match more than in_port: no simple match there.
+        let a = put(
+            &mut fp,
+            "in_port(3),eth_type(0x0800),ipv4(proto=17),udp(src=7), actions:4",
+        );
+        let b = put(&mut fp, "in_port(3),eth_type(0x0806), actions:4");
+        assert!(fp.flows.simple_match(1).is_some());
+        assert_eq!(fp.flows.simple_match(3), None);
+        let stats = PmdStats::new(8);
+        let mut out = Out::default();
+        fp.process(3, [VecPacket::new(&frame(7))], &stats, &mut out);
+        assert_eq!(out.sent, [(4, frame(7))]);
+        assert_eq!(stats.simple_match_hits.get(), 0);
+        // Once they are gone an in_port-only flow is simple; after it is
+        // removed, nothing is.
+        fp.flows.remove(a).unwrap();
+        fp.flows.remove(b).unwrap();
+        let r = put(&mut fp, "in_port(3), actions:2");
+        assert_eq!(fp.flows.simple_match(3), Some(r));
+        fp.flows.remove(r).unwrap();
+        assert_eq!(fp.flows.simple_match(3), None);
+        // A flow on another recirc_id never matches received packets.
+        let mut fp = fastpath();
+        put(&mut fp, "recirc_id(1),in_port(1), actions:2");
+        assert_eq!(fp.flows.simple_match(1), None);
+    }
+
+    #[test]
+    fn simple_match_with_other_actions_takes_the_full_path() {
+        let mut fp = fastpath();
+        put(&mut fp, "in_port(1), actions:2,3");
+        let stats = PmdStats::new(4);
+        let mut out = Out::default();
+        fp.process(1, [VecPacket::new(&frame(1))], &stats, &mut out);
+        assert_eq!(out.sent, [(2, frame(1)), (3, frame(1))]);
+        assert_eq!(
+            (stats.simple_match_hits.get(), stats.megaflow_hits.get()),
+            (0, 1)
+        );
+    }
+
+    #[test]
+    fn modified_actions_take_effect_on_the_lone_output_path() {
+        let mut fp = fastpath();
+        let line = "in_port(1),eth_type(0x0800), actions:";
+        put(&mut fp, &format!("{line}2"));
+        let stats = PmdStats::new(8);
+        let mut out = Out::default();
+        let f = frame(1);
+        let modify = |fp: &mut FastPath<VecPacket>, actions: &str| {
+            let p = parse_flow(&format!("{line}{actions}")).unwrap();
+            let key = p.key;
+            let mask = p.mask;
+            fp.flows
+                .put(None, &key, &mask, Arc::from(p.actions), PutFlags::MODIFY)
+                .unwrap();
+        };
+        fp.process(1, [VecPacket::new(&f)], &stats, &mut out);
+        modify(&mut fp, "3,4");
+        fp.process(1, [VecPacket::new(&f)], &stats, &mut out);
+        modify(&mut fp, "5");
+        fp.process(1, [VecPacket::new(&f)], &stats, &mut out);
+        let ports: Vec<u32> = out.sent.iter().map(|(p, _)| *p).collect();
+        assert_eq!(ports, [2, 3, 4, 5]);
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //! - frames longer than 64 KiB are parsed as their first 64 KiB (offsets in
 //!   [`ParseInfo`] are `u16`, like an mbuf's data length).
 
-use crate::key::{FlowKey, Frag};
+use crate::key::{FlowKey, Frag, KEY_WORDS};
 
 /// Ethertypes the parser knows.
 pub mod ethertype {
@@ -149,6 +149,116 @@ pub fn parse_into(frame: &[u8], in_port: u32, key: &mut FlowKey, info: &mut Pars
     key.set_in_port(in_port);
     *info = ParseInfo::default();
     parse_l2(frame, key, info);
+}
+
+/// Parses a frame fresh from a port into a key that holds nothing else:
+/// every word of `key` is overwritten (metadata zero, `in_port` set), as
+/// is `info`. Equal to `*key = FlowKey::default()` then [`parse_into`].
+///
+/// Cost: the common frame, untagged Ethernet + IPv4 without options or
+/// fragmentation + UDP or TCP, takes [`parse_ipv4_l4_fast`]: one length
+/// check, about ten loads and the key written as five whole words plus
+/// zeros (vector stores), against a field-by-field walk with a bounds
+/// check and a read-modify-write of a key word per field. Every other
+/// frame zeroes the key and takes the general walk.
+#[inline]
+pub fn parse_fresh(frame: &[u8], in_port: u32, key: &mut FlowKey, info: &mut ParseInfo) {
+    if !parse_ipv4_l4_fast(frame, in_port, key, info) {
+        *key = FlowKey::default();
+        parse_into(frame, in_port, key, info);
+    }
+}
+
+/// The fast case of [`parse_fresh`]; returns false, touching nothing,
+/// when the frame is not that case. It must produce exactly what the
+/// general walk produces (a test compares them).
+#[inline(always)]
+fn parse_ipv4_l4_fast(frame: &[u8], in_port: u32, key: &mut FlowKey, info: &mut ParseInfo) -> bool {
+    const L3: usize = 14;
+    const L4: usize = L3 + 20;
+    // Ethernet, a 20-byte IPv4 header and a UDP header: the one length
+    // check; TCP checks its further 12 bytes below.
+    let Some(h) = frame.get(..L4 + 8) else {
+        return false;
+    };
+    let be64 = |ofs: usize| u64::from_be_bytes(h[ofs..ofs + 8].try_into().unwrap_or_default());
+    let b = |ofs: usize| u64::from(h[ofs]);
+    // Ethertype 0x0800, version 4 with IHL 5, not a fragment (MF and
+    // offset zero; DF may be set), UDP or TCP.
+    let proto = h[L3 + 9];
+    if h[12..16] != [0x08, 0x00, 0x45, h[15]]
+        || u16::from_be_bytes([h[L3 + 6], h[L3 + 7]]) & 0x3fff != 0
+        || (proto != ipproto::UDP && proto != ipproto::TCP)
+    {
+        return false;
+    }
+    let len = frame.len().min(u16::MAX as usize);
+    let total = usize::from(u16::from_be_bytes([h[L3 + 2], h[L3 + 3]]));
+    // The IP payload ends at the smaller of the frame and the IP length.
+    let end = len.min(L3 + total);
+    let mut tcp_flags = 0;
+    if proto == ipproto::UDP {
+        if end < L4 + 8 {
+            return false;
+        }
+    } else {
+        let Some(&[off_flags_hi, flags_lo]) = frame.get(L4 + 12..L4 + 14) else {
+            return false;
+        };
+        let doff = usize::from(off_flags_hi >> 4) * 4;
+        if doff < 20 || end < L4 + doff {
+            return false;
+        }
+        tcp_flags = (u64::from(off_flags_hi) << 8 | u64::from(flags_lo)) & 0x0fff;
+    }
+    // The words of key.rs's layout: in_port | recirc_id 0; eth_dst |
+    // eth_type; eth_src | ip_proto | frag no; ipv4 src | dst; tp_src |
+    // tp_dst | tcp_flags | tos | ttl. Addresses are big-endian numbers.
+    let mut words = [0u64; KEY_WORDS];
+    words[0] = u64::from(in_port);
+    words[1] = (be64(0) >> 16) | 0x0800 << 48;
+    words[2] = (be64(6) >> 16) | b(L3 + 9) << 48;
+    let addrs = be64(L3 + 12);
+    words[3] = (addrs >> 32) | (addrs & 0xffff_ffff) << 32;
+    let ports = be64(L4) >> 32;
+    words[4] = (ports >> 16)
+        | (ports & 0xffff) << 16
+        | tcp_flags << 32
+        | b(L3 + 1) << 48
+        | b(L3 + 8) << 56;
+    key.words = words;
+    *info = ParseInfo {
+        n_vlans: 0,
+        ethertype_ofs: Some(12),
+        mpls_ofs: None,
+        l3_ofs: Some(L3 as u16),
+        l4_ofs: Some(L4 as u16),
+        // `end` <= u16::MAX: `len` is capped there.
+        l4_end: end as u16,
+        ipv6_routing_pending: false,
+    };
+    true
+}
+
+/// The TCP flags [`parse`] would put in `frame`'s key, for a flow hit that
+/// needs nothing else (the PMD's simple-match path keeps flow `tcp_flags`
+/// stats without building a key). Untagged IPv4 that is not TCP, and any
+/// ethertype that can carry no TCP, cost one or two loads; anything else
+/// (TCP, VLAN tags, IPv6) takes the full parse.
+#[inline]
+pub fn tcp_flags_of(frame: &[u8]) -> u16 {
+    match be16(frame, 12) {
+        // Too short for an ethertype: no L3 at all.
+        None => 0,
+        // IPv4: byte 23 is the protocol; absent means no IPv4 header.
+        Some(ethertype::IPV4) if frame.get(23).is_none_or(|&p| p != ipproto::TCP) => 0,
+        Some(t) if t != ethertype::IPV4 && t != ethertype::IPV6 && !is_vlan_tpid(t) => 0,
+        Some(_) => {
+            let mut key = FlowKey::default();
+            parse(frame, 0, &mut key);
+            key.tcp_flags()
+        }
+    }
 }
 
 fn parse_l2(f: &[u8], key: &mut FlowKey, info: &mut ParseInfo) {
@@ -517,6 +627,85 @@ mod tests {
                 (54, &[FieldId::TpSrc, FieldId::TcpFlags]),
             ],
         );
+    }
+
+    /// Frames around the fast path's edges: every one must parse exactly
+    /// as the general walk does, whichever path takes it.
+    #[test]
+    fn parse_fresh_agrees_with_parse() {
+        let udp = {
+            let b = PacketBuilder::ethernet2(SRC, DST)
+                .ipv4([10, 1, 2, 3], [172, 16, 0, 1], 64)
+                .udp(1024, 5001);
+            let mut out = Vec::new();
+            b.write(&mut out, &[0; 18]).unwrap();
+            out
+        };
+        let mut frames = vec![
+            udp.clone(),
+            tcp_v4_frame(),
+            sctp_frame(),
+            ipv6_ext_frame(0, false),
+        ];
+        for cut in [0, 13, 33, 41, 42, 45, 53, 54] {
+            frames.push(udp[..cut.min(udp.len())].to_vec());
+            frames.push(tcp_v4_frame()[..cut].to_vec());
+        }
+        let mut edit = |f: &Vec<u8>, ofs: usize, v: &[u8]| {
+            let mut f = f.clone();
+            f[ofs..ofs + v.len()].copy_from_slice(v);
+            frames.push(f);
+        };
+        edit(&udp, 14, &[0x46]); // IHL 6: options
+        edit(&udp, 14, &[0x55]); // version 5
+        edit(&udp, 16, &[0, 27]); // IP length shorter than IP + UDP
+        edit(&udp, 16, &[0, 28]); // IP length ends right after UDP
+        edit(&udp, 16, &[0xff, 0xff]); // IP length past the frame
+        edit(&udp, 20, &[0x40, 0]); // DF
+        edit(&udp, 20, &[0x20, 0]); // MF
+        edit(&udp, 20, &[0, 1]); // later fragment
+        edit(&udp, 15, &[0xfc]); // TOS
+        edit(&udp, 23, &[ipproto::ICMP]);
+        edit(&udp, 12, &[0x81, 0x00]); // a VLAN tag, then garbage
+        let tcp = tcp_v4_frame();
+        // The two common frames do take the fast path.
+        let (mut k, mut i) = (FlowKey::default(), ParseInfo::default());
+        assert!(parse_ipv4_l4_fast(&udp, 7, &mut k, &mut i));
+        assert!(parse_ipv4_l4_fast(&tcp, 7, &mut k, &mut i));
+        edit(&tcp, 46, &[0x40]); // TCP data offset 16: malformed
+        edit(&tcp, 46, &[0xf0]); // data offset 60: past the frame
+        edit(&tcp, 46, &[0x5f, 0xff]); // every flag bit and reserved bits
+        for f in &frames {
+            let mut fresh = FlowKey {
+                words: [u64::MAX; KEY_WORDS],
+            };
+            let mut info = ParseInfo {
+                n_vlans: 9,
+                ..ParseInfo::default()
+            };
+            parse_fresh(f, 7, &mut fresh, &mut info);
+            let mut want = FlowKey::default();
+            let want_info = parse(f, 7, &mut want);
+            assert_eq!((fresh, info), (want, want_info), "{f:02x?}");
+        }
+    }
+
+    #[test]
+    fn tcp_flags_of_agrees_with_parse() {
+        let mut frames = vec![tcp_v4_frame(), ipv6_ext_frame(0, false), sctp_frame()];
+        frames.extend([Vec::new(), vec![0; 13], vec![0x08, 0x00, 0x45]]);
+        let mut udp = tcp_v4_frame();
+        udp[23] = ipproto::UDP;
+        frames.push(udp);
+        // A truncated TCP/IPv4 frame and an ARP one.
+        frames.push(tcp_v4_frame()[..30].to_vec());
+        let mut arp = tcp_v4_frame();
+        arp[12..14].copy_from_slice(&ethertype::ARP.to_be_bytes());
+        frames.push(arp);
+        for f in &frames {
+            assert_eq!(tcp_flags_of(f), parse_new(f).0.tcp_flags(), "{f:02x?}");
+        }
+        assert_ne!(tcp_flags_of(&tcp_v4_frame()), 0);
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub struct PmdStats {
     pub emc_hits: Counter,
     /// Packets that missed the EMC and hit the megaflow classifier.
     pub megaflow_hits: Counter,
+    /// Of `megaflow_hits`, those taken by the simple-match path: a port
+    /// whose only megaflow matches just in_port has its bursts forwarded
+    /// with no parse and no lookup (and no subtable probed).
+    pub simple_match_hits: Counter,
     /// Subtables probed, summed over the megaflow hits (`n_mask_hit`).
     pub subtables_probed: Counter,
     /// Packets that matched no flow (`n_missed`), whether or not their
@@ -78,6 +82,7 @@ impl PmdStats {
             ports: (0..n_ports).map(|_| PortCounters::default()).collect(),
             emc_hits: Counter::default(),
             megaflow_hits: Counter::default(),
+            simple_match_hits: Counter::default(),
             subtables_probed: Counter::default(),
             misses: Counter::default(),
             miss_upcalls_lost: Counter::default(),
