@@ -86,6 +86,7 @@ pub struct StatsSnapshot {
     pub rx_packets: u64,
     pub tx_packets: u64,
     pub tx_dropped: u64,
+    pub simple_match_hits: u64,
     pub emc_hits: u64,
     pub megaflow_hits: u64,
     pub subtables_probed: u64,
@@ -108,6 +109,7 @@ impl StatsSnapshot {
             rx_packets: s.ports.iter().map(|p| p.rx_packets.get()).sum(),
             tx_packets: s.ports.iter().map(|p| p.tx_packets.get()).sum(),
             tx_dropped: s.ports.iter().map(|p| p.tx_dropped.get()).sum(),
+            simple_match_hits: s.simple_match_hits.get(),
             emc_hits: s.emc_hits.get(),
             megaflow_hits: s.megaflow_hits.get(),
             subtables_probed: s.subtables_probed.get(),
@@ -131,6 +133,7 @@ impl StatsSnapshot {
             rx_packets: d(self.rx_packets, base.rx_packets),
             tx_packets: d(self.tx_packets, base.tx_packets),
             tx_dropped: d(self.tx_dropped, base.tx_dropped),
+            simple_match_hits: d(self.simple_match_hits, base.simple_match_hits),
             emc_hits: d(self.emc_hits, base.emc_hits),
             megaflow_hits: d(self.megaflow_hits, base.megaflow_hits),
             subtables_probed: d(self.subtables_probed, base.subtables_probed),
@@ -556,6 +559,7 @@ pub fn format_pmd_stats(out: &mut String, numa: u32, core: u32, s: &StatsSnapsho
         "  avg. datapath passes per packet: {:.2}",
         ratio(passes, s.rx_packets)
     );
+    let _ = writeln!(out, "  simple match hits: {}", s.simple_match_hits);
     let _ = writeln!(out, "  emc hits: {}", s.emc_hits);
     let _ = writeln!(out, "  smc hits: 0");
     let _ = writeln!(out, "  megaflow hits: {}", s.megaflow_hits);
