@@ -616,6 +616,7 @@ mod tests {
         let s = StatsSnapshot {
             rx_packets: 100,
             recirculations: 20,
+            simple_match_hits: 5,
             emc_hits: 70,
             megaflow_hits: 40,
             subtables_probed: 60,
@@ -635,6 +636,7 @@ mod tests {
              \x20 packets received: 100\n\
              \x20 packet recirculations: 20\n\
              \x20 avg. datapath passes per packet: 1.20\n\
+             \x20 simple match hits: 5\n\
              \x20 emc hits: 70\n\
              \x20 smc hits: 0\n\
              \x20 megaflow hits: 40\n\
