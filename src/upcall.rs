@@ -17,7 +17,10 @@
 //! the idle limit. After an OpenFlow change, [`UpcallHandler::invalidate`]
 //! credits what the megaflows counted and then drops them all, so none
 //! outlives the rules it came from; the next packet of each flow is
-//! translated against the tables as they are.
+//! translated against the tables as they are. A change of NORMAL's MAC
+//! learning table (a MAC learned, moved, revived or aged out) invalidates
+//! the same way, or a megaflow that flooded to a then-unknown MAC would keep
+//! flooding after the MAC is learned.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -174,8 +177,15 @@ impl UpcallHandler {
             };
             xlate::translate(&ctx, key, Some(packet))
         };
+        // A MAC that is new, moved or revived changes where NORMAL sends traffic to it, so
+        // every megaflow that flooded (or pointed) elsewhere is stale: drop them before this
+        // flow's megaflow goes in. This packet's own translation never looked its source up.
+        let mut fdb_changed = false;
         for l in &out.learned {
-            self.fdb.learn(l, now);
+            fdb_changed |= self.fdb.learn(l, now);
+        }
+        if fdb_changed {
+            self.invalidate(ofproto, now);
         }
         let len = packet.len() as u64;
         for &r in &out.rules {
@@ -272,6 +282,14 @@ impl UpcallHandler {
         self.revalidate(ofproto, now, true);
         let _ = ofproto.dpif_mut().netdev.flow_flush();
         self.megaflows.clear();
+    }
+
+    /// Ages the MAC learning table; entries that went away make the megaflows that
+    /// forwarded to them stale, so those go too.
+    pub fn age_fdb(&mut self, ofproto: &mut Ofproto<NetdevBridge>, now: Millis) {
+        if self.fdb.age(now) > 0 {
+            self.invalidate(ofproto, now);
+        }
     }
 
     /// Megaflows the handler installed and still tracks.
