@@ -97,6 +97,31 @@ fn start_switch(sw: &Netns, n: usize, ctl: &Path, extra: &[&str]) -> Switch {
     s
 }
 
+/// The packets `host` received on `ifname` so far.
+fn rx_packets(host: &Netns, ifname: &str) -> u64 {
+    let out = host.ip(&["-s", "-j", "link", "show", ifname]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("ip -j is JSON");
+    v[0]["stats64"]["rx"]["packets"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no rx packets in {out}"))
+}
+
+/// Stops the switch and checks it exits cleanly with every mbuf back in its pool.
+fn stop(mut switch: Switch) {
+    let status = switch.signal_and_wait(libc::SIGTERM);
+    assert!(status.success(), "{:#?}", switch.stderr_lines);
+    let last = switch.stderr_lines.last().cloned().unwrap_or_default();
+    let counts: Vec<&str> = last
+        .strip_prefix("ferrovs: stopped; ")
+        .and_then(|r| r.split(" mbufs").next())
+        .map(|r| r.split(" of ").collect())
+        .unwrap_or_default();
+    assert!(
+        counts.len() == 2 && counts[0] == counts[1],
+        "mbufs leaked or no stop line: {last}"
+    );
+}
+
 /// Polls `f` (up to 5 s) until it returns Some.
 fn eventually<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -136,7 +161,7 @@ fn osken_learning_switch_pings_both_ways_and_leaves_megaflows_and_counted_rules(
     );
     osken.wait_stdout(Duration::from_secs(30), |l| l == "osken: listening");
     let controller = format!("tcp:127.0.0.1:{port}");
-    let mut switch = start_switch(
+    let switch = start_switch(
         &sw,
         2,
         &ctl,
@@ -191,8 +216,7 @@ fn osken_learning_switch_pings_both_ways_and_leaves_megaflows_and_counted_rules(
         }
     });
 
-    let status = switch.signal_and_wait(libc::SIGTERM);
-    assert!(status.success(), "{:#?}", switch.stderr_lines);
+    stop(switch);
 }
 
 /// The `n_packets=N` of an `ovs-ofctl dump-flows` line.
@@ -248,6 +272,50 @@ fn normal_standalone_without_controller_switches_every_pair_at_once() {
         .collect();
     assert_eq!(entries, want, "fdb/show br0:\n{fdb}");
 
-    let status = switch.signal_and_wait(libc::SIGTERM);
-    assert!(status.success(), "{:#?}", switch.stderr_lines);
+    stop(switch);
+}
+
+#[test]
+fn normal_stops_flooding_a_destination_once_it_is_learned() {
+    require_ping();
+    let dir = TempDir::new("e2e-flood");
+    let ctl = dir.path("ferrovs.ctl");
+    let (sw, hosts) = topology("fl", 3);
+    // Static neighbours: no ARP, so A's first echo request goes to a MAC the switch has
+    // never seen and must flood; B's reply teaches B's MAC.
+    hosts[0].ip(&[
+        "neigh",
+        "add",
+        ADDRS[1],
+        "lladdr",
+        MACS[1],
+        "dev",
+        "eth0",
+        "nud",
+        "permanent",
+    ]);
+    hosts[1].ip(&[
+        "neigh",
+        "add",
+        ADDRS[0],
+        "lladdr",
+        MACS[0],
+        "dev",
+        "eth1",
+        "nud",
+        "permanent",
+    ]);
+    let switch = start_switch(&sw, 3, &ctl, &["--fail-mode", "standalone"]);
+    let before = rx_packets(&hosts[2], "eth2");
+    ping(&hosts[0], ADDRS[1]);
+    // C saw the first request only; the megaflow that flooded it went with the learning.
+    assert_eq!(rx_packets(&hosts[2], "eth2") - before, 1);
+    let dp = e2e::appctl(&ctl, &["dpctl/dump-flows"]);
+    let key = format!("in_port(1),eth(src={},dst={})", MACS[0], MACS[1]);
+    assert!(
+        dp.lines()
+            .any(|l| l.contains(&key) && l.ends_with("actions:2")),
+        "no unicast megaflow {key} -> 2 in:\n{dp}"
+    );
+    stop(switch);
 }
