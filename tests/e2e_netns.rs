@@ -122,6 +122,42 @@ fn stop(mut switch: Switch) {
     );
 }
 
+/// Sends `len` bytes over TCP from `client` to a sink in `server` listening on `addr`; the
+/// sink must count exactly `len`.
+fn tcp_transfer(client: &Netns, server: &Netns, addr: &str, len: usize) {
+    let sink = format!(
+        "import socket\n\
+         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('{addr}', 5001)); s.listen(1); s.settimeout(10)\n\
+         print('ready', flush=True)\n\
+         c, _ = s.accept(); c.settimeout(10); n = 0\n\
+         while True:\n\
+         \x20   d = c.recv(65536)\n\
+         \x20   if not d: break\n\
+         \x20   n += len(d)\n\
+         print('got', n, flush=True)\n"
+    );
+    let mut server_proc = Switch::start_with(
+        "ip",
+        &[],
+        &["netns", "exec", &server.name, "python3", "-c", &sink],
+    );
+    server_proc.wait_stdout(Duration::from_secs(10), |l| l == "ready");
+    let send = format!(
+        "import socket\n\
+         s = socket.create_connection(('{addr}', 5001), timeout=10)\n\
+         s.sendall(b'x' * {len}); s.close()\n"
+    );
+    client.exec(&["python3", "-c", &send]);
+    let want = format!("got {len}");
+    server_proc.wait_stdout(Duration::from_secs(15), |l| l.starts_with("got"));
+    assert!(
+        server_proc.stdout_lines.iter().any(|l| *l == want),
+        "TCP sink: {:?}",
+        server_proc.stdout_lines
+    );
+}
+
 /// Polls `f` (up to 5 s) until it returns Some.
 fn eventually<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -252,6 +288,9 @@ fn normal_standalone_without_controller_switches_every_pair_at_once() {
             }
         }
     }
+
+    // A bulk TCP transfer (a megabyte, so full-sized segments both ways) arrives intact.
+    tcp_transfer(&hosts[2], &hosts[0], ADDRS[0], 1_000_000);
 
     let fdb = e2e::appctl(&ctl, &["fdb/show", "br0"]);
     let mut entries: Vec<(u32, u32, String)> = fdb

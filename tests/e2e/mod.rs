@@ -170,6 +170,10 @@ pub fn attach_host(sw: &Netns, host: &Netns, sw_if: &str, host_if: &str, mac: &s
     ]);
     sw.ip(&["link", "set", sw_if, "up"]);
     host.ip(&["link", "set", host_if, "address", mac]);
+    // The switch's af_packet ports take frames as the kernel hands them over: with checksum
+    // offload on, a veth passes TCP/UDP with the checksum left for hardware that does not
+    // exist (and TSO super-frames), which the receiving host drops. Real NICs fill it in.
+    host.exec(&["ethtool", "-K", host_if, "tx", "off"]);
     host.ip(&["addr", "add", &format!("{addr}/24"), "dev", host_if]);
     host.ip(&["link", "set", host_if, "up"]);
 }
