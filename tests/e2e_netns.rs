@@ -358,3 +358,39 @@ fn normal_stops_flooding_a_destination_once_it_is_learned() {
     );
     stop(switch);
 }
+
+#[test]
+fn standalone_with_an_unreachable_controller_fails_open_after_three_probe_intervals() {
+    require_ping();
+    let dir = TempDir::new("e2e-failopen");
+    let ctl = dir.path("ferrovs.ctl");
+    let (sw, hosts) = topology("fo", 2);
+    // Nothing listens on this port inside the switch's namespace.
+    let controller = format!("tcp:127.0.0.1:{}", e2e::free_port());
+    let started = Instant::now();
+    let mut switch = start_switch(
+        &sw,
+        2,
+        &ctl,
+        &["--controller", &controller, "--fail-mode", "standalone"],
+    );
+    // Before fail-open, a miss has nowhere to go.
+    let out = hosts[0].try_exec(&["ping", "-n", "-c", "1", "-W", "1", ADDRS[1]]);
+    assert!(
+        !out.status.success(),
+        "a ping got through before fail-open: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    switch.wait_stderr(Duration::from_secs(30), |l| {
+        l == "ferrovs: no controller: standalone fail mode, acting as a learning switch"
+    });
+    let waited = started.elapsed();
+    // 3 probe intervals of 5 s; the switch's own start-up is part of `waited`.
+    assert!(
+        waited >= Duration::from_secs(14) && waited < Duration::from_secs(25),
+        "fail-open after {waited:?}"
+    );
+    ping(&hosts[0], ADDRS[1]);
+    ping(&hosts[1], ADDRS[0]);
+    stop(switch);
+}
