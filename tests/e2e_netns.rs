@@ -152,7 +152,7 @@ fn tcp_transfer(client: &Netns, server: &Netns, addr: &str, len: usize) {
     let want = format!("got {len}");
     server_proc.wait_stdout(Duration::from_secs(15), |l| l.starts_with("got"));
     assert!(
-        server_proc.stdout_lines.iter().any(|l| *l == want),
+        server_proc.stdout_lines.contains(&want),
         "TCP sink: {:?}",
         server_proc.stdout_lines
     );
