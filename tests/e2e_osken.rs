@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::{Switch, TempDir};
 
 /// Every step the app must report, in its order.
-const CHECKS: [&str; 18] = [
+const CHECKS: [&str; 20] = [
     "role_master",
     "role_stale_refused",
     "async_config",
@@ -20,6 +20,8 @@ const CHECKS: [&str; 18] = [
     "flow_stats",
     "aggregate_stats",
     "flow_removed",
+    "packet_out_to_controller",
+    "packet_out_through_table",
     "desc",
     "table_stats",
     "port_stats",

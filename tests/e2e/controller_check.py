@@ -3,7 +3,7 @@
 The switch connects to us. Once its features arrive a green thread walks a fixed script: become
 master with a generation id (and check a stale one is refused), set the async configuration and
 read it back, install flows, a group and a meter, wait for the flow-removed of a rule with a 1 s
-idle timeout, then ask for every OpenFlow 1.3 statistics type and check each reply's contents.
+idle timeout, send packet-outs that must come back as packet-ins, then ask for every OpenFlow 1.3 statistics type and check each reply's contents.
 Each step records {"ok": bool, "detail": str} under its name; the report file (FVS_E2E_REPORT)
 is written when the script ends, whatever happened, and the Rust test asserts on it.
 """
@@ -42,6 +42,7 @@ class ControllerCheck(app_manager.OSKenApp):
         self.replies = {}      # xid -> list of messages (multipart parts in order)
         self.complete = {}     # xid -> hub.Event set when the last part arrived
         self.flow_removed = []
+        self.packet_ins = []
         self.started = False
 
     # ---- plumbing -------------------------------------------------------------------------
@@ -84,6 +85,10 @@ class ControllerCheck(app_manager.OSKenApp):
     def on_stats(self, ev):
         m = ev.msg
         self.collect(m, last=not (m.flags & ofproto_v1_3.OFPMPF_REPLY_MORE))
+
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def on_packet_in(self, ev):
+        self.packet_ins.append(ev.msg)
 
     @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
     def on_flow_removed(self, ev):
@@ -209,6 +214,29 @@ class ControllerCheck(app_manager.OSKenApp):
                    and fr.priority == 50 and fr.match.get("ipv4_dst") == "10.0.0.9"
                    and 0.9 <= waited <= 4.0,
                    "%r after %.2fs" % (self.show(fr) if fr else None, waited))
+
+        # Packet-outs that come back as packet-ins: one straight to the controller, one
+        # through table 0, where a rule for this experimental ethertype sends it up.
+        frame = bytes.fromhex("02000000000202000000000188b5") + bytes(range(50))
+        flow(0x44, 60, parser.OFPMatch(eth_type=0x88b5),
+             [parser.OFPActionOutput(ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER)])
+        for port in (ofp.OFPP_CONTROLLER, ofp.OFPP_TABLE):
+            dp.send_msg(parser.OFPPacketOut(
+                dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+                actions=[parser.OFPActionOutput(port, ofp.OFPCML_NO_BUFFER)], data=frame))
+        deadline = time.time() + 3
+        while len(self.packet_ins) < 2 and time.time() < deadline:
+            hub.sleep(0.05)
+        got = [(bytes(p.data) == frame, p.reason, p.table_id, p.cookie,
+                p.match.get("in_port")) for p in self.packet_ins]
+        self.check("packet_out_to_controller", len(got) == 2 and got[0][:2] == (True, ofp.OFPR_ACTION)
+                   and got[0][4] == ofp.OFPP_CONTROLLER,
+                   got)
+        self.check("packet_out_through_table", len(got) == 2
+                   and got[1] == (True, ofp.OFPR_ACTION, 0, 0x44, ofp.OFPP_CONTROLLER), got)
+        dp.send_msg(parser.OFPFlowMod(dp, command=ofp.OFPFC_DELETE_STRICT, priority=60,
+                                      match=parser.OFPMatch(eth_type=0x88b5),
+                                      out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY))
 
         body = self.stats(dp, "desc", parser.OFPDescStatsRequest(dp))
         if body is not None:
