@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 # Debian packages the build, the tests and the demo need.
-DEB_PACKAGES := libdpdk-dev dpdk libclang-dev pkg-config openvswitch-common python3 shellcheck
+DEB_PACKAGES := libdpdk-dev dpdk libclang-dev pkg-config openvswitch-common python3 python3-venv shellcheck iproute2 iputils-ping ethtool
 # The benchmark's peers: dpdk-testpmd (dpdk-dev).
 BENCH_PACKAGES := dpdk-dev
 DEMO_DIR ?= /tmp/ferrovs-demo

@@ -306,7 +306,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             upcalls.invalidate(&mut ofproto, now_ms);
         }
         upcalls.revalidate(&mut ofproto, now_ms, false);
-        upcalls.maintain_fdb(&mut ofproto, now_ms);
+        upcalls.age_fdb(&mut ofproto, now_ms);
         for ev in &events {
             connmgr.send_async(ev, now);
         }

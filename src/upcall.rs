@@ -21,7 +21,10 @@
 //! the idle limit. After an OpenFlow change, [`UpcallHandler::invalidate`]
 //! credits what the megaflows counted and then drops them all, so none
 //! outlives the rules it came from; the next packet of each flow is
-//! translated against the tables as they are.
+//! translated against the tables as they are. A change of NORMAL's MAC
+//! learning table (a MAC learned, moved, revived or aged out) invalidates
+//! the same way, or a megaflow that flooded to a then-unknown MAC would keep
+//! flooding after the MAC is learned.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -88,8 +91,6 @@ pub struct UpcallHandler {
     #[allow(clippy::vec_box)]
     batch: Vec<Box<Upcall>>,
     last_revalidate: Instant,
-    /// The FDB changed since the megaflows were last checked.
-    fdb_changed: bool,
     pub stats: UpcallStats,
 }
 
@@ -107,7 +108,6 @@ impl UpcallHandler {
             megaflows: HashMap::new(),
             batch: Vec::with_capacity(BATCH),
             last_revalidate: Instant::now(),
-            fdb_changed: false,
             stats: UpcallStats::default(),
         }
     }
@@ -224,12 +224,15 @@ impl UpcallHandler {
             };
             xlate::translate(&ctx, key, Some(packet))
         };
+        // A MAC that is new, moved or revived changes where NORMAL sends traffic to it, so
+        // every megaflow that flooded (or pointed) elsewhere is stale: drop them before this
+        // flow's megaflow goes in. This packet's own translation never looked its source up.
+        let mut fdb_changed = false;
         for l in &out.learned {
-            // A MAC that moved or appeared changes what NORMAL does for
-            // flows already installed: they must be translated again.
-            if self.fdb.learn(l, now) {
-                self.fdb_changed = true;
-            }
+            fdb_changed |= self.fdb.learn(l, now);
+        }
+        if fdb_changed {
+            self.invalidate(ofproto, now);
         }
         let t = Translated {
             actions: Arc::from(out.actions),
@@ -336,13 +339,10 @@ impl UpcallHandler {
         self.megaflows.clear();
     }
 
-    /// Ages the FDB and drops the megaflows that MAC learning changes made
-    /// suspect.
-    pub fn maintain_fdb(&mut self, ofproto: &mut Ofproto<NetdevBridge>, now: Millis) {
+    /// Ages the MAC learning table; entries that went away make the megaflows that
+    /// forwarded to them stale, so those go too.
+    pub fn age_fdb(&mut self, ofproto: &mut Ofproto<NetdevBridge>, now: Millis) {
         if self.fdb.age(now) > 0 {
-            self.fdb_changed = true;
-        }
-        if std::mem::take(&mut self.fdb_changed) {
             self.invalidate(ofproto, now);
         }
     }

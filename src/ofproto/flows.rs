@@ -614,7 +614,8 @@ impl<D: Dpif> Ofproto<D> {
 
     /// The flow stats entry fields shared by OpenFlow and Nicira replies.
     pub(crate) fn rule_ages(r: &Rule, now: Millis) -> ((u32, u32), u16, u16) {
-        let age = |t: Millis| (now.saturating_sub(t) / 1000).min(65535) as u16;
+        // Nicira flow stats carry each age plus one (zero means "unknown"), capped at 65535.
+        let age = |t: Millis| (now.saturating_sub(t) / 1000).min(65534) as u16 + 1;
         (r.duration(now), age(r.used), age(r.modified))
     }
 }

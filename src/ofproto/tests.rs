@@ -1275,6 +1275,19 @@ fn s000_52_s002_29_nx_flow_stats_ages_and_table_ids() {
         (70_001, 123_000_000)
     );
     assert_eq!((f[0].idle_age, f[0].hard_age), (65535, 65535));
+    // Recent ages are sent plus one, as ovs-ofctl expects (it prints idle_age=2 for 3):
+    // used at 1 s, added at 0 s, asked at 3.5 s.
+    let req = mp(MultipartRequestBody::NxFlow {
+        aggregate: false,
+        out_port: crate::ofp::port::OFPP_ANY,
+        table_id: 0xff,
+        match_: OxmMatch::default(),
+    });
+    let out = ok(&mut o, &c, req, 3_500);
+    let MultipartReplyBody::NxFlow(f) = single(&out) else {
+        panic!()
+    };
+    assert_eq!((f[0].idle_age, f[0].hard_age), (3, 4));
     // The OpenFlow 1.0 dump reports the real table too.
     assert_eq!(dump(&mut o, V10, 0xff, 0)[0].table_id, 3);
 }

@@ -494,7 +494,7 @@ fn normal_access_and_trunk_vlans() {
 fn trace_tells_tables_rules_actions_and_megaflow() {
     let mut b = Bridge::new(2);
     b.add("table=0,in_port=1,actions=resubmit(,1),output:2");
-    b.add("table=1,cookie=0x5,udp,actions=dec_ttl");
+    b.add("table=1,cookie=0x5,priority=7,udp,actions=dec_ttl");
     let t = trace(&b.ctx(), &key(UDP), None);
     assert_eq!(
         t,
@@ -504,7 +504,7 @@ fn trace_tells_tables_rules_actions_and_megaflow() {
          \n\
          0. in_port=1, priority 32768, cookie 0x0: resubmit(,1),output:2\n\
          \x20   resubmit(,1)\n\
-         \x20       1. udp, priority 32768, cookie 0x5: dec_ttl\n\
+         \x20       1. udp, priority 7, cookie 0x5: dec_ttl\n\
          \x20   output:2\n\
          \n\
          Final flow: recirc_id(0),in_port(1),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),\

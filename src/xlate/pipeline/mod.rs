@@ -148,7 +148,12 @@ impl<'a, 'c> Xlate<'a, 'c> {
         if self.report.is_none() {
             return;
         }
-        let m = crate::ofp::syntax::format_match(&rule.match_, rule.priority.min(0xffff) as u16);
+        // The priority follows the match in full (hidden rules exceed 16 bits), so the match
+        // itself is printed as if it had the default one, which adds nothing.
+        let m = crate::ofp::syntax::format_match(
+            &rule.match_,
+            crate::ofp::syntax::print::DEFAULT_PRIORITY,
+        );
         let acts = crate::ofp::syntax::format_instructions(&rule.instructions);
         let line = format!(
             "{}{}. {}, priority {}, cookie {:#x}: {acts}",

@@ -1,0 +1,61 @@
+"""A MAC-learning switch for OpenFlow 1.3, written for the ferrovs end-to-end tests.
+
+Behaves like the well-known simple_switch_13 example: a table-miss rule sends every unknown packet
+to the controller; each packet-in teaches "source MAC is behind in_port"; a packet whose
+destination is known is output there and a rule in_port+eth_dst(+eth_src) -> output is installed
+so later packets stay in the switch; unknown destinations are flooded.
+"""
+
+from os_ken.base import app_manager
+from os_ken.controller import ofp_event
+from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from os_ken.lib.packet import ethernet, ether_types, packet
+from os_ken.ofproto import ofproto_v1_3
+
+
+class LearningSwitch(app_manager.OSKenApp):
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mac_to_port = {}
+
+    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    def on_features(self, ev):
+        dp = ev.msg.datapath
+        parser = dp.ofproto_parser
+        ofp = dp.ofproto
+        # Whole packets to the controller: the switch keeps no buffers for us.
+        actions = [parser.OFPActionOutput(ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER)]
+        self.add_flow(dp, 0, parser.OFPMatch(), actions)
+        print("learning_switch: connected dpid=%016x" % dp.id, flush=True)
+
+    def add_flow(self, dp, priority, match, actions):
+        parser = dp.ofproto_parser
+        inst = [parser.OFPInstructionActions(dp.ofproto.OFPIT_APPLY_ACTIONS, actions)]
+        dp.send_msg(parser.OFPFlowMod(datapath=dp, priority=priority, match=match,
+                                      instructions=inst))
+
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def on_packet_in(self, ev):
+        msg = ev.msg
+        dp = msg.datapath
+        ofp = dp.ofproto
+        parser = dp.ofproto_parser
+        in_port = msg.match["in_port"]
+        eth = packet.Packet(msg.data).get_protocols(ethernet.ethernet)
+        if not eth:
+            return
+        eth = eth[0]
+        if eth.ethertype == ether_types.ETH_TYPE_LLDP:
+            return
+        table = self.mac_to_port.setdefault(dp.id, {})
+        table[eth.src] = in_port
+        out_port = table.get(eth.dst, ofp.OFPP_FLOOD)
+        actions = [parser.OFPActionOutput(out_port)]
+        if out_port != ofp.OFPP_FLOOD:
+            match = parser.OFPMatch(in_port=in_port, eth_dst=eth.dst, eth_src=eth.src)
+            self.add_flow(dp, 1, match, actions)
+        data = msg.data if msg.buffer_id == ofp.OFP_NO_BUFFER else None
+        dp.send_msg(parser.OFPPacketOut(datapath=dp, buffer_id=msg.buffer_id, in_port=in_port,
+                                        actions=actions, data=data))
