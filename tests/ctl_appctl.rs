@@ -278,10 +278,17 @@ fn garbage_client_is_dropped_and_does_not_disturb_others() {
         serde_json::json!({"id": 41, "result": "1 args: [late]\n", "error": null})
     );
 
-    // Once every client has gone, one poll forgets their connections.
+    // Once every client has gone, polling forgets their connections (the
+    // kernel may take a moment to report the hang-ups on a loaded machine).
     drop((silent, partial));
     let mut server = running.stop();
-    server.poll(&mut |_, _| Err("no calls expected".to_string()));
+    for _ in 0..100 {
+        server.poll(&mut |_, _| Err("no calls expected".to_string()));
+        if server.connection_count() == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_eq!(server.connection_count(), 0);
 }
 
