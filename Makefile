@@ -22,6 +22,7 @@ deps:
 build: deps
 	$(CARGO) build --release
 
+# The demo uses virtual devices only; ferrovs gives DPDK --no-pci itself.
 run: build
 	@mkdir -p $(DEMO_DIR)
 	@python3 scripts/gen-traffic.py --out $(DEMO_DIR)/traffic.pcap --flows 1000

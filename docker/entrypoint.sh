@@ -11,6 +11,7 @@
 #   FERROVS_HUGEPAGE_DIR  hugepage mount point       (default /dev/hugepages)
 #   FERROVS_MOUNTS        mount table                (default /proc/mounts)
 #   FERROVS_MEMINFO       kernel memory accounting   (default /proc/meminfo)
+# ferrovs itself gives DPDK --no-pci unless a --port names a PCI device.
 set -eu
 
 hugepage_dir=${FERROVS_HUGEPAGE_DIR:-/dev/hugepages}

@@ -1,6 +1,7 @@
 //! The datapath in the real binary: flows from `--flows` and from the
 //! control socket, traffic from `net_pcap`, exact packets out, and counters
-//! read with the real `ovs-appctl`.
+//! read with the real `ovs-appctl`. The binary gives DPDK `--no-pci` itself
+//! (pmd::eal::EalArgs), so only the virtual devices named here are used.
 
 mod common;
 

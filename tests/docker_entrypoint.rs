@@ -1,7 +1,8 @@
 //! The container entrypoint (`docker/entrypoint.sh`) run on its own, without a container engine:
 //! fake mount tables and meminfo files stand in for the kernel's, and a stand-in `ferrovs` on
 //! PATH prints the arguments and environment it was started with, then exits with a code of its
-//! own so the test sees that the entrypoint `exec`s it.
+//! own so the test sees that the entrypoint `exec`s it. No DPDK runs here; the real binary
+//! always gives DPDK `--no-pci` unless a port names a PCI device.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -3,7 +3,8 @@
 //! Topology: the switch (and, when there is one, the os-ken controller) runs inside its own
 //! namespace `S`; each host is a namespace with one veth end (fixed MAC, 10.77.0.x/24) whose peer
 //! sits in `S` and is a `net_af_packet` port of the switch. No test interface ever appears in the
-//! root namespace, and dropping the namespace guards removes every veth.
+//! root namespace, and dropping the namespace guards removes every veth. The switch gives DPDK
+//! `--no-pci` itself (pmd::eal::EalArgs): only the `net_af_packet` ports named here are used.
 //!
 //! - With the os-ken learning switch (tests/e2e/learning_switch.py) as controller, hosts ping
 //!   each other both ways; the datapath then holds megaflows for both directions and the

@@ -2,7 +2,8 @@
 //! connects to it over TCP; the app takes the master role with a generation id, sets and reads
 //! back the async configuration, installs flows, a group and a meter, waits for an idle-timeout
 //! flow-removed and asks for every OpenFlow 1.3 statistics type. It writes a JSON report with
-//! one verdict per step, which this test requires to be complete and all good.
+//! one verdict per step, which this test requires to be complete and all good. The switch
+//! gives DPDK `--no-pci` itself (pmd::eal::EalArgs); its ports are virtual devices.
 
 mod common;
 mod e2e;

@@ -2,7 +2,8 @@
 //! `ovs-ofctl` (a client we did not write) in OpenFlow 1.0 and 1.3. Flow-table
 //! edits, stats, groups, meters, port-mod, packet-out, bundles, async messages
 //! seen by `ovs-ofctl monitor`, and traffic through OpenFlow rules checked
-//! byte for byte with an independent pcap reader and packet builder.
+//! byte for byte with an independent pcap reader and packet builder. The
+//! binary gives DPDK `--no-pci` itself; only virtual devices are named here.
 //!
 //! Traffic enters through `net_ring0`, which loops back what is sent to it:
 //! a `packet-out … actions=output:1` comes back in on port 1 after the rules
