@@ -1,4 +1,5 @@
-//! The real `ferrovs` binary forwarding between `net_pcap` ports.
+//! The real `ferrovs` binary forwarding between `net_pcap` ports. The binary
+//! gives DPDK `--no-pci` itself, so only the devices named here are probed.
 
 mod common;
 

@@ -2,7 +2,8 @@
 //!
 //! net_tap and net_af_packet touch kernel interfaces, so the switch runs in
 //! a private network namespace (`unshare -n`) that vanishes with it: the tap
-//! is created there, and af_packet binds that namespace's loopback.
+//! is created there, and af_packet binds that namespace's loopback. DPDK
+//! gets `--no-pci` from the binary itself: no PCI device is ever probed.
 
 mod common;
 
