@@ -33,7 +33,7 @@ use thiserror::Error;
 
 use crate::bridge::{BridgePort, NetdevBridge};
 use crate::config::SwitchConfig;
-use crate::connmgr::{Connmgr, ConnmgrConfig};
+use crate::connmgr::{Connmgr, ConnmgrConfig, ListenTarget};
 use crate::ctl::{CtlError, CtlServer};
 use crate::dpif::netdev::{NetdevDpif, PmdHandle};
 use crate::ofproto::{Ofproto, OfprotoConfig};
@@ -143,10 +143,19 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             .iter()
             .fold(0u64, |a, &b| (a << 8) | u64::from(b))
     });
-    let mut connmgr = Connmgr::new(ConnmgrConfig {
+    let mut connmgr_cfg = ConnmgrConfig {
         datapath_id,
         ..cfg.connmgr.clone()
-    })?;
+    };
+    if server.is_none() {
+        // The management socket lives beside the control socket: when the
+        // default place was unusable for one, it is for the other too.
+        let mgmt = crate::config::mgmt_socket_path(&cfg.ctl_path);
+        connmgr_cfg
+            .listeners
+            .retain(|l| !matches!(l, ListenTarget::Unix(p) if *p == mgmt));
+    }
+    let mut connmgr = Connmgr::new(connmgr_cfg)?;
     // Refuse bad start-up flows before any port holds mbufs; each PMD then
     // builds its own copy of the same table.
     startup_flows(cfg)?;
