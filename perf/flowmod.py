@@ -8,7 +8,8 @@ time of
 
 for FILE = 100,000 distinct OpenFlow 1.3 flows, against
 
-* ferrovs (target/release/ferrovs, two net_null ports, OpenFlow on
+* ferrovs (target/release/ferrovs, two net_null ports — virtual devices only;
+  the binary gives DPDK --no-pci itself (pmd::eal::EalArgs) — OpenFlow on
   ptcp:127.0.0.1; and, as a second row, through its unix:DIR/br0.mgmt
   socket, the same transport OVS is measured on), and
 * Open vSwitch 3.1 (plain /usr/sbin/ovs-vswitchd, netdev/userspace datapath,
