@@ -241,30 +241,19 @@ impl NetdevDpif {
         actions: Arc<[DpAction]>,
         flags: PutFlags,
     ) -> Result<FlowStats, DpifCallError> {
-        let mut total = FlowStats::default();
-        let mut first_err = None;
-        for pmd in 0..self.pmds.len() {
-            let op = CommandOp::Put {
+        self.broadcast_flow_op(
+            || CommandOp::Put {
                 ufid,
                 key: *key,
                 mask: *mask,
                 actions: actions.clone(),
                 flags,
-            };
-            match self.call(pmd, op) {
-                Ok(ReplyBody::Put(Ok(o))) => add_stats(&mut total, &o.stats),
-                Ok(ReplyBody::Put(Err(e))) => {
-                    first_err.get_or_insert(DpifCallError::Flow(e));
-                }
-                Ok(_) => {
-                    first_err.get_or_insert(DpifCallError::Mismatch { pmd });
-                }
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        first_err.map_or(Ok(total), Err)
+            },
+            |body| match body {
+                ReplyBody::Put(r) => Some(r.map(|o| o.stats)),
+                _ => None,
+            },
+        )
     }
 
     /// dpif `flow_del` on every PMD (by ufid when given). Returns the final
@@ -275,26 +264,41 @@ impl NetdevDpif {
         key: &FlowKey,
         mask: &FlowMask,
     ) -> Result<FlowStats, DpifCallError> {
-        let mut total = FlowStats::default();
-        let mut first_err = None;
-        for pmd in 0..self.pmds.len() {
-            let op = CommandOp::Del {
+        self.broadcast_flow_op(
+            || CommandOp::Del {
                 ufid,
                 key: *key,
                 mask: *mask,
+            },
+            |body| match body {
+                ReplyBody::Del(r) => Some(r.map(|f| f.stats)),
+                _ => None,
+            },
+        )
+    }
+
+    /// Sends the command `make` builds to every PMD and sums the flow stats
+    /// each reply carries (`stats_of` reads them; `None` is a reply to some
+    /// other command). Every PMD gets the command even after one fails; the
+    /// first error is returned.
+    fn broadcast_flow_op(
+        &mut self,
+        mut make: impl FnMut() -> CommandOp,
+        stats_of: impl Fn(ReplyBody) -> Option<Result<FlowStats, DpifError>>,
+    ) -> Result<FlowStats, DpifCallError> {
+        let mut total = FlowStats::default();
+        let mut first_err = None;
+        for pmd in 0..self.pmds.len() {
+            let err = match self.call(pmd, make()).map(&stats_of) {
+                Ok(Some(Ok(stats))) => {
+                    add_stats(&mut total, &stats);
+                    continue;
+                }
+                Ok(Some(Err(e))) => DpifCallError::Flow(e),
+                Ok(None) => DpifCallError::Mismatch { pmd },
+                Err(e) => e,
             };
-            match self.call(pmd, op) {
-                Ok(ReplyBody::Del(Ok(f))) => add_stats(&mut total, &f.stats),
-                Ok(ReplyBody::Del(Err(e))) => {
-                    first_err.get_or_insert(DpifCallError::Flow(e));
-                }
-                Ok(_) => {
-                    first_err.get_or_insert(DpifCallError::Mismatch { pmd });
-                }
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                }
-            }
+            first_err.get_or_insert(err);
         }
         first_err.map_or(Ok(total), Err)
     }
