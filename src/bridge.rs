@@ -1,10 +1,23 @@
 //! The bridge: the DPDK datapath as ofproto's [`Dpif`].
 //!
 //! ofproto and translation know nothing about DPDK; this is where their
-//! requests meet the PMDs. [`NetdevBridge`] owns the opened DPDK ports (datapath
-//! ports 1…N, in the order they were configured), the control side of the
-//! PMDs ([`NetdevDpif`]) and the bridge's LOCAL port, which has no device: what
-//! is sent to it is dropped and counted.
+//! requests meet the PMDs. [`NetdevBridge`] owns the opened DPDK ports, the
+//! control side of the PMDs ([`NetdevDpif`]) and the bridge's LOCAL port,
+//! which has no device: what is sent to it is dropped and counted.
+//!
+//! Ports: the ports given at start-up are datapath ports 1…N in the order
+//! they were configured; the switch opens them with [`BridgePort::open`]
+//! before the PMDs run and gives the queues to the PMDs directly. A port
+//! added at run time ([`Dpif::port_add`], from `ovs-appctl add-port`) is
+//! probed from its devargs, opened the same way from the same mempool, and
+//! its queues travel to the running PMDs over their command rings: its rx
+//! queue to the PMD polling the fewest queues, a tx handle to every PMD. It
+//! takes the next free port number after the last one given out, so a
+//! deleted port's number is not handed to a newcomer at once (OpenFlow rules
+//! that output to the old port keep outputting nothing, as in Open vSwitch).
+//! Deleting a port ([`Dpif::port_del`]) first has every PMD confirm over its
+//! ring that it stopped polling and sending on it, and only then stops,
+//! closes and removes the device; the other ports never stop.
 //!
 //! Two requests cannot be finished inside the `Dpif` call, because they need
 //! translation, which reads ofproto while ofproto is busy calling us:
@@ -20,10 +33,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pmd::command::{CommandOp, ReplyBody};
 use pmd::mbuf::Mbuf;
 use pmd::mempool::Mempool;
-use pmd::port::Port;
+use pmd::port::{Port, PortError, RxQueue};
+use pmd::txq::PmdTxQueue;
 
+use crate::config::PortSpec;
 use crate::dpif::netdev::NetdevDpif;
 use crate::dpif::{DpPort, DpPortChange, DpPortStats, Dpif, DpifError, DP_LOCAL_PORT};
 use crate::ofp::Action;
@@ -31,31 +47,104 @@ use crate::ofp::Action;
 /// One DPDK port of the bridge.
 pub struct BridgePort {
     pub name: String,
+    /// The DPDK devargs it was opened with.
+    pub devargs: String,
+    /// Its datapath (and OpenFlow) port number.
+    pub dp_port: u32,
     pub port: Port,
+    /// The PMD polling each of its rx queues.
+    rx_pmds: Vec<usize>,
     admin_up: bool,
     link_up: bool,
     mac: [u8; 6],
     speed_mbps: u32,
 }
 
+/// A port [`BridgePort::open`] configured and started, with the queues the
+/// PMDs are to get: `txqs[i]` is PMD `i`'s.
+pub struct OpenedPort {
+    pub port: BridgePort,
+    pub rxqs: Vec<RxQueue>,
+    pub txqs: Vec<PmdTxQueue>,
+}
+
 impl BridgePort {
-    pub fn new(name: String, port: Port) -> BridgePort {
+    /// Configures `port` with one rx queue (filled from `pool`) and a tx
+    /// queue per PMD (fewer if the device has fewer; then PMDs share them),
+    /// and starts it. On failure the port is handed back unclosed, with the
+    /// error: a port probed at run time must also be removed.
+    pub fn open(
+        name: &str,
+        devargs: &str,
+        dp_port: u32,
+        mut port: Port,
+        pool: &Mempool,
+        n_pmds: usize,
+    ) -> Result<OpenedPort, (PortError, Port)> {
+        let (max_rx, max_tx) = match port.max_queues() {
+            Ok(m) => m,
+            Err(e) => return Err((e, port)),
+        };
+        let n_rxq = max_rx.min(1);
+        let n_txq = max_tx.min(u16::try_from(n_pmds).unwrap_or(u16::MAX));
+        if let Err(e) = port
+            .configure(n_rxq, n_txq, pool)
+            .and_then(|()| port.start())
+        {
+            return Err((e, port));
+        }
+        let (rxqs, txqs) = port.queues();
         let mac = port.mac().unwrap_or([0; 6]);
         let link = port.link().ok();
-        BridgePort {
-            name,
-            port,
-            admin_up: true,
-            link_up: link.is_some_and(|l| l.up),
-            mac,
-            speed_mbps: link.map_or(0, |l| l.speed_mbps),
-        }
+        Ok(OpenedPort {
+            port: BridgePort {
+                name: name.to_owned(),
+                devargs: devargs.to_owned(),
+                dp_port,
+                port,
+                rx_pmds: Vec::new(),
+                admin_up: true,
+                link_up: link.is_some_and(|l| l.up),
+                mac,
+                speed_mbps: link.map_or(0, |l| l.speed_mbps),
+            },
+            rxqs,
+            txqs: PmdTxQueue::distribute(txqs, n_pmds),
+        })
     }
 
     /// Administratively up (OpenFlow `mod-port up`).
     pub fn admin_up(&self) -> bool {
         self.admin_up
     }
+
+    /// The DPDK device name (the devargs before the first comma).
+    fn device(&self) -> &str {
+        self.devargs.split(',').next().unwrap_or("")
+    }
+}
+
+/// Gives each rx queue of `opened` a PMD: the one polling the fewest
+/// queues among `placed` and the queues chosen before it, the
+/// lowest-numbered among equals. Records the choices in the port and
+/// returns them, in queue order.
+pub fn place_rx_queues(
+    placed: &[BridgePort],
+    opened: &mut OpenedPort,
+    n_pmds: usize,
+) -> Vec<usize> {
+    let mut choices = Vec::new();
+    for _ in 0..opened.rxqs.len() {
+        let mut load = vec![0usize; n_pmds.max(1)];
+        for &pmd in placed.iter().flat_map(|p| &p.rx_pmds).chain(&choices) {
+            if let Some(l) = load.get_mut(pmd) {
+                *l += 1;
+            }
+        }
+        choices.push((0..load.len()).min_by_key(|&i| (load[i], i)).unwrap_or(0));
+    }
+    opened.port.rx_pmds = choices.clone();
+    choices
 }
 
 /// A packet-out waiting for translation.
@@ -68,11 +157,17 @@ pub struct PacketOut {
 /// ofproto's datapath: the PMDs and the DPDK ports.
 pub struct NetdevBridge {
     pub netdev: NetdevDpif,
+    /// Sorted by datapath port number.
     pub ports: Vec<BridgePort>,
     pool: Arc<Mempool>,
     name: String,
     local_mac: [u8; 6],
     local_admin_up: bool,
+    /// Whether DPDK runs with PCI enabled (a PCI port was configured at
+    /// start); otherwise it runs with `--no-pci` and PCI devargs are refused.
+    pci: bool,
+    /// Where the search for a free port number starts.
+    next_port: u32,
     packet_outs: Vec<PacketOut>,
     revalidate: bool,
     changes: Vec<DpPortChange>,
@@ -82,14 +177,35 @@ pub struct NetdevBridge {
 /// How often link state is read from the devices.
 const LINK_CHECK: Duration = Duration::from_secs(1);
 
+/// How long a PMD may take to take a port or let go of one: longer than a
+/// flow operation, since a PMD may be in a long burst; still bounded, so a
+/// stuck PMD makes the command fail instead of hanging the control lcore.
+const PORT_COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a port name is unusable, or `None`. Names are what users type in
+/// `ovs-appctl` and `ovs-ofctl`, so they stay to letters, digits, `_-.`.
+pub fn bad_port_name(name: &str) -> Option<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 15
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    (!ok).then(|| format!("bad port name {name:?}: use 1 to 15 letters, digits, '_', '-' and '.'"))
+}
+
 impl NetdevBridge {
+    /// A bridge over running PMDs and the ports opened at start-up
+    /// (`ports`, sorted by number). `pci` says whether DPDK was started
+    /// with PCI enabled.
     pub fn new(
         name: &str,
         netdev: NetdevDpif,
         ports: Vec<BridgePort>,
         pool: Arc<Mempool>,
         local_mac: [u8; 6],
+        pci: bool,
     ) -> Self {
+        let next_port = ports.iter().map(|p| p.dp_port + 1).max().unwrap_or(1);
         NetdevBridge {
             netdev,
             ports,
@@ -97,6 +213,8 @@ impl NetdevBridge {
             name: name.to_owned(),
             local_mac,
             local_admin_up: true,
+            pci,
+            next_port,
             packet_outs: Vec::new(),
             revalidate: false,
             changes: Vec::new(),
@@ -107,6 +225,11 @@ impl NetdevBridge {
     /// The bridge's name (`br0`), which `ofproto/trace` and `fdb/show` take.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The packet pool every port receives into: (in use, capacity).
+    pub fn pool_usage(&self) -> (u32, u32) {
+        (self.pool.in_use(), self.pool.capacity())
     }
 
     /// A packet from the pool holding `bytes`; None when the pool is empty
@@ -129,9 +252,129 @@ impl NetdevBridge {
     }
 
     fn port(&self, dp_port: u32) -> Option<&BridgePort> {
-        (dp_port as usize)
-            .checked_sub(1)
-            .and_then(|i| self.ports.get(i))
+        self.ports.iter().find(|p| p.dp_port == dp_port)
+    }
+
+    /// The PMDs' per-port tables hold ports `1..limit`.
+    fn port_limit(&self) -> u32 {
+        let slots = self
+            .netdev
+            .pmds()
+            .iter()
+            .map(|h| h.stats.ports.len())
+            .min()
+            .unwrap_or(0);
+        u32::try_from(slots).unwrap_or(u32::MAX)
+    }
+
+    /// The next free port number from `next_port` on, wrapping around to 1.
+    fn free_port_no(&self) -> Option<u32> {
+        let limit = self.port_limit();
+        if limit < 2 {
+            return None;
+        }
+        let start = self.next_port.clamp(1, limit - 1);
+        (start..limit)
+            .chain(1..start)
+            .find(|&n| self.port(n).is_none())
+    }
+
+    /// Checks what `add-port` was given before DPDK is touched.
+    fn check_new_port(&self, name: &str, devargs: &str) -> Result<(), DpifError> {
+        if let Some(why) = bad_port_name(name) {
+            return Err(DpifError::Refused(why));
+        }
+        if name == self.name || self.ports.iter().any(|p| p.name == name) {
+            return Err(DpifError::PortExists(name.to_owned()));
+        }
+        let spec = PortSpec {
+            name: name.to_owned(),
+            devargs: devargs.to_owned(),
+        };
+        let dev = spec.device();
+        if dev.is_empty() {
+            return Err(DpifError::Refused(format!(
+                "port {name}: empty devargs; give a DPDK device such as net_pcap3,rx_pcap=FILE"
+            )));
+        }
+        if spec.is_pci() && !self.pci {
+            return Err(DpifError::Refused(format!(
+                "port {name}: {dev} is a PCI device, and this switch runs DPDK with --no-pci (no PCI port was configured at start); name PCI ports in the configuration and restart"
+            )));
+        }
+        if !spec.is_pci() && !dev.starts_with("net_") && !dev.starts_with("eth_") {
+            return Err(DpifError::Refused(format!(
+                "port {name}: {dev:?} is neither a DPDK virtual device (net_ring3, net_pcap3, net_null3, net_tap3, …) nor a PCI address"
+            )));
+        }
+        if let Some(other) = self.ports.iter().find(|p| p.device() == dev) {
+            return Err(DpifError::Refused(format!(
+                "port {name}: device {dev} is already port {}; give the new port a device name of its own (e.g. {}9)",
+                other.name,
+                dev.trim_end_matches(|c: char| c.is_ascii_digit())
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sends `op(pmd)` to every PMD in `pmds` and waits for each to
+    /// answer; returns the PMDs that did what was asked, and the first
+    /// failure.
+    fn port_command(
+        &mut self,
+        pmds: impl IntoIterator<Item = usize>,
+        mut op: impl FnMut(usize) -> CommandOp,
+    ) -> (Vec<usize>, Option<String>) {
+        let saved = self.netdev.timeout();
+        self.netdev.set_timeout(PORT_COMMAND_TIMEOUT);
+        let mut done = Vec::new();
+        let mut err = None;
+        for pmd in pmds {
+            let outcome = match self.netdev.call(pmd, op(pmd)) {
+                Ok(ReplyBody::PortAdded(true) | ReplyBody::PortDeleted) => Ok(()),
+                Ok(ReplyBody::PortAdded(false)) => Err("its port tables are full".to_owned()),
+                Ok(_) => Err("it answered another command".to_owned()),
+                Err(e) => Err(e.to_string()),
+            };
+            match outcome {
+                Ok(()) => done.push(pmd),
+                Err(e) => {
+                    err.get_or_insert(format!("PMD {pmd}: {e}"));
+                }
+            }
+        }
+        self.netdev.set_timeout(saved);
+        (done, err)
+    }
+
+    /// Hands an opened port's queues to the running PMDs: its rx queues to
+    /// the PMDs [`place_rx_queues`] picks, a tx handle to every PMD. On
+    /// failure every PMD lets go of the port again.
+    fn attach(&mut self, opened: &mut OpenedPort) -> Result<(), String> {
+        let n_pmds = self.netdev.pmds().len();
+        let dp_port = opened.port.dp_port;
+        let choices = place_rx_queues(&self.ports, opened, n_pmds);
+        let mut rx_for: Vec<Vec<RxQueue>> = (0..n_pmds).map(|_| Vec::new()).collect();
+        for (q, pmd) in opened.rxqs.drain(..).zip(choices) {
+            rx_for[pmd].push(q);
+        }
+        let mut tx_for: Vec<Option<PmdTxQueue>> = opened.txqs.drain(..).map(Some).collect();
+        tx_for.resize_with(n_pmds, || None);
+        let (_, err) = self.port_command(0..n_pmds, |pmd| CommandOp::AddPort {
+            port: dp_port,
+            rxqs: std::mem::take(&mut rx_for[pmd]),
+            txq: tx_for[pmd].take(),
+        });
+        let Some(err) = err else {
+            return Ok(());
+        };
+        // Every PMD, not only those that said yes: one that timed out may
+        // still take the port later, and deleting a port it lacks is a no-op.
+        let (_, undo_err) = self.port_command(0..n_pmds, |_| CommandOp::DelPort { port: dp_port });
+        match undo_err {
+            None => Err(err),
+            Some(undo) => Err(format!("{err}; and undoing it failed too ({undo})")),
+        }
     }
 
     fn describe(&self, dp_port: u32) -> Option<DpPort> {
@@ -173,7 +416,8 @@ impl NetdevBridge {
             if link.up != p.link_up || link.speed_mbps != p.speed_mbps {
                 p.link_up = link.up;
                 p.speed_mbps = link.speed_mbps;
-                if let Some(d) = self.describe(i as u32 + 1) {
+                let dp_port = p.dp_port;
+                if let Some(d) = self.describe(dp_port) {
                     self.changes.push(DpPortChange::Changed(d));
                 }
             }
@@ -198,21 +442,79 @@ fn port_features(mbps: u32) -> u32 {
 
 impl Dpif for NetdevBridge {
     fn port_list(&self) -> Vec<DpPort> {
-        (0..=self.ports.len() as u32)
+        std::iter::once(DP_LOCAL_PORT)
+            .chain(self.ports.iter().map(|p| p.dp_port))
             .filter_map(|p| self.describe(p))
             .collect()
     }
 
-    fn port_add(&mut self, name: &str, _devargs: &str) -> Result<DpPort, DpifError> {
-        Err(DpifError::Refused(format!(
-            "port {name}: ports are given at start (--port or the config file); restart to add one"
-        )))
+    /// Probes `devargs`, opens the port from the bridge's mempool, gives
+    /// its queues to the PMDs and returns it with its new number. On any
+    /// failure nothing is left behind: no PMD holds the port and the device
+    /// is removed.
+    fn port_add(&mut self, name: &str, devargs: &str) -> Result<DpPort, DpifError> {
+        self.check_new_port(name, devargs)?;
+        let dp_port = self.free_port_no().ok_or_else(|| {
+            DpifError::Refused(format!(
+                "port {name}: the bridge holds the most ports it can ({}); delete one first",
+                self.port_limit().saturating_sub(1)
+            ))
+        })?;
+        let port =
+            Port::probe(devargs).map_err(|e| DpifError::Refused(format!("port {name}: {e}")))?;
+        let n_pmds = self.netdev.pmds().len();
+        let mut opened = match BridgePort::open(name, devargs, dp_port, port, &self.pool, n_pmds) {
+            Ok(o) => o,
+            Err((e, port)) => {
+                // Its queues may hold mbufs: close before reporting.
+                let _ = port.close_and_remove();
+                return Err(DpifError::Refused(format!("port {name}: {e}")));
+            }
+        };
+        if let Err(e) = self.attach(&mut opened) {
+            let _ = opened.port.port.close_and_remove();
+            return Err(DpifError::Refused(format!(
+                "port {name}: the PMDs did not take the port ({e}); it was not added, try again"
+            )));
+        }
+        self.next_port = dp_port + 1;
+        self.netdev.port_added(dp_port, name);
+        let at = self.ports.partition_point(|p| p.dp_port < dp_port);
+        self.ports.insert(at, opened.port);
+        self.describe(dp_port).ok_or(DpifError::NoSuchPort(dp_port))
     }
 
+    /// Has every PMD stop polling and sending on the port (each confirms
+    /// over its ring), then stops, closes and removes its device.
     fn port_del(&mut self, dp_port: u32) -> Result<(), DpifError> {
-        Err(DpifError::Refused(format!(
-            "port {dp_port}: ports are given at start; restart to remove one"
-        )))
+        if dp_port == DP_LOCAL_PORT {
+            return Err(DpifError::Refused(format!(
+                "{} is the bridge's LOCAL port, which cannot be deleted",
+                self.name
+            )));
+        }
+        let i = self
+            .ports
+            .iter()
+            .position(|p| p.dp_port == dp_port)
+            .ok_or(DpifError::NoSuchPort(dp_port))?;
+        let n_pmds = self.netdev.pmds().len();
+        if let (_, Some(err)) =
+            self.port_command(0..n_pmds, |_| CommandOp::DelPort { port: dp_port })
+        {
+            return Err(DpifError::Refused(format!(
+                "port {}: a PMD did not confirm that it let go of the port ({err}); the port stays, try again",
+                self.ports[i].name
+            )));
+        }
+        let p = self.ports.remove(i);
+        self.netdev.port_removed(dp_port);
+        if let Err(e) = p.port.close_and_remove() {
+            // The PMDs no longer use it and the bridge forgot it: the
+            // deletion stands; what DPDK said goes to the log.
+            eprintln!("ferrovs: warning: port {}: {e}", p.name);
+        }
+        Ok(())
     }
 
     fn port_stats(&self, dp_port: u32) -> Result<DpPortStats, DpifError> {
@@ -251,11 +553,12 @@ impl Dpif for NetdevBridge {
         if dp_port == DP_LOCAL_PORT {
             self.local_admin_up = up;
         } else {
-            let i = (dp_port as usize)
-                .checked_sub(1)
-                .filter(|&i| i < self.ports.len())
+            let p = self
+                .ports
+                .iter_mut()
+                .find(|p| p.dp_port == dp_port)
                 .ok_or(DpifError::NoSuchPort(dp_port))?;
-            self.ports[i].admin_up = up;
+            p.admin_up = up;
         }
         // Translation drops traffic from and to a port that is down, so the
         // megaflows made while it was up must go.

@@ -1,7 +1,7 @@
 //! The OpenFlow switch on the control lcore: what joins connmgr, ofproto,
 //! translation and the datapath, and the control-socket commands that look
-//! at all of them (`ofproto/trace`, `fdb/show`, `fdb/flush`, the `dpctl/*`
-//! family).
+//! at all of them (`ofproto/trace`, `fdb/show`, `fdb/flush`, `add-port`,
+//! `del-port`, `memory/show`, the `dpctl/*` family).
 //!
 //! Called from the switch's main loop only; nothing here blocks longer than
 //! a PMD command round trip.
@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use crate::bridge::NetdevBridge;
 use crate::connmgr::{self, ConnKind, Connmgr};
 use crate::ctl::{Commands, CtlError};
-use crate::dpif::Dpif;
+use crate::dpif::{Dpif, DpifError};
 use crate::ofp::port::OFPP_NORMAL;
 use crate::ofp::{Action, Instruction, OxmMatch};
 use crate::ofproto::{self, Millis, Ofproto, RuleId};
@@ -137,6 +137,9 @@ pub fn register_commands(commands: &mut Commands) -> Result<(), CtlError> {
     commands.register("fdb/show", "BRIDGE", 1, 1)?;
     commands.register("fdb/flush", "[BRIDGE]", 0, 1)?;
     commands.register("upcall/show", "", 0, 0)?;
+    commands.register("add-port", "NAME DEVARGS", 2, 2)?;
+    commands.register("del-port", "NAME", 1, 1)?;
+    commands.register("memory/show", "", 0, 0)?;
     Ok(())
 }
 
@@ -200,6 +203,72 @@ pub fn command(
                 s.invalidations
             ))
         }
+        "add-port" => add_port(ofproto, &args[0], &args[1], now),
+        "del-port" => del_port(ofproto, upcalls, &args[0], now),
+        "memory/show" => {
+            let (in_use, total) = ofproto.dpif().pool_usage();
+            Ok(format!(
+                "ports:{} megaflows:{} mbufs:{total} mbufs-in-use:{in_use}\n",
+                ofproto.dpif().ports.len(),
+                upcalls.n_megaflows()
+            ))
+        }
         _ => crate::dpctl::handle(&mut ofproto.dpif_mut().netdev, stop, name, args),
     }
+}
+
+/// `add-port NAME DEVARGS`: probes and opens the device, hands it to the
+/// PMDs and announces it to controllers (PORT_STATUS ADD, sent by the main
+/// loop with ofproto's other events).
+fn add_port(
+    ofproto: &mut Ofproto<NetdevBridge>,
+    name: &str,
+    devargs: &str,
+    now: Millis,
+) -> Result<String, String> {
+    match ofproto.add_port(name, devargs, now) {
+        Ok(no) => Ok(format!("added port {name} as port {no}\n")),
+        Err(DpifError::PortExists(_)) => Err(format!(
+            "add-port: a port named {name} exists already; choose another name\n"
+        )),
+        Err(DpifError::Refused(why)) => Err(format!("add-port: {why}\n")),
+        Err(e) => Err(format!("add-port: port {name}: {e}\n")),
+    }
+}
+
+/// `del-port NAME`: the PMDs let go of the port, its megaflows go, ofproto
+/// forgets it (PORT_STATUS DELETE; OpenFlow rules that output to it stay and
+/// output nothing), and the device is closed and removed.
+fn del_port(
+    ofproto: &mut Ofproto<NetdevBridge>,
+    upcalls: &mut UpcallHandler,
+    name: &str,
+    now: Millis,
+) -> Result<String, String> {
+    let Some((no, dp_port)) = ofproto
+        .ports()
+        .find(|p| p.desc.name == name)
+        .map(|p| (p.desc.port_no, p.dp_port))
+    else {
+        let mut names: Vec<&str> = ofproto
+            .dpif()
+            .ports
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        names.sort_unstable();
+        return Err(format!(
+            "del-port: no port named {name}; the ports are: {}\n",
+            names.join(", ")
+        ));
+    };
+    ofproto.del_port(no).map_err(|e| match e {
+        DpifError::Refused(why) => format!("del-port: {why}\n"),
+        e => format!("del-port: port {name}: {e}\n"),
+    })?;
+    // Now, not at the next revalidation: flows that no megaflow tracks
+    // (start-up and dpctl flows) must go too, and the port's megaflows must
+    // go whatever revalidation decides about the others.
+    upcalls.forget_port(ofproto, dp_port, now);
+    Ok(format!("deleted port {name} (port {no})\n"))
 }

@@ -163,8 +163,9 @@ pub struct UpcallCounts {
 /// The datapath as the control lcore sees it.
 pub struct NetdevDpif {
     pmds: Vec<PmdHandle>,
-    /// Port names; datapath port `i + 1` is `port_names[i]`.
-    port_names: Vec<String>,
+    /// Datapath port numbers and names, sorted by number; kept by the
+    /// bridge as ports come and go ([`Self::port_added`]).
+    port_names: Vec<(u32, String)>,
     seq: u64,
     timeout: Duration,
     /// Per PMD: the counters at the last `pmd-stats-clear`.
@@ -179,12 +180,29 @@ impl NetdevDpif {
         let baseline = vec![StatsSnapshot::default(); pmds.len()];
         NetdevDpif {
             pmds,
-            port_names,
+            port_names: (1..).zip(port_names).collect(),
             seq: 0,
             timeout: DEFAULT_TIMEOUT,
             baseline,
             upcalls: UpcallCounts::default(),
         }
+    }
+
+    /// Names datapath port `port` in `dpctl/show` (a port added at run time).
+    pub fn port_added(&mut self, port: u32, name: &str) {
+        self.port_removed(port);
+        let at = self.port_names.partition_point(|(p, _)| *p < port);
+        self.port_names.insert(at, (port, name.to_owned()));
+    }
+
+    /// Forgets datapath port `port` (deleted at run time).
+    pub fn port_removed(&mut self, port: u32) {
+        self.port_names.retain(|(p, _)| *p != port);
+    }
+
+    /// How long calls wait for a PMD.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Changes how long calls wait for a PMD.
@@ -500,8 +518,8 @@ impl NetdevDpif {
             t.subtables_probed,
             ratio(t.subtables_probed, hits + t.misses)
         );
-        for (i, name) in self.port_names.iter().enumerate() {
-            let port = i + 1;
+        for (port, name) in &self.port_names {
+            let port = *port as usize;
             let _ = writeln!(out, "  port {port}: {name}");
             if !stats {
                 continue;
