@@ -29,7 +29,7 @@ pub enum PortError {
         op: &'static str,
         reason: String,
     },
-    #[error("DPDK cannot probe {devargs:?}: {reason}; check the device name and its arguments (the EAL messages above may say more)")]
+    #[error("DPDK cannot probe {devargs:?} ({reason}); check the driver name (net_pcap, net_ring, net_null, net_tap, …) and its arguments; DPDK's own message is in the switch's log")]
     Probe { devargs: String, reason: String },
     #[error("port {name}: it supports at most {max} {kind} queues, {asked} were asked for")]
     TooManyQueues {

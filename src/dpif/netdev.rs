@@ -321,9 +321,11 @@ impl NetdevDpif {
         first_err.map_or(Ok(total), Err)
     }
 
-    /// dpif `flow_flush`: deletes every flow on every PMD and discards the
-    /// upcalls already queued. Returns the number of flows (distinct over
-    /// PMDs: the largest count).
+    /// dpif `flow_flush`: deletes every flow on every PMD. Returns the
+    /// number of flows (distinct over PMDs: the largest count). Upcalls
+    /// already queued stay queued: they are translated against the tables
+    /// as they are when handled, so a flush (every OpenFlow change makes
+    /// one) loses no packet.
     pub fn flow_flush(&mut self) -> Result<usize, DpifCallError> {
         let mut n = 0;
         for pmd in 0..self.pmds.len() {
@@ -332,7 +334,6 @@ impl NetdevDpif {
                 _ => return Err(DpifCallError::Mismatch { pmd }),
             }
         }
-        self.handle_upcalls();
         Ok(n)
     }
 
