@@ -210,8 +210,12 @@ fn apply_commands(
                 ReplyBody::PortAdded(added)
             }
             CommandOp::DelPort { port } => {
-                rxqs.retain(|(p, _)| *p != port);
+                // Send first, then drain: a device that loops its tx back
+                // to its rx (net_ring) gets back what was just sent.
                 sink.del_port(port);
+                for (_, mut q) in extract_port(rxqs, port) {
+                    stats.dropped.add(drain_rx(&mut q) as u64);
+                }
                 ReplyBody::PortDeleted
             }
         };
@@ -223,6 +227,38 @@ fn apply_commands(
             .enqueue(Box::new(Reply { seq, pmd: id, body }));
     }
     any
+}
+
+/// Removes `port`'s rx queues from `rxqs` and returns them.
+fn extract_port(rxqs: &mut Vec<(PortNo, RxQueue)>, port: PortNo) -> Vec<(PortNo, RxQueue)> {
+    let (gone, kept) = std::mem::take(rxqs)
+        .into_iter()
+        .partition(|(p, _)| *p == port);
+    *rxqs = kept;
+    gone
+}
+
+/// Bursts taken from a deleted port's rx queue at most (a source that
+/// never runs dry, such as `net_pcap` with `infinite_rx`, must not hold the
+/// PMD).
+const DRAIN_BURSTS: usize = 64;
+
+/// Frees what waits on a deleted port's rx queue. A NIC frees its rx
+/// descriptors' mbufs when the queue is released, but a software device
+/// (`net_ring`) may keep what is queued in its ring, and those mbufs would
+/// never return to the pool. Returns how many packets were dropped.
+fn drain_rx(q: &mut RxQueue) -> usize {
+    let mut batch = MbufBatch::new();
+    let mut n = 0;
+    for _ in 0..DRAIN_BURSTS {
+        let got = q.rx_burst(&mut batch);
+        if got == 0 {
+            break;
+        }
+        n += got;
+        batch.free_all();
+    }
+    n
 }
 
 /// The PMD's [`DatapathSink`]: per-port output buffers and the upcall ring.

@@ -117,6 +117,12 @@ impl Port {
             reason,
         };
         let c = CString::new(devargs).map_err(|_| probe_err("it contains a NUL byte".into()))?;
+        let name = devargs.split(',').next().unwrap_or("");
+        // DPDK's hotplug reports success for a device that exists already
+        // (after syncing other processes), so ask first.
+        if Port::by_name(name).is_ok() {
+            return Err(probe_err("a device of that name exists already".into()));
+        }
         // SAFETY: c is a valid C string; the EAL is initialised (a Port can
         // only be asked for after Eal::init) and probing runs on the
         // control lcore, which DPDK's hotplug requires.
@@ -129,7 +135,6 @@ impl Port {
             };
             return Err(probe_err(reason));
         }
-        let name = devargs.split(',').next().unwrap_or("");
         Port::by_name(name).map_err(|_| {
             // Not an ethdev of that name: leave nothing probed behind.
             if let Ok(dev) = CString::new(name) {
