@@ -20,4 +20,5 @@ pub mod ofproto;
 pub mod ofswitch;
 pub mod switch;
 pub mod upcall;
+pub mod vlog;
 pub mod xlate;

@@ -7,6 +7,7 @@ use ferrovs::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    ferrovs::vlog::init();
     let result = match cli.command {
         Command::Run(args) => ferrovs::config::SwitchConfig::from_run_args(&args)
             .and_then(|cfg| ferrovs::switch::run(cfg).map_err(|e| e.to_string())),
