@@ -346,6 +346,14 @@ fn open_append(path: &Path) -> Result<File, VlogError> {
         })
 }
 
+/// Applies the start-up configuration: opens `file` (if any), then sets `levels` (if any).
+pub fn configure(levels: Option<&str>, file: Option<&Path>) -> Result<(), VlogError> {
+    if let Some(path) = file {
+        set_log_file(path)?;
+    }
+    levels.map_or(Ok(()), set_from_spec)
+}
+
 /// The process's logger.
 struct Vlog;
 
