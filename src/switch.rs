@@ -320,6 +320,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             connmgr.send_async(ev, now);
         }
 
+        crate::coverage::run(now);
         work += server.as_mut().map_or(0, |server| {
             server.poll(&mut |name: &str, args: &[String]| {
                 ofswitch::command(&mut ofproto, &mut upcalls, stop, name, args, now_ms)

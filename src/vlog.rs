@@ -507,9 +507,13 @@ impl RateLimit {
         }
     }
 
-    /// Decides on a line logged now.
+    /// Decides on a line logged now; a refused line counts as `vlog_suppressed`.
     pub fn admit(&self) -> Admit {
-        self.admit_at(Instant::now())
+        let verdict = self.admit_at(Instant::now());
+        if verdict == Admit::Drop {
+            crate::coverage::VLOG_SUPPRESSED.inc();
+        }
+        verdict
     }
 
     /// Decides on a line logged at `now` (never earlier than a previous call's `now`).
