@@ -31,6 +31,7 @@
 //!   Rust runtime ignores `SIGPIPE` in every Rust `main` (ferrovs does not opt out of that).
 
 mod commands;
+pub mod inspect;
 mod jsonrpc;
 mod server;
 
