@@ -51,7 +51,7 @@ const BUILTINS: &[(&str, &str, usize, usize, Builtin)] = &[
     (
         "vlog/set",
         "{MODULE|ANY}[:{console|file|ANY}][:LEVEL]...",
-        1,
+        0,
         UNLIMITED_ARGS,
         Builtin::VlogSet,
     ),
@@ -172,9 +172,13 @@ impl Commands {
             Some(Builtin::CoverageShow) => Ok(crate::coverage::show()),
             Some(Builtin::VlogList) => Ok(crate::vlog::list()),
             Some(Builtin::VlogSet) => {
-                // Every spec is checked before any is applied.
-                let parsed: Result<Vec<_>, _> =
-                    args.iter().map(|a| crate::vlog::Spec::parse(a)).collect();
+                // Every spec is checked before any is applied. No spec means everything at
+                // DBG, as in Open vSwitch.
+                let parsed: Result<Vec<_>, _> = if args.is_empty() {
+                    crate::vlog::Spec::parse("ANY:dbg").map(|s| vec![s])
+                } else {
+                    args.iter().map(|a| crate::vlog::Spec::parse(a)).collect()
+                };
                 let parsed = parsed.map_err(|e| format!("{e}\n{}\n", usage_line(method, spec)))?;
                 for s in &parsed {
                     crate::vlog::apply(s);
