@@ -40,6 +40,7 @@ enum Builtin {
     VlogList,
     VlogSet,
     VlogReopen,
+    VlogRateLimit { enabled: bool },
 }
 
 /// The built-ins: name, usage, argument counts.
@@ -56,6 +57,20 @@ const BUILTINS: &[(&str, &str, usize, usize, Builtin)] = &[
         Builtin::VlogSet,
     ),
     ("vlog/reopen", "", 0, 0, Builtin::VlogReopen),
+    (
+        "vlog/disable-rate-limit",
+        "[MODULE]...",
+        0,
+        UNLIMITED_ARGS,
+        Builtin::VlogRateLimit { enabled: false },
+    ),
+    (
+        "vlog/enable-rate-limit",
+        "[MODULE]...",
+        0,
+        UNLIMITED_ARGS,
+        Builtin::VlogRateLimit { enabled: true },
+    ),
 ];
 
 impl Commands {
@@ -185,6 +200,9 @@ impl Commands {
                 }
                 Ok(String::new())
             }
+            Some(Builtin::VlogRateLimit { enabled }) => crate::vlog::set_rate_limit(&args, enabled)
+                .map(|()| String::new())
+                .map_err(|e| format!("{e}\n{}\n", usage_line(method, spec))),
             Some(Builtin::VlogReopen) => crate::vlog::reopen()
                 .map(|()| String::new())
                 .map_err(|e| format!("{e}\n")),
@@ -229,6 +247,8 @@ mod tests {
              \x20 dpif/dump-flows         [DP]\n\
              \x20 list-commands           \n\
              \x20 version                 \n\
+             \x20 vlog/disable-rate-limit [MODULE]...\n\
+             \x20 vlog/enable-rate-limit  [MODULE]...\n\
              \x20 vlog/list               \n\
              \x20 vlog/reopen             \n\
              \x20 vlog/set                {MODULE|ANY}[:{console|file|ANY}][:LEVEL]...\n"
