@@ -735,6 +735,16 @@ mod tests {
     }
 
     #[test]
+    fn rate_limit_switch_refuses_unknown_modules() {
+        assert_eq!(
+            set_rate_limit(&["connmgr".into(), "nope".into()], false),
+            Err(VlogError::UnknownModule("nope".into()))
+        );
+        // Nothing changed, the known name included.
+        assert!(!RATE_LIMIT_OFF[module_index("connmgr").unwrap()].load(Ordering::Relaxed));
+    }
+
+    #[test]
     fn list_shows_both_destinations() {
         let text = list();
         let mut lines = text.lines();
