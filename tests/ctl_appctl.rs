@@ -679,6 +679,25 @@ fn switch_commands_through_appctl() {
          \x20   p1 2/2: (dpdk: net_ring1)\n"
     );
 
+    // The commands that existed before: a trace through the hidden rule, the (empty) MAC
+    // learning table, its flush, the upcall counters.
+    let trace = s.ok(&["ofproto/trace", "br0", "in_port=1,ip,nw_dst=10.0.0.1"]);
+    assert!(
+        trace
+            .lines()
+            .any(|l| l == "0. (catch-all), priority 15790320, cookie 0x0: NORMAL")
+            && trace.ends_with("\nDatapath actions: 2,0\n"),
+        "{trace}"
+    );
+    assert_eq!(
+        s.ok(&["fdb/show", "br0"]),
+        " port  VLAN  MAC                Age\n"
+    );
+    assert_eq!(s.ok(&["fdb/flush"]), "table successfully flushed\n");
+    assert_eq!(s.ok(&["fdb/flush", "br0"]), "table successfully flushed\n");
+    assert!(s.ok(&["upcall/show"]).starts_with("br0:\n  flows: 0 "));
+    assert_eq!(s.ok(&["dpif-netdev/pmd-stats-clear"]), "");
+
     // The one flow_mod shows in the 5-second rate once a sample has been taken, and in the
     // minute's and the hour's averages (1/60 and 1/3600 a second).
     let flow_mod_line =
@@ -750,6 +769,16 @@ fn switch_commands_through_appctl() {
         s.appctl(&["bridge/dump-flows"]),
         "\"bridge/dump-flows\" command requires at least 1 arguments\n\
          usage: bridge/dump-flows BRIDGE\n",
+    );
+    assert_error(
+        &socket,
+        s.appctl(&["fdb/show", "br1"]),
+        "fdb/show: no bridge named br1 (this switch has br0)\nusage: fdb/show BRIDGE\n",
+    );
+    assert_error(
+        &socket,
+        s.appctl(&["fdb/flush", "br1"]),
+        "fdb/flush: no bridge named br1 (this switch has br0)\nusage: fdb/flush [BRIDGE]\n",
     );
     assert_error(
         &socket,
