@@ -94,6 +94,41 @@ pub fn dpif_show(ofproto: &Ofproto<NetdevBridge>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dpif::memory::MemDpif;
+    use crate::ofp::flow::OFPFC_ADD;
+    use crate::ofp::port::OFPP_NORMAL;
+    use crate::ofp::syntax::parse::parse_flow;
+    use crate::ofp::{Action, Instruction, Message, OxmMatch, Version};
+    use crate::ofproto::{ConnInfo, OfprotoConfig};
+
+    #[test]
+    fn dump_flows_shows_hidden_rules_and_every_table() {
+        let mut ofproto = Ofproto::new(MemDpif::new("br0"), OfprotoConfig::default(), 0);
+        let conn = ConnInfo::new(1, Version::V1_3);
+        for text in [
+            "table=2,priority=5,tcp,tp_dst=80,actions=output:1",
+            "priority=100,in_port=1,actions=drop",
+            "actions=CONTROLLER:65535",
+        ] {
+            let fm = parse_flow(text, Version::V1_3, OFPFC_ADD).unwrap();
+            let out = ofproto.handle(&conn, &Message::FlowMod(fm), 1_000);
+            assert!(out.replies.is_ok(), "{text}");
+        }
+        let normal = Instruction::ApplyActions(vec![Action::Output {
+            port: OFPP_NORMAL,
+            max_len: 0,
+        }]);
+        ofproto
+            .add_internal_flow(0, &OxmMatch::default(), 0xf0_f0f0, vec![normal], 2_000)
+            .unwrap();
+        assert_eq!(
+            dump_flows(&ofproto, 12_500),
+            "duration=10s, n_packets=0, n_bytes=0, priority=15790320,actions=NORMAL\n\
+             duration=11s, n_packets=0, n_bytes=0, priority=32768,actions=CONTROLLER:65535\n\
+             duration=11s, n_packets=0, n_bytes=0, priority=100,in_port=1,actions=drop\n\
+             table_id=2, duration=11s, n_packets=0, n_bytes=0, priority=5,tcp,tp_dst=80,actions=output:1\n"
+        );
+    }
 
     #[test]
     fn memory_is_sorted_name_count_pairs() {
