@@ -174,6 +174,9 @@ pub struct NetdevBridge {
     last_link_check: Instant,
 }
 
+/// The packet pool every port receives into (one per switch).
+pub const PACKET_POOL_NAME: &str = "ferrovs_pkts";
+
 /// How often link state is read from the devices.
 const LINK_CHECK: Duration = Duration::from_secs(1);
 
@@ -481,6 +484,7 @@ impl Dpif for NetdevBridge {
         self.netdev.port_added(dp_port, name);
         let at = self.ports.partition_point(|p| p.dp_port < dp_port);
         self.ports.insert(at, opened.port);
+        log::info!("port {name} ({devargs}) added as port {dp_port}");
         self.describe(dp_port).ok_or(DpifError::NoSuchPort(dp_port))
     }
 
@@ -509,10 +513,11 @@ impl Dpif for NetdevBridge {
         }
         let p = self.ports.remove(i);
         self.netdev.port_removed(dp_port);
+        log::info!("port {} (port {dp_port}) deleted", p.name);
         if let Err(e) = p.port.close_and_remove() {
             // The PMDs no longer use it and the bridge forgot it: the
             // deletion stands; what DPDK said goes to the log.
-            eprintln!("ferrovs: warning: port {}: {e}", p.name);
+            log::warn!("port {}: {e}", p.name);
         }
         Ok(())
     }

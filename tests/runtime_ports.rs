@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{read_pcap, udp_frame, write_pcap, Switch, TempDir};
+use common::{logged, read_pcap, udp_frame, write_pcap, Switch, TempDir};
 
 /// A loopback TCP port nobody listens on right now.
 fn free_port() -> u16 {
@@ -58,7 +58,7 @@ impl RunningSwitch {
         ]);
         let mut sw = Switch::start(&args);
         sw.wait_stderr(Duration::from_secs(30), |l| {
-            l.starts_with("ferrovs: OpenFlow listener ptcp:")
+            logged(l).starts_with("OpenFlow listener ptcp:")
         });
         RunningSwitch {
             sw,
@@ -106,16 +106,20 @@ impl RunningSwitch {
             .collect()
     }
 
-    /// `memory/show`'s `mbufs-in-use` and `megaflows`.
+    /// The pool's in-use count (`netdev-dpdk/get-mempool-info`) and the
+    /// megaflows installed (`memory/show`).
     fn memory(&self) -> (u64, u64) {
-        let text = self.appctl(&["memory/show"]).expect("memory/show");
-        let field = |name: &str| -> u64 {
+        let field = |cmd: &str, name: &str| -> u64 {
+            let text = self.appctl(&[cmd]).expect(cmd);
             text.split_whitespace()
                 .find_map(|w| w.strip_prefix(name))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or_else(|| panic!("no {name} in {text:?}"))
         };
-        (field("mbufs-in-use:"), field("megaflows:"))
+        (
+            field("netdev-dpdk/get-mempool-info", "in_use_count="),
+            field("memory/show", "megaflows:"),
+        )
     }
 
     /// Packets a port sent, as `ovs-ofctl dump-ports` reports them.
@@ -425,7 +429,7 @@ fn add_and_delete_a_port_while_port_1_to_2_traffic_flows() {
     assert!(
         sw.stderr_lines
             .iter()
-            .any(|l| l == "ferrovs: stopped; 16383 of 16383 mbufs are back in the pool"),
+            .any(|l| logged(l) == "stopped; 16383 of 16383 mbufs are back in the pool"),
         "{:#?}",
         sw.stderr_lines
     );
@@ -524,7 +528,7 @@ fn port_errors_are_one_sentence_and_start_up_ports_can_go() {
     assert!(
         sw.stderr_lines
             .iter()
-            .any(|l| l == "ferrovs: stopped; 16383 of 16383 mbufs are back in the pool"),
+            .any(|l| logged(l) == "stopped; 16383 of 16383 mbufs are back in the pool"),
         "{:#?}",
         sw.stderr_lines
     );
