@@ -133,18 +133,39 @@ pub fn place_rx_queues(
     opened: &mut OpenedPort,
     n_pmds: usize,
 ) -> Vec<usize> {
-    let mut choices = Vec::new();
-    for _ in 0..opened.rxqs.len() {
-        let mut load = vec![0usize; n_pmds.max(1)];
-        for &pmd in placed.iter().flat_map(|p| &p.rx_pmds).chain(&choices) {
-            if let Some(l) = load.get_mut(pmd) {
-                *l += 1;
-            }
-        }
-        choices.push((0..load.len()).min_by_key(|&i| (load[i], i)).unwrap_or(0));
-    }
+    let taken: Vec<usize> = placed.iter().flat_map(|p| p.rx_pmds.clone()).collect();
+    let choices = spread(&taken, opened.rxqs.len(), n_pmds);
     opened.port.rx_pmds = choices.clone();
     choices
+}
+
+/// PMDs for `n` more queues, one at a time to the PMD with the fewest
+/// (counting `taken`, one entry per queue placed before), the
+/// lowest-numbered among equals.
+fn spread(taken: &[usize], n: usize, n_pmds: usize) -> Vec<usize> {
+    let mut load = vec![0usize; n_pmds.max(1)];
+    for &pmd in taken {
+        if let Some(l) = load.get_mut(pmd) {
+            *l += 1;
+        }
+    }
+    (0..n)
+        .map(|_| {
+            let pmd = (0..load.len()).min_by_key(|&i| (load[i], i)).unwrap_or(0);
+            load[pmd] += 1;
+            pmd
+        })
+        .collect()
+}
+
+/// The first port number from `start` up to `limit - 1`, then from 1 up,
+/// for which `used` is false.
+fn next_free(start: u32, limit: u32, used: impl Fn(u32) -> bool) -> Option<u32> {
+    if limit < 2 {
+        return None;
+    }
+    let start = start.clamp(1, limit - 1);
+    (start..limit).chain(1..start).find(|&n| !used(n))
 }
 
 /// A packet-out waiting for translation.
@@ -186,14 +207,14 @@ const LINK_CHECK: Duration = Duration::from_secs(1);
 const PORT_COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a port name is unusable, or `None`. Names are what users type in
-/// `ovs-appctl` and `ovs-ofctl`, so they stay to letters, digits, `_-.`.
+/// `ovs-appctl` and `ovs-ofctl`, so they keep to letters, digits, `_-.`,
+/// as the configuration's port names do.
 pub fn bad_port_name(name: &str) -> Option<String> {
     let ok = !name.is_empty()
-        && name.len() <= 15
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-    (!ok).then(|| format!("bad port name {name:?}: use 1 to 15 letters, digits, '_', '-' and '.'"))
+    (!ok).then(|| format!("bad port name {name:?}: use letters, digits, '_', '-' and '.'"))
 }
 
 impl NetdevBridge {
@@ -272,14 +293,9 @@ impl NetdevBridge {
 
     /// The next free port number from `next_port` on, wrapping around to 1.
     fn free_port_no(&self) -> Option<u32> {
-        let limit = self.port_limit();
-        if limit < 2 {
-            return None;
-        }
-        let start = self.next_port.clamp(1, limit - 1);
-        (start..limit)
-            .chain(1..start)
-            .find(|&n| self.port(n).is_none())
+        next_free(self.next_port, self.port_limit(), |n| {
+            self.port(n).is_some()
+        })
     }
 
     /// Checks what `add-port` was given before DPDK is touched.
@@ -612,5 +628,54 @@ impl Dpif for NetdevBridge {
                 .map_err(|e| DpifError::Refused(e.to_string()))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rx_queues_go_to_the_least_loaded_pmd() {
+        // Start-up: one queue per port spreads round robin.
+        assert_eq!(spread(&[], 1, 2), [0]);
+        assert_eq!(spread(&[0], 1, 2), [1]);
+        assert_eq!(spread(&[0, 1], 1, 2), [0]);
+        // A port added after PMD 0 lost its queues goes to PMD 0.
+        assert_eq!(spread(&[1, 1, 0], 1, 2), [0]);
+        assert_eq!(spread(&[1], 3, 3), [0, 2, 0]);
+        assert_eq!(spread(&[], 2, 1), [0, 0]);
+        // A queue placed on a PMD that does not exist counts for nobody.
+        assert_eq!(spread(&[7], 1, 1), [0]);
+    }
+
+    #[test]
+    fn port_numbers_are_not_reused_at_once() {
+        let used = |taken: &'static [u32]| move |n: u32| taken.contains(&n);
+        assert_eq!(next_free(3, 256, used(&[1, 2])), Some(3));
+        // Port 3 was deleted, 4 is the next after the last one given out.
+        assert_eq!(next_free(4, 256, used(&[1, 2])), Some(4));
+        assert_eq!(next_free(4, 256, used(&[1, 2, 4, 5])), Some(6));
+        // At the end of the range the search wraps to the lowest free.
+        assert_eq!(next_free(256, 256, used(&[1, 2, 255])), Some(3));
+        assert_eq!(next_free(255, 256, used(&[255])), Some(1));
+        assert_eq!(next_free(2, 4, used(&[1, 2, 3])), None);
+        assert_eq!(next_free(1, 1, used(&[])), None);
+    }
+
+    #[test]
+    fn port_names_users_can_type() {
+        for ok in ["p3", "uplink-0", "vm_1.eth0", "a-rather-long-port-name"] {
+            assert_eq!(bad_port_name(ok), None, "{ok}");
+        }
+        for bad in ["", "p 3", "p3/x", "p3,x", "é"] {
+            assert_eq!(
+                bad_port_name(bad),
+                Some(format!(
+                    "bad port name {bad:?}: use letters, digits, '_', '-' and '.'"
+                )),
+                "{bad}"
+            );
+        }
     }
 }

@@ -479,7 +479,7 @@ fn port_errors_are_one_sentence_and_start_up_ports_can_go() {
         ),
         (
             &["add-port", "p 5", "net_null5"],
-            "add-port: bad port name \"p 5\": use 1 to 15 letters, digits, '_', '-' and '.'\n",
+            "add-port: bad port name \"p 5\": use letters, digits, '_', '-' and '.'\n",
         ),
         (
             &["del-port", "br0"],
