@@ -255,8 +255,10 @@ pub fn command(
 
 /// `add-port NAME DEVARGS`: probes and opens the device, hands it to the
 /// PMDs and announces it to controllers (PORT_STATUS ADD, sent by the main
-/// loop with ofproto's other events).
-fn add_port(
+/// loop with ofproto's other events). Returns the reply text or the error
+/// sentence; anything that changes ports at run time (a configuration
+/// reload, say) goes through here and [`del_port`].
+pub fn add_port(
     ofproto: &mut Ofproto<NetdevBridge>,
     name: &str,
     devargs: &str,
@@ -275,7 +277,7 @@ fn add_port(
 /// `del-port NAME`: the PMDs let go of the port, its megaflows go, ofproto
 /// forgets it (PORT_STATUS DELETE; OpenFlow rules that output to it stay and
 /// output nothing), and the device is closed and removed.
-fn del_port(
+pub fn del_port(
     ofproto: &mut Ofproto<NetdevBridge>,
     upcalls: &mut UpcallHandler,
     name: &str,

@@ -491,6 +491,10 @@ impl StatusLine {
                 t.drops
             ));
         }
+        if line.is_empty() {
+            // Every port was deleted.
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let _ = if self.tty && !last {
             write!(out, "\r\x1b[K{line}")
