@@ -59,17 +59,11 @@ pub fn run_packet_outs(ofproto: &mut Ofproto<NetdevBridge>, upcalls: &UpcallHand
             };
             xlate::translate_actions(&ctx, &key, po.in_port, &po.actions, Some(&po.packet))
         };
-        let packet_ins: Vec<_> = out.packet_ins.clone();
-        for pi in packet_ins {
-            ofproto.send_packet_in(ofproto::PacketInEvent {
-                reason: pi.userdata.reason,
-                table_id: pi.userdata.table_id,
-                cookie: pi.userdata.cookie,
-                in_port: po.in_port,
-                metadata: pi.userdata.metadata,
-                max_len: Some(pi.userdata.max_len),
-                packet: pi.packet.unwrap_or_else(|| po.packet.clone()),
-            });
+        let dpid = ofproto.datapath_id();
+        for pi in out.packet_ins.iter().cloned() {
+            let packet = pi.packet.unwrap_or_else(|| po.packet.clone());
+            let ev = crate::continuation::packet_in_event(pi.userdata, po.in_port, packet, dpid);
+            ofproto.send_packet_in(ev);
         }
         let actions: Vec<_> = out
             .actions
@@ -137,6 +131,7 @@ pub fn register_commands(commands: &mut Commands) -> Result<(), CtlError> {
     commands.register("fdb/show", "BRIDGE", 1, 1)?;
     commands.register("fdb/flush", "[BRIDGE]", 0, 1)?;
     commands.register("upcall/show", "", 0, 0)?;
+    commands.register("continuation/show", "", 0, 0)?;
     Ok(())
 }
 
@@ -200,6 +195,7 @@ pub fn command(
                 s.invalidations
             ))
         }
+        "continuation/show" => Ok(crate::continuation::show()),
         _ => crate::dpctl::handle(&mut ofproto.dpif_mut().netdev, stop, name, args),
     }
 }
