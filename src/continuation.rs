@@ -472,6 +472,58 @@ mod tests {
         assert_eq!((r.packet, r.metadata), (vec![9; 60], md2));
     }
 
+    /// §6 1 and 3 of seeds/004: the pause action's bytes, and where it may stand.
+    #[test]
+    fn pause_action_bytes_and_placement() {
+        use crate::ofp::action::Controller2Prop;
+        use crate::ofp::flow::{FlowMod, Match, OFPFC_ADD};
+        use crate::ofp::{Instruction, Message, Version};
+        let pause = Action::Controller2(vec![Controller2Prop::Pause]);
+        let mut bytes = Vec::new();
+        pause.emit(Version::V1_3, &mut bytes).expect("encodes");
+        assert_eq!(
+            bytes,
+            [
+                0xff, 0xff, 0, 24, 0, 0, 0x23, 0x20, 0, 0x25, 0, 0, 0, 0, 0, 0, // header
+                0, 4, 0, 4, 0, 0, 0, 0 // PAUSE, padded to 8
+            ]
+        );
+        let back = Action::parse_list(Version::V1_3, &bytes).expect("decodes");
+        assert_eq!(
+            crate::ofp::syntax::print::format_actions(&back),
+            "controller(pause)"
+        );
+        // Accepted in apply-actions, refused in write-actions.
+        let fm = |i: Instruction| {
+            let fm = FlowMod {
+                cookie: 0,
+                cookie_mask: 0,
+                table_id: 0,
+                command: OFPFC_ADD,
+                idle_timeout: 0,
+                hard_timeout: 0,
+                priority: 1,
+                buffer_id: NO_BUFFER,
+                out_port: OFPP_NONE,
+                out_group: OFPP_NONE,
+                flags: 0,
+                importance: 0,
+                match_: Match::Oxm(OxmMatch::default()),
+                instructions: vec![i],
+            };
+            let mut out = Vec::new();
+            Message::FlowMod(fm)
+                .encode(Version::V1_3, 1, &mut out)
+                .expect("encodes");
+            crate::ofp::decode(&out).map(|_| ())
+        };
+        assert_eq!(fm(Instruction::ApplyActions(vec![pause.clone()])), Ok(()));
+        assert_eq!(
+            fm(Instruction::WriteActions(vec![pause])),
+            Err(OfpError::OFPBAC_UNSUPPORTED_ORDER)
+        );
+    }
+
     #[test]
     fn every_change_to_the_private_part_is_stale() {
         let s = sealed();
