@@ -522,8 +522,8 @@ fn raw_controller_resumes_and_bad_resumes_are_refused() {
         "continuations: paused 1 unsent 0 resumed 1 rejected 4\n"
     );
     a.stop();
-    assert_eq!(read_pcap(&a.path("p1.pcap")), [f.clone()]);
-    assert_eq!(read_pcap(&a.path("p2.pcap")), [f.clone()]);
+    assert_eq!(read_pcap(&a.path("p1.pcap")), std::slice::from_ref(&f));
+    assert_eq!(read_pcap(&a.path("p2.pcap")), std::slice::from_ref(&f));
 
     // The same switch restarted (same datapath id, same flows): the old continuation is
     // stale, and nothing leaves.
