@@ -10,6 +10,7 @@
 //! those of seeds/004-closures.md §6.
 
 mod common;
+mod e2e;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -48,6 +49,11 @@ struct ContSwitch {
 impl ContSwitch {
     /// `ports` are NAME=DEVARGS with `{dir}` for the test's temp dir.
     fn start(tag: &str, dpid: &str, ports: &[&str]) -> ContSwitch {
+        ContSwitch::start_with(tag, dpid, ports, &[])
+    }
+
+    /// The same, with more `ferrovs run` arguments.
+    fn start_with(tag: &str, dpid: &str, ports: &[&str], extra: &[&str]) -> ContSwitch {
         let dir = TempDir::new(&format!("cont-{tag}"));
         let port = free_port();
         let ctl = dir.path("ctl");
@@ -69,6 +75,7 @@ impl ContSwitch {
             dpid,
             "--quiet",
         ]);
+        args.extend(extra);
         let mut sw = Switch::start(&args);
         sw.wait_stderr(Duration::from_secs(20), |l| {
             l.starts_with("ferrovs: OpenFlow listener ptcp:")
@@ -173,7 +180,12 @@ fn wait_until<T: std::fmt::Debug>(
 
 /// A UDP frame built by etherparse: `src_mac`'s last byte, destination IP, per-`i` ports.
 fn frame(src_mac_last: u8, dst_ip: [u8; 4], dst_port: u16, i: u8) -> Vec<u8> {
-    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, src_mac_last], [2, 0, 0, 0, 0, 2])
+    frame_to(src_mac_last, 2, dst_ip, dst_port, i)
+}
+
+/// The same with the destination MAC's last byte too.
+fn frame_to(src_mac_last: u8, dst_mac_last: u8, dst_ip: [u8; 4], dst_port: u16, i: u8) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, src_mac_last], [2, 0, 0, 0, 0, dst_mac_last])
         .ipv4([10, 0, 0, 1], dst_ip, 64)
         .udp(1000 + u16::from(i), dst_port);
     let payload: Vec<u8> = (0..22).map(|k| k ^ i).collect();
@@ -617,4 +629,69 @@ fn continuations_go_to_subscribed_controllers_only() {
     assert_eq!(read_pcap(&s.path("p1.pcap")), all);
     assert_eq!(read_pcap(&s.path("p2.pcap")), Vec::<Vec<u8>>::new());
     assert_eq!(read_pcap(&s.path("p3.pcap")), [f3]);
+}
+
+/// Acceptance: an os-ken app (tests/e2e/continuation_app.py) receives the NXT_PACKET_IN2
+/// of a pause in a resubmitted table, rewrites the packet's IPv4 destination (a public
+/// property) and sends NXT_RESUME; the rewritten packet leaves by the actions after the
+/// pause, which rewrite eth_dst and output it. The rewrite before the pause (eth_src) is
+/// in the packet the app saw (§24) and in what leaves.
+#[test]
+fn osken_app_rewrites_the_packet_and_resumes() {
+    let python = e2e::osken_python();
+    let dir = TempDir::new("cont-osken");
+    let report = dir.path("report.json");
+    let port = e2e::free_port().to_string();
+    let launcher = e2e::py_dir().join("osken_run.py");
+    let app = e2e::py_dir().join("continuation_app.py");
+    let mut osken = Switch::start_with(
+        python.to_str().expect("utf-8 path"),
+        &[],
+        &[
+            launcher.to_str().expect("utf-8 path"),
+            &port,
+            app.to_str().expect("utf-8 path"),
+            report.to_str().expect("utf-8 path"),
+        ],
+    );
+    osken.wait_stdout(Duration::from_secs(30), |l| l == "osken: listening");
+    let controller = format!("tcp:127.0.0.1:{port}");
+    let mut s = ContSwitch::start_with(
+        "osken-sw",
+        "abc",
+        &["p0=net_ring0", "p1=net_pcap1,tx_pcap={dir}/p1.pcap"],
+        &["--controller", &controller],
+    );
+    let read = || -> serde_json::Value {
+        std::fs::read_to_string(&report)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    wait_until(30, read, |v| v["ready"] == true);
+    s.add_flow("table=0,in_port=1,udp,actions=mod_dl_src:02:00:00:00:00:bb,resubmit(,1)");
+    s.add_flow(
+        "table=1,ip,cookie=0x5,actions=controller(pause),mod_dl_dst:02:00:00:00:00:cc,output:2",
+    );
+    s.inject(&frame(1, [10, 0, 0, 2], 5001, 1));
+    wait_until(10, || s.counters(), |c| c.contains(" resumed 1 "));
+    let v = read();
+    assert_eq!(
+        v["packet_ins"],
+        serde_json::json!([{
+            "eth_src": "02:00:00:00:00:bb",
+            "ip_dst": "10.0.0.2",
+            "table_id": 1,
+            "cookie": 5,
+            "reason": 1,
+            "continuation": true
+        }]),
+        "{v}"
+    );
+    assert_eq!(v["errors"], serde_json::json!([]), "{v}");
+    s.stop();
+    assert_eq!(
+        read_pcap(&s.path("p1.pcap")),
+        [frame_to(0xbb, 0xcc, [10, 0, 0, 77], 5001, 1)]
+    );
 }
