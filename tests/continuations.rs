@@ -695,3 +695,51 @@ fn osken_app_rewrites_the_packet_and_resumes() {
         [frame_to(0xbb, 0xcc, [10, 0, 0, 77], 5001, 1)]
     );
 }
+
+/// The async config gates continuations like any packet-in with reason "action": by
+/// default a master or equal gets them and a slave does not; NXT_SET_ASYNC_CONFIG2 turns
+/// either on or off (§20). A slave may not resume (ferrovs refuses writes from slaves,
+/// NXT_RESUME included, where Open vSwitch does not check).
+#[test]
+fn async_config_gates_continuations() {
+    let mut s = ContSwitch::start(
+        "async",
+        "abc",
+        &["p0=net_ring0", "p1=net_pcap1,tx_pcap={dir}/p1.pcap"],
+    );
+    s.add_flow("in_port=1,udp,actions=controller(pause),output:2");
+    let mut eq = Client::connect(&s, true);
+    let mut sl = Client::connect(&s, true);
+    sl.nx(10, &2u32.to_be_bytes());
+    assert_eq!(sl.barrier().len(), 1, "NXT_ROLE_REPLY");
+    let f1 = frame(1, [10, 0, 0, 2], 5001, 1);
+    s.inject(&f1);
+    let pin1 = eq
+        .packet_in2(Duration::from_secs(5))
+        .expect("equal gets it");
+    assert!(sl.packet_in2(Duration::from_millis(500)).is_none());
+    // NXT_SET_ASYNC_CONFIG2: the equal connection keeps only NO_MATCH in its master
+    // packet-in mask (property 1); the slave turns ACTION on (property 0).
+    let async2 = |t: u16, mask: u32| {
+        let mut b = t.to_be_bytes().to_vec();
+        b.extend_from_slice(&8u16.to_be_bytes());
+        b.extend_from_slice(&mask.to_be_bytes());
+        b
+    };
+    eq.nx(27, &async2(1, 0b01));
+    assert!(eq.barrier().is_empty());
+    sl.nx(27, &async2(0, 0b10));
+    assert!(sl.barrier().is_empty());
+    let f2 = frame(1, [10, 0, 0, 2], 5001, 2);
+    s.inject(&f2);
+    let pin2 = sl
+        .packet_in2(Duration::from_secs(5))
+        .expect("slave gets it");
+    assert!(eq.packet_in2(Duration::from_millis(500)).is_none());
+    assert_error(&sl.resume(&resume_of(&pin2)), "OFPBRC_IS_SECONDARY");
+    assert_eq!(eq.resume(&resume_of(&pin2)), "");
+    assert_eq!(eq.resume(&resume_of(&pin1)), "");
+    wait_until(5, || s.counters(), |c| c.contains(" resumed 2 "));
+    s.stop();
+    assert_eq!(read_pcap(&s.path("p1.pcap")), [f2, f1]);
+}
