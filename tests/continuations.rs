@@ -10,6 +10,7 @@
 //! those of seeds/004-closures.md §6.
 
 mod common;
+mod connmgr_common;
 mod e2e;
 
 use std::io::{Read, Write};
@@ -742,4 +743,59 @@ fn async_config_gates_continuations() {
     wait_until(5, || s.counters(), |c| c.contains(" resumed 2 "));
     s.stop();
     assert_eq!(read_pcap(&s.path("p1.pcap")), [f2, f1]);
+}
+
+/// §25: continuations are packet-ins to the rate limiter: they share one token bucket
+/// with the other packet-ins of the connection (connmgr driven directly, on a test clock).
+#[test]
+fn continuations_share_the_packet_in_rate_limit() {
+    use connmgr_common::{ptcp_config, Local, HELLO13};
+    use ferrovs::connmgr::{AsyncEvent, ConnmgrConfig, PacketInEvent, RateLimit};
+    let mut h = Local::new(ConnmgrConfig {
+        packet_in_limit: Some(RateLimit { rate: 10, burst: 5 }),
+        ..ptcp_config()
+    });
+    let mut p = h.peer(&HELLO13);
+    // SET_CONFIG miss_send_len 0xffff, then NXT_SET_PACKET_IN_FORMAT NXT_PACKET_IN2.
+    h.exchange(&mut p, &[4, 9, 0, 12, 0, 0, 0, 1, 0, 0, 0xff, 0xff]);
+    h.exchange(
+        &mut p,
+        &[
+            4, 4, 0, 20, 0, 0, 0, 2, 0, 0, 0x23, 0x20, 0, 0, 0, 16, 0, 0, 0, 2,
+        ],
+    );
+    let pin = |continuation: Option<Vec<u8>>| {
+        AsyncEvent::PacketIn(PacketInEvent {
+            reason: 1,
+            table_id: 0,
+            cookie: 0,
+            in_port: 1,
+            metadata: ferrovs::ofp::OxmMatch::default(),
+            max_len: Some(0xffff),
+            packet: frame(1, [10, 0, 0, 2], 5001, 1),
+            controller_id: 0,
+            userdata: None,
+            continuation,
+        })
+    };
+    let paused = pin(Some(vec![0x80, 0x06, 0, 8, 4, 0, 0, 0]));
+    let sent: usize = (0..20).map(|_| h.send_async(&paused)).sum();
+    assert_eq!(sent, 5, "the burst");
+    assert_eq!(h.send_async(&pin(None)), 0, "the same bucket");
+    let got = h.drain(&mut p);
+    assert_eq!(got.len(), 5);
+    for m in &got {
+        assert_eq!(m[12..16], NXT_PACKET_IN2.to_be_bytes());
+        let props =
+            parse_props(&mut Reader::new(&m[16..], OfpError::OFPBPC_BAD_LEN)).expect("properties");
+        // The continuation as given, after the 4 bytes that align nested properties.
+        assert_eq!(
+            prop(&props, NXPINT_CONTINUATION).value,
+            [0, 0, 0, 0, 0x80, 0x06, 0, 8, 4, 0, 0, 0]
+        );
+    }
+    // 10 per second: 300 ms later, 3 more of either kind.
+    h.advance(Duration::from_millis(300));
+    let sent: usize = (0..20).map(|_| h.send_async(&paused)).sum();
+    assert_eq!(sent, 3);
 }
