@@ -524,6 +524,41 @@ mod tests {
         );
     }
 
+    /// §12 of seeds/004: NXT_RESUME cannot be bundled.
+    #[test]
+    fn resume_is_not_bundlable() {
+        use crate::dpif::memory::MemDpif;
+        use crate::ofp::ext::{BundleAdd, BundleControl, NxMessage, OFPBCT_OPEN_REQUEST};
+        use crate::ofp::{Message, Version};
+        use crate::ofproto::{ConnInfo, OfprotoConfig};
+        let mut o = Ofproto::new(MemDpif::new("br0"), OfprotoConfig::default(), 0);
+        let conn = ConnInfo::new(1, Version::V1_4);
+        let open = Message::BundleControl(BundleControl {
+            bundle_id: 1,
+            ctype: OFPBCT_OPEN_REQUEST,
+            flags: 0,
+            properties: vec![],
+        });
+        assert!(o.handle(&conn, &open, 0).replies.is_ok());
+        let resume = Message::Nx(NxMessage::Resume(PacketIn2 {
+            props: resume_props(&[1], &md(), &sealed()),
+        }));
+        let mut inner = Vec::new();
+        resume
+            .encode(Version::V1_4, 2, &mut inner)
+            .expect("encodes");
+        let add = Message::BundleAdd(BundleAdd {
+            bundle_id: 1,
+            flags: 0,
+            message: inner,
+            properties: vec![],
+        });
+        assert_eq!(
+            o.handle(&conn, &add, 0).replies,
+            Err(OfpError::OFPBFC_MSG_UNSUP)
+        );
+    }
+
     #[test]
     fn every_change_to_the_private_part_is_stale() {
         let s = sealed();
