@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{read_pcap, Switch, TempDir};
+use common::{logged, read_pcap, Switch, TempDir};
 use etherparse::PacketBuilder;
 use ferrovs::ofp::ext::{emit_props, parse_props, Property};
 use ferrovs::ofp::wire::Reader;
@@ -79,7 +79,7 @@ impl ContSwitch {
         args.extend(extra);
         let mut sw = Switch::start(&args);
         sw.wait_stderr(Duration::from_secs(20), |l| {
-            l.starts_with("ferrovs: OpenFlow listener ptcp:")
+            logged(l).starts_with("OpenFlow listener ptcp:")
         });
         ContSwitch { sw, dir, port }
     }
