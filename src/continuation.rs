@@ -656,6 +656,19 @@ mod tests {
             let (msg, n) = message(resume_props(&[1], &md(), &bad));
             assert_eq!(open(DPID, &msg, n), Err(err));
         }
+        // §10: malformed OXM in METADATA is a match error.
+        let mut p = resume_props(&[1], &md(), &s);
+        p[2].value = vec![0x80, 0, 0, 8, 0, 0, 0, 1];
+        let (msg, n) = message(p);
+        assert!(matches!(open(DPID, &msg, n), Err(e) if e.name().starts_with("OFPBMC_")));
+        // §5: a property shorter than its own header, in a whole NXT_RESUME.
+        let raw = [
+            4, 4, 0, 24, 0, 0, 0, 1, 0, 0, 0x23, 0x20, 0, 0, 0, 28, 0, 0, 0, 3, 0, 0, 0, 0,
+        ];
+        assert_eq!(
+            crate::ofp::decode(&raw).map(|_| ()),
+            Err(OfpError::OFPBPC_BAD_LEN)
+        );
         // A truncated property: the MAC claims 8 bytes more than there are.
         let mut cut = s.clone();
         cut.truncate(s.len() - 8);

@@ -23,7 +23,7 @@
 //! checks those properties' lengths as Open vSwitch does (STACK ≤ 16 bytes, MIRRORS 4,
 //! CONNTRACKED any) and otherwise ignores them.
 //!
-//! Who calls it: translation ([`super::pipeline`]) builds a [`Frozen`] and encodes it into the
+//! Who calls it: translation (the `pipeline` module) builds a [`Frozen`] and encodes it into the
 //! controller upcall's userdata; `continuation` wraps the bytes in an authenticated
 //! continuation and decodes them again on resume. Decoding is strict: any malformed or
 //! unknown property is an error, never a partial state.
