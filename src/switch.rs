@@ -332,7 +332,15 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         crate::coverage::run(now);
         work += server.as_mut().map_or(0, |server| {
             server.poll(&mut |name: &str, args: &[String]| {
-                ofswitch::command(&mut ofproto, &mut upcalls, stop, name, args, now_ms)
+                ofswitch::command(
+                    &mut ofproto,
+                    &mut upcalls,
+                    &connmgr,
+                    stop,
+                    name,
+                    args,
+                    now_ms,
+                )
             })
         });
         if work == 0 && events.is_empty() {
