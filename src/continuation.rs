@@ -7,7 +7,10 @@
 //! keyed with a random per-process secret over the datapath id and every property before
 //! it. A controller may change the public parts of the packet-in (the packet, the
 //! metadata); it must send the continuation back byte for byte, and may keep it only for
-//! the life of this process: the secret changes on restart.
+//! the life of this process: the secret changes on restart. A continuation is sealed once
+//! per OpenFlow version ([`Sealed`]), its action lists encoded in that version where it
+//! can carry them, because Open vSwitch's tools decode them in the version of the
+//! connection; each list names its version, so any of them resumes over any connection.
 //!
 //! On `NXT_RESUME` ([`resume`]) the message is checked in this order, and nothing runs
 //! unless every check passes: framing (body a multiple of 8, OFPBRC_BAD_LEN; property
@@ -44,7 +47,7 @@ use crate::ofp::ext::{
 use crate::ofp::oxm::Field;
 use crate::ofp::port::{self, OFPP_NONE};
 use crate::ofp::wire::Reader;
-use crate::ofp::{OfpError, OxmMatch};
+use crate::ofp::{OfpError, OxmMatch, Version};
 use crate::ofproto::{AsyncEvent, Millis, Ofproto, PacketInEvent};
 use crate::xlate::freeze::{check_prop, Frozen};
 use crate::xlate::{self, ControllerUserdata, Fdb, XlateConfig, XlateCtx, OFPR_NO_MATCH};
@@ -137,6 +140,44 @@ fn mac_input(datapath_id: u64, signed: &[u8]) -> Vec<u8> {
 
 /// The MAC property's size on the wire: header and 32 bytes, padded to 8.
 const MAC_PROP_LEN: usize = (4 + MAC_LEN).div_ceil(8) * 8;
+
+/// A sealed continuation for each OpenFlow version: the frozen action lists are encoded in
+/// the version of the connection that carries them (where it can express them), so Open
+/// vSwitch's tools decode them there. Any of them resumes over any connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    by_version: Vec<(Version, Vec<u8>)>,
+}
+
+impl Sealed {
+    /// The same sealed bytes for every version (tests, tools).
+    pub fn same_for_all(bytes: Vec<u8>) -> Sealed {
+        Sealed {
+            by_version: Version::ALL.iter().map(|&v| (v, bytes.clone())).collect(),
+        }
+    }
+
+    /// The nested properties of `NXPINT_CONTINUATION` for a connection of `version`.
+    pub fn for_version(&self, version: Version) -> Option<&[u8]> {
+        self.by_version
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(_, b)| b.as_slice())
+    }
+}
+
+/// Seals a frozen state (the bytes of [`Frozen::encode`]) once per OpenFlow version.
+/// `None` if the bytes do not decode (translation made them, so they do) or there is no
+/// secret.
+pub fn seal_all(datapath_id: u64, frozen: &[u8]) -> Option<Sealed> {
+    let frozen = Frozen::decode(frozen).ok()?;
+    let mut by_version = Vec::with_capacity(Version::ALL.len());
+    for v in Version::ALL {
+        let bytes = frozen.encode_in(v).ok()?;
+        by_version.push((v, seal(datapath_id, &bytes)?));
+    }
+    Some(Sealed { by_version })
+}
 
 /// Seals frozen private properties ([`Frozen::encode`]'s bytes) for datapath
 /// `datapath_id`: BRIDGE, the frozen properties, then the MAC. `None` if the bytes do not
@@ -276,7 +317,7 @@ pub fn packet_in_event(
     let continuation = ud
         .continuation
         .as_deref()
-        .and_then(|f| seal(datapath_id, f));
+        .and_then(|f| seal_all(datapath_id, f));
     if continuation.is_some() {
         PAUSED.fetch_add(1, Ordering::Relaxed);
     }
@@ -557,6 +598,29 @@ mod tests {
             o.handle(&conn, &add, 0).replies,
             Err(OfpError::OFPBFC_MSG_UNSUP)
         );
+    }
+
+    #[test]
+    fn sealed_per_version_and_any_version_resumes() {
+        let e = MatchEntry::from_u64(Field::Ipv4Dst, 0x0a00_0063);
+        let f = Frozen {
+            segments: vec![FrozenSegment {
+                actions: vec![Action::SetField(e)],
+                ..FrozenSegment::default()
+            }],
+            action_set: vec![],
+        };
+        let sealed = seal_all(DPID, &f.encode().expect("encodes")).expect("seals");
+        let v10 = sealed.for_version(Version::V1_0).expect("1.0");
+        let v13 = sealed.for_version(Version::V1_3).expect("1.3");
+        assert_ne!(v10, v13);
+        let open_it = |s: &[u8]| {
+            let (msg, n) = message(resume_props(&[1], &md(), s));
+            open(DPID, &msg, n).expect("opens").frozen
+        };
+        assert_eq!(open_it(v13), f);
+        // OpenFlow 1.0 has no set-field: NXAST_REG_LOAD2, which translates the same.
+        assert_eq!(open_it(v10).segments[0].actions, [Action::RegLoad2(e)]);
     }
 
     #[test]

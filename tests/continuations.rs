@@ -377,8 +377,22 @@ fn assert_error(printed: &str, name: &str) {
 /// it (ip_dst). §17, §24, §26.
 #[test]
 fn ofctl_monitor_resumes_a_pause_in_a_resubmitted_table() {
+    // `ovs-ofctl monitor TARGET resume` as a user types it (OpenFlow 1.0), then in 1.3.
+    for (tag, opts, head) in [
+        ("ofctl10", &[][..], "NXT_PACKET_IN2 (xid=0x0)"),
+        (
+            "ofctl13",
+            &["-O", V13][..],
+            "NXT_PACKET_IN2 (OF1.3) (xid=0x0)",
+        ),
+    ] {
+        monitor_resumes(tag, opts, head);
+    }
+}
+
+fn monitor_resumes(tag: &str, opts: &[&str], head: &str) {
     let mut s = ContSwitch::start(
-        "ofctl",
+        tag,
         "abc",
         &["p0=net_ring0", "p1=net_pcap1,tx_pcap={dir}/p1.pcap"],
     );
@@ -389,7 +403,9 @@ fn ofctl_monitor_resumes_a_pause_in_a_resubmitted_table() {
     let file = std::fs::File::create(&out).expect("monitor output");
     let unixctl = format!("--unixctl={}", s.path("monitor.ctl").display());
     let mut mon: Child = Command::new("timeout")
-        .args(["20", "ovs-ofctl", "-O", V13, &unixctl, "monitor"])
+        .args(["20", "ovs-ofctl"])
+        .args(opts)
+        .args([&unixctl, "monitor"])
         .arg(s.target())
         .arg("resume")
         .stdout(file.try_clone().expect("dup"))
@@ -424,13 +440,17 @@ fn ofctl_monitor_resumes_a_pause_in_a_resubmitted_table() {
     assert_eq!(text.matches("send: NXT_RESUME").count(), 3, "{text}");
     // The continuation's packet already has the rewrite made before the pause (§24).
     assert!(
-        text.contains(
-            "NXT_PACKET_IN2 (OF1.3) (xid=0x0): table_id=2 cookie=0x42 total_len=64 in_port=1 (via action) data_len=64 (unbuffered)\n"
-        ) && text.contains("dl_src=02:00:00:00:00:aa,dl_dst=02:00:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2,"),
+        text.contains(&format!(
+            "{head}: table_id=2 cookie=0x42 total_len=64 in_port=1 (via action) data_len=64 (unbuffered)\n"
+        )) && text.contains("dl_src=02:00:00:00:00:aa,dl_dst=02:00:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2,"),
         "{text}"
     );
+    // Open vSwitch decodes the frozen state in the connection's version.
     assert!(
-        text.contains(" continuation.action_set=output:2\n"),
+        text.contains(
+            " continuation.actions=unroll_xlate(table=2, cookie=66),set_field:10.0.0.99->ip_dst\n \
+             continuation.action_set=output:2\n"
+        ),
         "{text}"
     );
     assert_eq!(
@@ -764,7 +784,7 @@ fn continuations_share_the_packet_in_rate_limit() {
             4, 4, 0, 20, 0, 0, 0, 2, 0, 0, 0x23, 0x20, 0, 0, 0, 16, 0, 0, 0, 2,
         ],
     );
-    let pin = |continuation: Option<Vec<u8>>| {
+    let pin = |continuation: Option<ferrovs::continuation::Sealed>| {
         AsyncEvent::PacketIn(PacketInEvent {
             reason: 1,
             table_id: 0,
@@ -778,7 +798,9 @@ fn continuations_share_the_packet_in_rate_limit() {
             continuation,
         })
     };
-    let paused = pin(Some(vec![0x80, 0x06, 0, 8, 4, 0, 0, 0]));
+    let paused = pin(Some(ferrovs::continuation::Sealed::same_for_all(vec![
+        0x80, 0x06, 0, 8, 4, 0, 0, 0,
+    ])));
     let sent: usize = (0..20).map(|_| h.send_async(&paused)).sum();
     assert_eq!(sent, 5, "the burst");
     assert_eq!(h.send_async(&pin(None)), 0, "the same bucket");

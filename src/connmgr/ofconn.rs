@@ -539,7 +539,11 @@ impl Ofconn {
                 }
                 // A paused pipeline: opaque to the controller, sent back in NXT_RESUME.
                 // Other formats cannot carry it and get a plain packet-in, as in OVS.
-                if let Some(c) = &p.continuation {
+                if let Some(c) = p
+                    .continuation
+                    .as_ref()
+                    .and_then(|c| c.for_version(self.info.version))
+                {
                     let mut value = vec![0u8; 4];
                     value.extend_from_slice(c);
                     props.push(Property {

@@ -195,9 +195,9 @@ pub struct PacketInEvent {
     pub controller_id: u16,
     /// A controller2 action's userdata (NXT_PACKET_IN2's USERDATA property).
     pub userdata: Option<Vec<u8>>,
-    /// A paused pipeline's sealed continuation (see `continuation`): the nested properties
-    /// of NXT_PACKET_IN2's CONTINUATION property.
-    pub continuation: Option<Vec<u8>>,
+    /// A paused pipeline's sealed continuation, per OpenFlow version: the nested
+    /// properties of NXT_PACKET_IN2's CONTINUATION property.
+    pub continuation: Option<crate::continuation::Sealed>,
 }
 
 impl PacketInEvent {

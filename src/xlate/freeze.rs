@@ -77,17 +77,34 @@ pub enum FreezeError {
 }
 
 /// Encodes `f` (an action or instruction list) after a version byte and 3 zero bytes, in
-/// the first version that can carry it.
+/// `prefer` if it can carry the list, else in the first version that can.
 fn versioned(
+    prefer: Version,
     f: impl Fn(Version, &mut Vec<u8>) -> Result<(), OfpError>,
 ) -> Result<Vec<u8>, FreezeError> {
-    for v in ENCODE_VERSIONS {
+    for v in std::iter::once(prefer).chain(ENCODE_VERSIONS) {
         let mut out = vec![v.wire(), 0, 0, 0];
         if f(v, &mut out).is_ok() {
             return Ok(out);
         }
     }
     Err(FreezeError::Unencodable)
+}
+
+/// Encodes an action list in `v`. OpenFlow 1.0 has no set-field action; Open vSwitch writes
+/// one there as NXAST_REG_LOAD2, which carries the same OXM and translates the same.
+fn emit_actions(actions: &[Action], v: Version, out: &mut Vec<u8>) -> Result<(), OfpError> {
+    if v != Version::V1_0 || !actions.iter().any(|a| matches!(a, Action::SetField(_))) {
+        return Action::emit_list(actions, v, out);
+    }
+    let portable: Vec<Action> = actions
+        .iter()
+        .map(|a| match a {
+            Action::SetField(e) => Action::RegLoad2(*e),
+            a => a.clone(),
+        })
+        .collect();
+    Action::emit_list(&portable, v, out)
 }
 
 /// The version byte of a versioned list property, and the list bytes.
@@ -100,8 +117,10 @@ fn split_versioned(value: &[u8]) -> Result<(Version, &[u8]), OfpError> {
 }
 
 impl Frozen {
-    /// The private continuation properties for this state.
-    pub fn to_props(&self) -> Result<Vec<Property>, FreezeError> {
+    /// The private continuation properties for this state, with the lists in `version`
+    /// where it can carry them: Open vSwitch's tools decode them in the version of the
+    /// connection that carries the continuation.
+    pub fn to_props(&self, version: Version) -> Result<Vec<Property>, FreezeError> {
         let mut props = Vec::new();
         let (mut table, mut cookie) = (0u8, 0u64);
         for s in &self.segments {
@@ -118,29 +137,37 @@ impl Frozen {
             }
             props.push(Property {
                 ptype: NXCPT_ACTIONS,
-                value: versioned(|v, out| Action::emit_list(&s.actions, v, out))?,
+                value: versioned(version, |v, out| emit_actions(&s.actions, v, out))?,
             });
             if !s.instructions.is_empty() {
                 props.push(Property {
                     ptype: CPT_INSTRUCTIONS,
-                    value: versioned(|v, out| Instruction::emit_list(&s.instructions, v, out))?,
+                    value: versioned(version, |v, out| {
+                        Instruction::emit_list(&s.instructions, v, out)
+                    })?,
                 });
             }
         }
         if !self.action_set.is_empty() {
             props.push(Property {
                 ptype: NXCPT_ACTION_SET,
-                value: versioned(|v, out| Action::emit_list(&self.action_set, v, out))?,
+                value: versioned(version, |v, out| emit_actions(&self.action_set, v, out))?,
             });
         }
         Ok(props)
     }
 
-    /// The private properties as bytes (what travels in the controller upcall).
-    pub fn encode(&self) -> Result<Vec<u8>, FreezeError> {
+    /// The private properties as bytes, lists preferably in `version`.
+    pub fn encode_in(&self, version: Version) -> Result<Vec<u8>, FreezeError> {
         let mut out = Vec::new();
-        crate::ofp::ext::emit_props(&self.to_props()?, &mut out);
+        crate::ofp::ext::emit_props(&self.to_props(version)?, &mut out);
         Ok(out)
+    }
+
+    /// The private properties as bytes, lists preferably in OpenFlow 1.3 (what travels in
+    /// the controller upcall).
+    pub fn encode(&self) -> Result<Vec<u8>, FreezeError> {
+        self.encode_in(Version::V1_3)
     }
 
     /// Decodes [`Frozen::encode`]'s bytes.
@@ -259,7 +286,7 @@ mod tests {
 
     #[test]
     fn table_and_cookie_only_when_changed() {
-        let props = sample().to_props().expect("encodes");
+        let props = sample().to_props(Version::V1_3).expect("encodes");
         let types: Vec<u16> = props.iter().map(|p| p.ptype).collect();
         assert_eq!(
             types,
@@ -282,7 +309,7 @@ mod tests {
             }],
             action_set: vec![],
         };
-        let props = f.to_props().expect("encodes");
+        let props = f.to_props(Version::V1_3).expect("encodes");
         assert_eq!(props.len(), 1);
         assert_eq!(props[0].ptype, NXCPT_ACTIONS);
         // OpenFlow 1.3 output:4 after the version byte and 3 zero bytes.
@@ -304,7 +331,7 @@ mod tests {
             action_set: vec![],
         };
         let mut bytes = Vec::new();
-        emit_props(&f.to_props().expect("encodes"), &mut bytes);
+        emit_props(&f.to_props(Version::V1_3).expect("encodes"), &mut bytes);
         assert_eq!(
             &bytes[..24],
             [
@@ -318,7 +345,15 @@ mod tests {
     fn round_trip_keeps_segments_and_their_context() {
         let f = sample();
         let bytes = f.encode().expect("encodes");
-        assert_eq!(Frozen::decode(&bytes), Ok(f));
+        assert_eq!(Frozen::decode(&bytes), Ok(f.clone()));
+        // Preferably in the version asked for: OpenFlow 1.0's output:3, then 1.3's output:5.
+        let props = f.to_props(Version::V1_0).expect("encodes");
+        assert_eq!(props[2].value, [1, 0, 0, 0, 0, 0, 0, 8, 0, 2, 0, 0]);
+        assert_eq!(props[6].value, [1, 0, 0, 0, 0, 0, 0, 8, 0, 3, 0, 0]);
+        assert_eq!(
+            Frozen::decode(&f.encode_in(Version::V1_0).expect("1.0")),
+            Ok(f)
+        );
         // Pause as the last action: nothing frozen, nothing encoded.
         let empty = Frozen::default();
         assert_eq!(empty.encode(), Ok(Vec::new()));
