@@ -215,6 +215,11 @@ impl Client {
     /// Connects, negotiates 1.3, asks for NXT_PACKET_IN2 (when `packet_in2`) and for
     /// whole packets (a service connection gets no packet-in with miss_send_len 0).
     fn connect(sw: &ContSwitch, packet_in2: bool) -> Client {
+        Client::connect_with(sw, packet_in2, Some(0xffff))
+    }
+
+    /// The same; `miss_send_len` `None` leaves a service connection's default, 0.
+    fn connect_with(sw: &ContSwitch, packet_in2: bool, miss_send_len: Option<u16>) -> Client {
         let s = TcpStream::connect(("127.0.0.1", sw.port)).expect("connect");
         s.set_read_timeout(Some(Duration::from_millis(200)))
             .expect("timeout");
@@ -225,7 +230,10 @@ impl Client {
         if packet_in2 {
             c.nx(16, &2u32.to_be_bytes());
         }
-        c.msg(9, &[0, 0, 0xff, 0xff]);
+        if let Some(n) = miss_send_len {
+            let [hi, lo] = n.to_be_bytes();
+            c.msg(9, &[0, 0, hi, lo]);
+        }
         c.barrier();
         c
     }
@@ -602,6 +610,9 @@ fn continuations_go_to_subscribed_controllers_only() {
     c5.set_controller_id(5);
     let mut std5 = Client::connect(&s, false);
     std5.set_controller_id(5);
+    // A service connection that never set a miss_send_len hears no packet-ins at all.
+    let mut quiet5 = Client::connect_with(&s, true, None);
+    quiet5.set_controller_id(5);
     let f3 = frame(1, [10, 0, 0, 2], 5001, 3);
     s.inject(&f3);
     let pin = c5
@@ -610,6 +621,7 @@ fn continuations_go_to_subscribed_controllers_only() {
     let plain = std5.recv(Duration::from_secs(5)).expect("OFPT_PACKET_IN");
     assert_eq!(plain[1], 10, "OFPT_PACKET_IN");
     assert!(c0.packet_in2(Duration::from_millis(300)).is_none());
+    assert!(quiet5.packet_in2(Duration::from_millis(300)).is_none());
     // §23: the controller writes reg0 = 4 into the metadata: the packet leaves port 4.
     let mut back = resume_of(&pin);
     let md = back
