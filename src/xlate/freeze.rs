@@ -14,7 +14,9 @@
 //! when they differ from the running value, which starts at table 0, cookie 0). Two things
 //! are ours: the first of the 4 pad bytes of ACTIONS / ACTION_SET / [`CPT_INSTRUCTIONS`]
 //! holds the OpenFlow version the list is encoded in (so a continuation resumes over a
-//! connection of any version), and [`CPT_INSTRUCTIONS`] carries a segment's pending
+//! connection of any version; lists are encoded in the carrying connection's version where
+//! it can express them, set-field as NXAST_REG_LOAD2 in 1.0, so Open vSwitch's tools can
+//! print them), and [`CPT_INSTRUCTIONS`] carries a segment's pending
 //! instructions after its ACTIONS. Every segment emits an ACTIONS property (empty if need
 //! be), so segment boundaries survive the round trip exactly.
 //!
