@@ -60,17 +60,11 @@ pub fn run_packet_outs(ofproto: &mut Ofproto<NetdevBridge>, upcalls: &UpcallHand
             };
             xlate::translate_actions(&ctx, &key, po.in_port, &po.actions, Some(&po.packet))
         };
-        let packet_ins: Vec<_> = out.packet_ins.clone();
-        for pi in packet_ins {
-            ofproto.send_packet_in(ofproto::PacketInEvent {
-                reason: pi.userdata.reason,
-                table_id: pi.userdata.table_id,
-                cookie: pi.userdata.cookie,
-                in_port: po.in_port,
-                metadata: pi.userdata.metadata,
-                max_len: Some(pi.userdata.max_len),
-                packet: pi.packet.unwrap_or_else(|| po.packet.clone()),
-            });
+        let dpid = ofproto.datapath_id();
+        for pi in out.packet_ins.iter().cloned() {
+            let packet = pi.packet.unwrap_or_else(|| po.packet.clone());
+            let ev = crate::continuation::packet_in_event(pi.userdata, po.in_port, packet, dpid);
+            ofproto.send_packet_in(ev);
         }
         let actions: Vec<_> = out
             .actions
@@ -143,6 +137,7 @@ const COMMANDS: &[(&str, &str, usize, usize)] = &[
     ("add-port", "NAME DEVARGS", 2, 2),
     ("del-port", "NAME", 1, 1),
     ("netdev-dpdk/get-mempool-info", "", 0, 0),
+    ("continuation/show", "", 0, 0),
 ];
 
 /// Registers the bridge's commands on the control socket.
@@ -249,6 +244,7 @@ pub fn command(
             ))
         }
         "del-port" => del_port(ofproto, upcalls, &args[0], now),
+        "continuation/show" => Ok(crate::continuation::show()),
         _ => crate::dpctl::handle(&mut ofproto.dpif_mut().netdev, stop, name, args),
     }
 }
