@@ -507,20 +507,55 @@ fn port_errors_are_one_sentence_and_start_up_ports_can_go() {
     // Nothing of the failed attempts is left: the ports are as they were.
     assert_eq!(s.port_heads(), ["1(p1)", "2(p2)", "LOCAL(br0)"]);
 
-    // A port given at start-up goes like any other; its device is removed,
-    // so the same devargs make a port again, under the next free number.
+    // Ports given at start-up go like any other, and so do the datapath
+    // flows that mention them (from them or to them), and only those.
+    for (flow, actions) in [
+        ("in_port(1),eth_type(0x0806)", "2"),
+        ("in_port(2),eth_type(0x0806)", "1"),
+        ("in_port(1),eth_type(0x0800)", "1"),
+    ] {
+        s.appctl(&["dpctl/add-flow", flow, actions])
+            .expect("dpctl/add-flow");
+    }
+    let flows = || -> Vec<String> {
+        let dump = s.appctl(&["dpctl/dump-flows"]).expect("dpctl/dump-flows");
+        let mut flows: Vec<String> = dump
+            .lines()
+            .map(|l| {
+                let (m, _) = l.split_once(", packets:").unwrap_or((l, ""));
+                let (_, a) = l.split_once(" actions:").unwrap_or((l, ""));
+                format!("{m} actions:{a}")
+            })
+            .collect();
+        flows.sort_unstable();
+        flows
+    };
+    assert_eq!(flows().len(), 3);
+    assert_eq!(
+        s.appctl(&["del-port", "p2"]),
+        Ok("deleted port p2 (port 2)\n".to_owned())
+    );
+    assert_eq!(flows(), ["in_port(1),eth_type(0x0800) actions:1"]);
+    assert_eq!(s.port_heads(), ["1(p1)", "LOCAL(br0)"]);
     assert_eq!(
         s.appctl(&["del-port", "p1"]),
         Ok("deleted port p1 (port 1)\n".to_owned())
     );
-    assert_eq!(s.port_heads(), ["2(p2)", "LOCAL(br0)"]);
+    assert_eq!(flows(), Vec::<String>::new());
+    assert_eq!(s.port_heads(), ["LOCAL(br0)"]);
+    // Their devices were removed: the same devargs make ports again, under
+    // the next free numbers.
     assert_eq!(
         s.appctl(&["add-port", "p1", "net_null1,no-rx=1"]),
         Ok("added port p1 as port 3\n".to_owned())
     );
-    assert_eq!(s.port_heads(), ["2(p2)", "3(p1)", "LOCAL(br0)"]);
+    assert_eq!(
+        s.appctl(&["add-port", "p2", "net_null2,no-rx=1"]),
+        Ok("added port p2 as port 4\n".to_owned())
+    );
+    assert_eq!(s.port_heads(), ["3(p1)", "4(p2)", "LOCAL(br0)"]);
     let show = s.appctl(&["dpctl/show"]).expect("dpctl/show");
-    assert!(show.ends_with("  port 2: p2\n  port 3: p1\n"), "{show}");
+    assert!(show.ends_with("  port 3: p1\n  port 4: p2\n"), "{show}");
 
     let RunningSwitch { mut sw, .. } = s;
     let status = sw.signal_and_wait(libc::SIGTERM);
