@@ -10,6 +10,10 @@
 //! waits for the next frame holding no mbuf, so the pool's in-use count is
 //! steady and can be compared exactly). Port 2 writes a pcap file that is
 //! compared frame by frame after a clean stop.
+//!
+//! The error test checks every refusal's exact sentence, and that ports
+//! given at start-up can be deleted (with the datapath flows that mention
+//! them) and their devices added again.
 
 mod common;
 
