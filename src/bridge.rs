@@ -168,6 +168,13 @@ fn next_free(start: u32, limit: u32, used: impl Fn(u32) -> bool) -> Option<u32> 
     (start..limit).chain(1..start).find(|&n| !used(n))
 }
 
+/// Why [`NetdevBridge::attach`] failed: the first PMD that did not take
+/// the port, and, if some PMD did not confirm letting go of it again, why.
+struct AttachError {
+    err: String,
+    undo: Option<String>,
+}
+
 /// A packet-out waiting for translation.
 pub struct PacketOut {
     pub packet: Vec<u8>,
@@ -336,40 +343,30 @@ impl NetdevBridge {
         Ok(())
     }
 
-    /// Sends `op(pmd)` to every PMD in `pmds` and waits for each to
-    /// answer; returns the PMDs that did what was asked, and the first
-    /// failure.
-    fn port_command(
-        &mut self,
-        pmds: impl IntoIterator<Item = usize>,
-        mut op: impl FnMut(usize) -> CommandOp,
-    ) -> (Vec<usize>, Option<String>) {
+    /// Sends `op(pmd)` to every PMD and waits for each to answer; returns
+    /// the first failure.
+    fn port_command(&mut self, mut op: impl FnMut(usize) -> CommandOp) -> Option<String> {
         let saved = self.netdev.timeout();
         self.netdev.set_timeout(PORT_COMMAND_TIMEOUT);
-        let mut done = Vec::new();
         let mut err = None;
-        for pmd in pmds {
-            let outcome = match self.netdev.call(pmd, op(pmd)) {
-                Ok(ReplyBody::PortAdded(true) | ReplyBody::PortDeleted) => Ok(()),
-                Ok(ReplyBody::PortAdded(false)) => Err("its port tables are full".to_owned()),
-                Ok(_) => Err("it answered another command".to_owned()),
-                Err(e) => Err(e.to_string()),
+        for pmd in 0..self.netdev.pmds().len() {
+            let failed = match self.netdev.call(pmd, op(pmd)) {
+                Ok(ReplyBody::PortAdded(true) | ReplyBody::PortDeleted) => continue,
+                Ok(ReplyBody::PortAdded(false)) => "its port tables are full".to_owned(),
+                Ok(_) => "it answered another command".to_owned(),
+                Err(e) => e.to_string(),
             };
-            match outcome {
-                Ok(()) => done.push(pmd),
-                Err(e) => {
-                    err.get_or_insert(format!("PMD {pmd}: {e}"));
-                }
-            }
+            err.get_or_insert(format!("PMD {pmd}: {failed}"));
         }
         self.netdev.set_timeout(saved);
-        (done, err)
+        err
     }
 
     /// Hands an opened port's queues to the running PMDs: its rx queues to
     /// the PMDs [`place_rx_queues`] picks, a tx handle to every PMD. On
-    /// failure every PMD lets go of the port again.
-    fn attach(&mut self, opened: &mut OpenedPort) -> Result<(), String> {
+    /// failure every PMD is told to let go of the port again; the error
+    /// says whether each confirmed it (only then may the device be closed).
+    fn attach(&mut self, opened: &mut OpenedPort) -> Result<(), AttachError> {
         let n_pmds = self.netdev.pmds().len();
         let dp_port = opened.port.dp_port;
         let choices = place_rx_queues(&self.ports, opened, n_pmds);
@@ -379,21 +376,17 @@ impl NetdevBridge {
         }
         let mut tx_for: Vec<Option<PmdTxQueue>> = opened.txqs.drain(..).map(Some).collect();
         tx_for.resize_with(n_pmds, || None);
-        let (_, err) = self.port_command(0..n_pmds, |pmd| CommandOp::AddPort {
+        let Some(err) = self.port_command(|pmd| CommandOp::AddPort {
             port: dp_port,
             rxqs: std::mem::take(&mut rx_for[pmd]),
             txq: tx_for[pmd].take(),
-        });
-        let Some(err) = err else {
+        }) else {
             return Ok(());
         };
-        // Every PMD, not only those that said yes: one that timed out may
+        // Every PMD, not only those that said no: one that timed out may
         // still take the port later, and deleting a port it lacks is a no-op.
-        let (_, undo_err) = self.port_command(0..n_pmds, |_| CommandOp::DelPort { port: dp_port });
-        match undo_err {
-            None => Err(err),
-            Some(undo) => Err(format!("{err}; and undoing it failed too ({undo})")),
-        }
+        let undo = self.port_command(|_| CommandOp::DelPort { port: dp_port });
+        Err(AttachError { err, undo })
     }
 
     fn describe(&self, dp_port: u32) -> Option<DpPort> {
@@ -490,10 +483,19 @@ impl Dpif for NetdevBridge {
                 return Err(DpifError::Refused(format!("port {name}: {e}")));
             }
         };
-        if let Err(e) = self.attach(&mut opened) {
-            let _ = opened.port.port.close_and_remove();
+        if let Err(AttachError { err, undo }) = self.attach(&mut opened) {
+            let Some(undo) = undo else {
+                let _ = opened.port.port.close_and_remove();
+                return Err(DpifError::Refused(format!(
+                    "port {name}: the PMDs did not take the port ({err}); it was not added, try again"
+                )));
+            };
+            // A PMD may still poll it: closing the device under it would
+            // crash the switch, so the device stays open, unused.
+            std::mem::forget(opened.port);
             return Err(DpifError::Refused(format!(
-                "port {name}: the PMDs did not take the port ({e}); it was not added, try again"
+                "port {name}: the PMDs did not take the port ({err}), and a PMD did not confirm letting go of it ({undo}); its device {} stays open until the switch restarts",
+                devargs.split(',').next().unwrap_or("")
             )));
         }
         self.next_port = dp_port + 1;
@@ -518,10 +520,7 @@ impl Dpif for NetdevBridge {
             .iter()
             .position(|p| p.dp_port == dp_port)
             .ok_or(DpifError::NoSuchPort(dp_port))?;
-        let n_pmds = self.netdev.pmds().len();
-        if let (_, Some(err)) =
-            self.port_command(0..n_pmds, |_| CommandOp::DelPort { port: dp_port })
-        {
+        if let Some(err) = self.port_command(|_| CommandOp::DelPort { port: dp_port }) {
             return Err(DpifError::Refused(format!(
                 "port {}: a PMD did not confirm that it let go of the port ({err}); the port stays, try again",
                 self.ports[i].name
