@@ -77,6 +77,10 @@ pub struct RunArgs {
     /// The datapath id, in hex (default: from the bridge's MAC).
     #[arg(long, value_name = "HEX")]
     pub datapath_id: Option<String>,
+    /// Where to serve Prometheus metrics on HTTP /metrics: IP:PORT, or
+    /// off [default: 127.0.0.1:9477].
+    #[arg(long, value_name = "ADDR|off")]
+    pub metrics: Option<String>,
     /// TLS private key (PEM) for ssl: and pssl:.
     #[arg(long, value_name = "FILE")]
     pub ssl_private_key: Option<PathBuf>,

@@ -77,6 +77,10 @@ pub struct SwitchConfig {
     pub connmgr: ConnmgrConfig,
     /// `--datapath-id`.
     pub datapath_id: Option<u64>,
+    /// Where `/metrics` is served; `None` for `--metrics off`.
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Whether the user chose `metrics` (then failing to bind it is an error).
+    pub metrics_explicit: bool,
 }
 
 /// Where the control socket goes unless `--ctl` says otherwise.
@@ -102,6 +106,7 @@ struct FileConfig {
     port: Vec<FilePort>,
     #[serde(default)]
     patch: Vec<String>,
+    metrics: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -292,6 +297,12 @@ impl SwitchConfig {
                 .collect(),
             None => Vec::new(),
         };
+        let metrics_text = args.metrics.clone().or(file.metrics);
+        let metrics = parse_metrics_addr(
+            metrics_text
+                .as_deref()
+                .unwrap_or(crate::metrics::DEFAULT_METRICS_ADDR),
+        )?;
         let ctl_path = args
             .ctl
             .clone()
@@ -308,6 +319,8 @@ impl SwitchConfig {
             datapath_id,
             ctl_path,
             ctl_explicit: args.ctl.is_some(),
+            metrics,
+            metrics_explicit: metrics_text.is_some(),
         })
     }
 }
@@ -320,6 +333,16 @@ struct FileOpenflow {
     ssl_private_key: Option<PathBuf>,
     ssl_certificate: Option<PathBuf>,
     ssl_ca_cert: Option<PathBuf>,
+}
+
+/// `--metrics`: `off`, or the IP:PORT to serve `/metrics` on.
+fn parse_metrics_addr(s: &str) -> Result<Option<std::net::SocketAddr>, String> {
+    if s == "off" {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|_| format!("bad metrics address {s:?}: use IP:PORT (e.g. 127.0.0.1:9477) or off"))
 }
 
 /// The management listener `ovs-ofctl` finds beside the control socket.
@@ -416,6 +439,29 @@ mod tests {
         assert!(parse_core_list("3-1").is_err());
         assert!(parse_core_list("x").is_err());
         assert!(parse_core_list("").is_err());
+    }
+
+    #[test]
+    fn metrics_address() {
+        let cfg = SwitchConfig::from_run_args(&args(&[], &[])).unwrap();
+        assert_eq!(cfg.metrics, Some("127.0.0.1:9477".parse().unwrap()));
+        assert!(!cfg.metrics_explicit);
+        let with = |m: &str| {
+            SwitchConfig::from_run_args(&RunArgs {
+                metrics: Some(m.into()),
+                ..RunArgs::default()
+            })
+        };
+        let cfg = with("off").unwrap();
+        assert_eq!((cfg.metrics, cfg.metrics_explicit), (None, true));
+        assert_eq!(
+            with("[::1]:9100").unwrap().metrics,
+            Some("[::1]:9100".parse().unwrap())
+        );
+        assert_eq!(
+            with("9477").unwrap_err(),
+            "bad metrics address \"9477\": use IP:PORT (e.g. 127.0.0.1:9477) or off"
+        );
     }
 
     #[test]
