@@ -81,6 +81,10 @@ pub struct SwitchConfig {
     pub metrics: Option<std::net::SocketAddr>,
     /// Whether the user chose `metrics` (then failing to bind it is an error).
     pub metrics_explicit: bool,
+    /// Log levels (`--log-level`), already checked to parse.
+    pub log_level: Option<String>,
+    /// `--log-file`: where the `file` log destination writes.
+    pub log_file: Option<PathBuf>,
 }
 
 /// Where the control socket goes unless `--ctl` says otherwise.
@@ -107,6 +111,9 @@ struct FileConfig {
     #[serde(default)]
     patch: Vec<String>,
     metrics: Option<String>,
+    /// Log levels in `vlog/set` syntax, comma-separated (see src/vlog.rs).
+    log_level: Option<String>,
+    log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -307,7 +314,13 @@ impl SwitchConfig {
             .ctl
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_CTL_PATH));
+        let log_level = args.log_level.clone().or(file.log_level);
+        if let Some(spec) = &log_level {
+            crate::vlog::parse_specs(spec).map_err(|e| format!("log level {spec:?}: {e}"))?;
+        }
         Ok(SwitchConfig {
+            log_level,
+            log_file: args.log_file.clone().or(file.log_file),
             ports,
             pmd_cores,
             patches,

@@ -47,7 +47,7 @@ fn start(dir: &TempDir, p0: &str) -> Switch {
         "p0:p1",
     ]);
     sw.wait_stderr(Duration::from_secs(60), |l| {
-        l.starts_with("ferrovs: control socket")
+        common::logged(l).starts_with("control socket")
     });
     sw
 }

@@ -138,9 +138,10 @@ fn promtool_check(text: &str) {
 /// The metrics address the switch printed.
 fn metrics_addr(sw: &mut Switch) -> SocketAddr {
     let line = sw.wait_stderr(Duration::from_secs(60), |l| {
-        l.starts_with("ferrovs: metrics on http://")
+        common::logged(l).starts_with("metrics on http://")
     });
-    line.trim_start_matches("ferrovs: metrics on http://")
+    common::logged(&line)
+        .trim_start_matches("metrics on http://")
         .trim_end_matches("/metrics")
         .parse()
         .unwrap_or_else(|_| panic!("address in {line:?}"))
