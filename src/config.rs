@@ -467,6 +467,17 @@ mod tests {
         };
         let cfg = with("off").unwrap();
         assert_eq!((cfg.metrics, cfg.metrics_explicit), (None, true));
+        let file: FileConfig = toml::from_str("metrics = \"127.0.0.1:9100\"\n").unwrap();
+        let cfg = SwitchConfig::resolve(file, &RunArgs::default()).unwrap();
+        assert_eq!(cfg.metrics, Some("127.0.0.1:9100".parse().unwrap()));
+        assert!(cfg.metrics_explicit);
+        // The flag wins over the file.
+        let file: FileConfig = toml::from_str("metrics = \"127.0.0.1:9100\"\n").unwrap();
+        let args = RunArgs {
+            metrics: Some("off".into()),
+            ..RunArgs::default()
+        };
+        assert_eq!(SwitchConfig::resolve(file, &args).unwrap().metrics, None);
         assert_eq!(
             with("[::1]:9100").unwrap().metrics,
             Some("[::1]:9100".parse().unwrap())
