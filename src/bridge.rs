@@ -202,7 +202,8 @@ pub struct NetdevBridge {
     last_link_check: Instant,
 }
 
-/// The packet pool every port receives into (one per switch).
+/// The packet pool every port receives into (one per switch): DPDK's name
+/// for it, and the metrics' `pool` label.
 pub const PACKET_POOL_NAME: &str = "ferrovs_pkts";
 
 /// How often link state is read from the devices.
@@ -256,6 +257,20 @@ impl NetdevBridge {
     /// The bridge's name (`br0`), which `ofproto/trace` and `fdb/show` take.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The rx queues PMD `pmd` polls, as (datapath port, queue id), in port
+    /// order (`pmd-rxq-show`).
+    pub fn rx_queues_of(&self, pmd: usize) -> Vec<(u32, u16)> {
+        let mut out = Vec::new();
+        for p in &self.ports {
+            for (q, &owner) in p.rx_pmds.iter().enumerate() {
+                if owner == pmd {
+                    out.push((p.dp_port, u16::try_from(q).unwrap_or(u16::MAX)));
+                }
+            }
+        }
+        out
     }
 
     /// The packet pool every port receives into: (in use, capacity).

@@ -6,7 +6,7 @@
 //! starts every port, spreads the rx queues over the PMD lcores, gives every
 //! PMD the start-up flows (`--patch` and `--flows`) before it polls a single
 //! packet, and launches them. The control lcore then serves the control
-//! socket, consumes upcalls and prints a status line once a second until
+//! socket and `/metrics`, consumes upcalls and prints a status line once a second until
 //! SIGINT, SIGTERM or `ovs-appctl exit`. Ports are opened by
 //! [`BridgePort::open`], the one way to open a port: here for the start-up
 //! ports, whose queues go to the PMDs before they run, and in the bridge for
@@ -40,6 +40,7 @@ use crate::connmgr::{Connmgr, ConnmgrConfig, ListenTarget};
 use crate::continuation;
 use crate::ctl::{CtlError, CtlServer};
 use crate::dpif::netdev::{NetdevDpif, PmdHandle};
+use crate::metrics::{Metrics, MetricsServer, Sources};
 use crate::ofp::ext::NxMessage;
 use crate::ofp::Message;
 use crate::ofproto::{Ofproto, OfprotoConfig};
@@ -73,6 +74,8 @@ pub enum SwitchError {
     Flow { origin: String, reason: String },
     #[error(transparent)]
     Connmgr(#[from] crate::connmgr::ConnmgrError),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::HttpError),
 }
 
 /// The LOCAL port's MAC: locally administered, unique per process, so two
@@ -201,6 +204,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             Eal::version()
         ));
         ofswitch::register_commands(server.commands_mut())?;
+        crate::metrics::register_commands(server.commands_mut())?;
     }
     // Listeners are bound before any port or PMD starts, so a taken port is
     // one sentence and nothing to undo.
@@ -222,6 +226,19 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             .retain(|l| !matches!(l, ListenTarget::Unix(p) if *p == mgmt));
     }
     let mut connmgr = Connmgr::new(connmgr_cfg)?;
+    let metrics_server = match cfg.metrics.map(MetricsServer::bind) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        // As with the control socket, the default is a convenience: say why there is
+        // no listener and run on.
+        Some(Err(e)) if !cfg.metrics_explicit => {
+            log::warn!(
+                "no metrics listener: {e}; choose one with --metrics ADDR (or --metrics off)"
+            );
+            None
+        }
+        Some(Err(e)) => return Err(e.into()),
+    };
     // Refuse bad start-up flows before any port holds mbufs; each PMD then
     // builds its own copy of the same table.
     startup_flows(cfg)?;
@@ -283,6 +300,10 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         pmd::pmd::now_ms(),
     );
     let mut upcalls = UpcallHandler::new(Fdb::new(FDB_IDLE_MS, FDB_MAX), XlateConfig::default());
+    let mut metrics = Metrics::new(metrics_server);
+    if let Some(addr) = metrics.local_addr() {
+        log::info!("metrics on http://{addr}/metrics");
+    }
 
     if server.is_some() {
         log::info!(
@@ -338,7 +359,9 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             upcalls.invalidate(&mut ofproto, now_ms);
         }
 
+        let upcall_start = Instant::now();
         let (n, packet_ins) = upcalls.handle(&mut ofproto, now_ms);
+        metrics.observe_upcalls(n, upcall_start.elapsed());
         work += n;
         events.extend(packet_ins);
         events.extend(ofproto.run(now_ms));
@@ -356,6 +379,9 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         crate::coverage::run(now);
         work += server.as_mut().map_or(0, |server| {
             server.poll(&mut |name: &str, args: &[String]| {
+                if let Some(reply) = metrics.command(ofproto.dpif(), name, args) {
+                    return reply;
+                }
                 ofswitch::command(
                     &mut ofproto,
                     &mut upcalls,
@@ -367,6 +393,15 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
                 )
             })
         });
+        work += metrics.poll(
+            now,
+            &Sources {
+                ofproto: &ofproto,
+                connmgr: &connmgr,
+                pool: &pool,
+                pool_name: PACKET_POOL_NAME,
+            },
+        );
         if work == 0 && events.is_empty() {
             std::thread::sleep(Duration::from_millis(1));
         }
