@@ -3,15 +3,20 @@
 //!
 //! A connection opens a bundle, adds flow-mods and group-mods to it, closes it (optional)
 //! and commits it. A commit applies every message in order, and if any fails the switch
-//! is put back exactly as it was before the commit: tables, rules and groups are
-//! snapshotted first and restored on failure, and events the failed attempt queued (such
-//! as flow-removed messages) are dropped. Messages that reach the datapath directly
+//! is put back as it was before the commit: every rule the commit adds, removes or
+//! modifies is logged ([`Undo`]) and the log is played backwards on failure (so a commit
+//! costs what it changes, not the size of the tables); groups are snapshotted, and events
+//! the failed attempt queued (such as flow-removed messages) are dropped. Flow-mods are
+//! decoded when added (errors show at once) and kept decoded; the commit hands each to
+//! flow_mod by value, so an added rule takes the decoded match and instructions as they are. Messages that reach the datapath directly
 //! (port-mods, meter-mods, packet-outs) cannot be taken back, so they are refused when
 //! added (`OFPBFC_MSG_UNSUP`).
 //!
 //! Called from [`Ofproto::handle`] only. Bundles belong to their connection and die with it.
 
-use super::{ConnInfo, Millis, Ofproto};
+use std::borrow::Cow;
+
+use super::{ConnInfo, Millis, Ofproto, Rule, RuleId};
 use crate::dpif::Dpif;
 use crate::ofp::ext::{
     OFPBCT_CLOSE_REPLY, OFPBCT_CLOSE_REQUEST, OFPBCT_COMMIT_REPLY, OFPBCT_COMMIT_REQUEST,
@@ -22,6 +27,16 @@ use crate::ofp::{BundleAdd, BundleControl, Message, NxMessage, OfpError};
 /// A connection may hold this many open bundles, and a bundle this many messages.
 const MAX_BUNDLES: usize = 64;
 const MAX_BUNDLE_MSGS: usize = 100_000;
+
+/// One change a bundle commit made to the rules, as needed to take it back.
+#[derive(Debug)]
+pub(super) enum Undo {
+    Inserted(RuleId),
+    /// The rule as it was when removed.
+    Removed(Rule),
+    /// The rule as it was before a modify.
+    Modified(Rule),
+}
 
 /// One open bundle: its flags and the messages added so far, in order.
 #[derive(Debug, Default)]
@@ -133,31 +148,57 @@ impl<D: Dpif> Ofproto<D> {
 
     /// Applies `msgs` in order, all or none.
     fn commit(&mut self, conn: &ConnInfo, msgs: Vec<Message>, now: Millis) -> Result<(), OfpError> {
-        let tables = self.tables.clone();
-        let rules = self.rules.clone();
         let next_rule_id = self.next_rule_id;
-        let groups = self.groups.clone();
+        let groups = msgs
+            .iter()
+            .any(|m| matches!(m, Message::GroupMod(_)))
+            .then(|| self.groups.clone());
         let n_events = self.events.len();
-        for msg in &msgs {
-            let r = match msg {
-                Message::FlowMod(fm) => self.flow_mod(conn, fm, false, now),
-                Message::Nx(NxMessage::FlowMod(fm)) => self.flow_mod(conn, fm, true, now),
+        let adds = msgs.len();
+        self.rules.reserve(adds);
+        self.undo = Some(Vec::with_capacity(adds));
+        let mut result = Ok(());
+        for msg in msgs {
+            result = match msg {
+                Message::FlowMod(fm) => self.flow_mod_cow(conn, Cow::Owned(fm), false, now),
+                Message::Nx(NxMessage::FlowMod(fm)) => {
+                    self.flow_mod_cow(conn, Cow::Owned(fm), true, now)
+                }
                 Message::GroupMod(gm) => {
-                    super::reject_slave(conn).and_then(|()| self.group_mod(gm, now))
+                    super::reject_slave(conn).and_then(|()| self.group_mod(&gm, now))
                 }
                 _ => Err(OfpError::OFPBFC_MSG_UNSUP),
             };
-            if let Err(e) = r {
-                self.tables = tables;
-                self.rules = rules;
-                self.next_rule_id = next_rule_id;
-                self.groups = groups;
-                self.events.truncate(n_events);
-                self.dpif.revalidate();
-                return Err(e);
+            if result.is_err() {
+                break;
             }
         }
-        Ok(())
+        let log = self.undo.take().unwrap_or_default();
+        if result.is_err() {
+            for change in log.into_iter().rev() {
+                match change {
+                    Undo::Inserted(id) => {
+                        self.remove_rule(id);
+                    }
+                    Undo::Removed(rule) => {
+                        let fmatch = rule.fmatch.expand();
+                        self.insert_rule(rule, &fmatch);
+                    }
+                    Undo::Modified(rule) => {
+                        if let Some(r) = self.rules.get_mut(&rule.id) {
+                            *r = rule;
+                        }
+                    }
+                }
+            }
+            self.next_rule_id = next_rule_id;
+            if let Some(groups) = groups {
+                self.groups = groups;
+            }
+            self.events.truncate(n_events);
+            self.dpif.revalidate();
+        }
+        result
     }
 
     /// Drops the bundles of a connection that ended.

@@ -12,9 +12,10 @@
 //! strict requests on table 0xff act on every exact match (one per table), eviction always
 //! reports the removal, and OpenFlow 1.0's cookie is never a selection filter.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
-use super::classifier::{Classifier, FlowMatch};
+use super::classifier::{Classifier, FlowMatch, MiniMatch};
 use super::{
     AsyncEvent, ConnInfo, FlowRemovedEvent, Millis, Ofproto, RemovedReason, MAX_OPENFLOW_PRIORITY,
     OFPTT_ALL,
@@ -41,7 +42,8 @@ pub struct Rule {
     pub priority: u32,
     /// The match as the flow_mod carried it (for replies in the same form).
     pub match_: Match,
-    pub fmatch: FlowMatch,
+    /// The compiled match, compact (a rule keeps only the bytes its mask covers).
+    pub fmatch: MiniMatch,
     pub cookie: u64,
     pub idle_timeout: u16,
     pub hard_timeout: u16,
@@ -162,7 +164,8 @@ impl Table {
 
 /// A flow_mod after the version-specific rules are applied.
 struct Request<'a> {
-    fm: &'a FlowMod,
+    /// Owned when it came from a bundle: its match and instructions move into the rule.
+    fm: Cow<'a, FlowMod>,
     table_id: u8,
     priority: u32,
     fmatch: FlowMatch,
@@ -192,6 +195,18 @@ impl<D: Dpif> Ofproto<D> {
         nx: bool,
         now: Millis,
     ) -> Result<(), OfpError> {
+        self.flow_mod_cow(conn, Cow::Borrowed(fm), nx, now)
+    }
+
+    /// [`Self::flow_mod`] of a flow_mod the caller gives away (a bundle's): an added rule
+    /// takes its match and instructions without copying them.
+    pub(crate) fn flow_mod_cow(
+        &mut self,
+        conn: &ConnInfo,
+        fm: Cow<'_, FlowMod>,
+        nx: bool,
+        now: Millis,
+    ) -> Result<(), OfpError> {
         super::reject_slave(conn)?;
         let v10 = nx || conn.version == Version::V1_0;
         let table_id_ext = conn.flow_mod_table_id || self.table_id_ext.contains(&conn.id);
@@ -215,32 +230,34 @@ impl<D: Dpif> Ofproto<D> {
             Match::Of10(m) if m.wildcards & crate::ofp::match10::OFPFW_ALL == 0 => 0xffff,
             _ => u32::from(fm.priority),
         };
+        let command = fm.command;
         let req = Request {
-            fm,
             table_id,
             priority,
-            fmatch: FlowMatch::from_oxm(&fm.match_.to_oxm()),
+            fmatch: FlowMatch::from_match(&fm.match_),
             cookie_mask: if v10 { 0 } else { fm.cookie_mask },
             v10,
             reset_counts: !v10 && fm.flags & OFPFF_EMERG_OR_RESET_COUNTS != 0,
+            fm,
         };
-        match fm.command {
+        let fm = &*req.fm;
+        match command {
             OFPFC_ADD | OFPFC_MODIFY | OFPFC_MODIFY_STRICT => {
                 if fm.buffer_id != NO_BUFFER {
                     return Err(OfpError::OFPBRC_BUFFER_UNKNOWN);
                 }
                 self.check_instructions(&fm.instructions)?;
-                if fm.command == OFPFC_ADD {
-                    self.add_flow(&req, now)
+                if command == OFPFC_ADD {
+                    self.add_flow(req, now)
                 } else {
-                    self.modify_flows(&req, fm.command == OFPFC_MODIFY_STRICT, now)
+                    self.modify_flows(req, command == OFPFC_MODIFY_STRICT, now)
                 }
             }
             OFPFC_DELETE | OFPFC_DELETE_STRICT => {
                 let sel = Selector {
                     table_id,
                     fmatch: req.fmatch.clone(),
-                    priority: (fm.command == OFPFC_DELETE_STRICT).then_some(priority),
+                    priority: (command == OFPFC_DELETE_STRICT).then_some(priority),
                     cookie: fm.cookie,
                     cookie_mask: req.cookie_mask,
                     out_port: fm.out_port,
@@ -272,7 +289,7 @@ impl<D: Dpif> Ofproto<D> {
         Ok(())
     }
 
-    fn add_flow(&mut self, req: &Request<'_>, now: Millis) -> Result<(), OfpError> {
+    fn add_flow(&mut self, req: Request<'_>, now: Millis) -> Result<(), OfpError> {
         let table_id = if req.table_id == OFPTT_ALL {
             let t = match &self.choose_table {
                 Some(f) => f(&req.fmatch)?,
@@ -300,19 +317,30 @@ impl<D: Dpif> Ofproto<D> {
                 .ok_or(OfpError::OFPFMFC_TABLE_FULL)?;
             self.delete_rules(&[evict], RemovedReason::Eviction, now);
         }
-        let fm = req.fm;
+        let fm = &*req.fm;
+        let (cookie, idle_timeout, hard_timeout, flags, importance) = (
+            fm.cookie,
+            fm.idle_timeout,
+            fm.hard_timeout,
+            fm.flags,
+            fm.importance,
+        );
+        let (match_, instructions) = match req.fm {
+            Cow::Owned(fm) => (fm.match_, fm.instructions),
+            Cow::Borrowed(fm) => (fm.match_.clone(), fm.instructions.clone()),
+        };
         let mut rule = Rule {
             id: RuleId(self.next_rule_id),
             table_id,
             priority: req.priority,
-            match_: fm.match_.clone(),
-            fmatch: req.fmatch.clone(),
-            cookie: fm.cookie,
-            idle_timeout: fm.idle_timeout,
-            hard_timeout: fm.hard_timeout,
-            flags: fm.flags,
-            importance: fm.importance,
-            instructions: fm.instructions.clone(),
+            match_,
+            fmatch: MiniMatch::new(&req.fmatch),
+            cookie,
+            idle_timeout,
+            hard_timeout,
+            flags,
+            importance,
+            instructions,
             created: now,
             modified: now,
             used: now,
@@ -330,14 +358,14 @@ impl<D: Dpif> Ofproto<D> {
                 }
             }
         }
-        self.insert_rule(rule);
+        self.insert_rule(rule, &req.fmatch);
         self.dpif.revalidate();
         Ok(())
     }
 
     fn modify_flows(
         &mut self,
-        req: &Request<'_>,
+        req: Request<'_>,
         strict: bool,
         now: Millis,
     ) -> Result<(), OfpError> {
@@ -361,6 +389,9 @@ impl<D: Dpif> Ofproto<D> {
         }
         for id in ids {
             if let Some(r) = self.rules.get_mut(&id) {
+                if let Some(log) = &mut self.undo {
+                    log.push(super::bundle::Undo::Modified(r.clone()));
+                }
                 r.instructions = req.fm.instructions.clone();
                 r.modified = now;
                 if req.v10 {
@@ -385,15 +416,16 @@ impl<D: Dpif> Ofproto<D> {
         } else {
             Vec::new()
         };
+        let strict = sel.priority.map(|_| MiniMatch::new(&sel.fmatch));
         let mut out = Vec::new();
         for t in tables {
             for id in self.table_rules(t) {
                 let Some(r) = self.rules.get(id) else {
                     continue;
                 };
-                let selected = match sel.priority {
-                    Some(p) => r.priority == p && r.fmatch == sel.fmatch,
-                    None => r.fmatch.is_within(&sel.fmatch),
+                let selected = match (sel.priority, &strict) {
+                    (Some(p), Some(m)) => r.priority == p && r.fmatch == *m,
+                    _ => r.fmatch.is_within(&sel.fmatch),
                 };
                 if selected
                     && !r.is_hidden()
@@ -408,18 +440,29 @@ impl<D: Dpif> Ofproto<D> {
         out
     }
 
-    fn insert_rule(&mut self, rule: Rule) {
+    /// Adds `rule`, whose compiled match in full is `fmatch`.
+    pub(super) fn insert_rule(&mut self, rule: Rule, fmatch: &FlowMatch) {
+        if let Some(log) = &mut self.undo {
+            log.push(super::bundle::Undo::Inserted(rule.id));
+        }
         let t = &mut self.tables[usize::from(rule.table_id)];
-        t.cls.insert(&rule.fmatch, rule.priority, rule.id);
+        t.cls.insert(fmatch, rule.priority, rule.id);
         t.ids.insert(rule.id);
+        if rule.expiry().is_some() {
+            self.timed.insert(rule.id);
+        }
         self.rules.insert(rule.id, rule);
     }
 
-    fn remove_rule(&mut self, id: RuleId) -> Option<Rule> {
+    pub(super) fn remove_rule(&mut self, id: RuleId) -> Option<Rule> {
         let rule = self.rules.remove(&id)?;
         let t = &mut self.tables[usize::from(rule.table_id)];
-        t.cls.remove(&rule.fmatch, rule.priority);
+        t.cls.remove(&rule.fmatch.expand(), rule.priority);
         t.ids.remove(&id);
+        self.timed.remove(&id);
+        if let Some(log) = &mut self.undo {
+            log.push(super::bundle::Undo::Removed(rule.clone()));
+        }
         Some(rule)
     }
 
@@ -508,9 +551,11 @@ impl<D: Dpif> Ofproto<D> {
 
     /// Removes rules whose hard or idle timeout has passed, announcing each.
     pub(crate) fn expire(&mut self, now: Millis) {
+        // Only rules with a timeout are looked at: a table of permanent rules costs nothing.
         let mut expired: Vec<(RuleId, RemovedReason)> = self
-            .rules
-            .values()
+            .timed
+            .iter()
+            .filter_map(|id| self.rules.get(id))
             .filter_map(|r| {
                 r.expiry()
                     .filter(|(at, _)| *at <= now)
@@ -569,24 +614,27 @@ impl<D: Dpif> Ofproto<D> {
         }
         let id = RuleId(self.next_rule_id);
         self.next_rule_id += 1;
-        self.insert_rule(Rule {
-            id,
-            table_id: table,
-            priority,
-            match_: Match::Oxm(m.clone()),
-            fmatch,
-            cookie: 0,
-            idle_timeout: 0,
-            hard_timeout: 0,
-            flags: 0,
-            importance: 0,
-            instructions,
-            created: now,
-            modified: now,
-            used: now,
-            packet_count: 0,
-            byte_count: 0,
-        });
+        self.insert_rule(
+            Rule {
+                id,
+                table_id: table,
+                priority,
+                match_: Match::Oxm(m.clone()),
+                fmatch: MiniMatch::new(&fmatch),
+                cookie: 0,
+                idle_timeout: 0,
+                hard_timeout: 0,
+                flags: 0,
+                importance: 0,
+                instructions,
+                created: now,
+                modified: now,
+                used: now,
+                packet_count: 0,
+                byte_count: 0,
+            },
+            &fmatch,
+        );
         self.dpif.revalidate();
         Some(id)
     }
