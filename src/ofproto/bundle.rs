@@ -16,13 +16,15 @@
 
 use std::borrow::Cow;
 
+use super::classifier::{FlowMatch, MiniMatch};
 use super::{ConnInfo, Millis, Ofproto, Rule, RuleId};
 use crate::dpif::Dpif;
 use crate::ofp::ext::{
     OFPBCT_CLOSE_REPLY, OFPBCT_CLOSE_REQUEST, OFPBCT_COMMIT_REPLY, OFPBCT_COMMIT_REQUEST,
     OFPBCT_DISCARD_REPLY, OFPBCT_DISCARD_REQUEST, OFPBCT_OPEN_REPLY, OFPBCT_OPEN_REQUEST,
 };
-use crate::ofp::{BundleAdd, BundleControl, Message, NxMessage, OfpError};
+use crate::ofp::flow::FlowMod;
+use crate::ofp::{BundleAdd, BundleControl, GroupMod, Message, NxMessage, OfpError};
 
 /// A connection may hold this many open bundles, and a bundle this many messages.
 const MAX_BUNDLES: usize = 64;
@@ -33,9 +35,23 @@ const MAX_BUNDLE_MSGS: usize = 100_000;
 pub(super) enum Undo {
     Inserted(RuleId),
     /// The rule as it was when removed.
-    Removed(Rule),
+    Removed(Box<Rule>),
     /// The rule as it was before a modify.
-    Modified(Rule),
+    Modified(Box<Rule>),
+}
+
+/// A message waiting in a bundle, decoded. A flow-mod's match is compiled when it is
+/// added, while the peer is still sending, so the commit (which the peer waits for) only
+/// inserts; the compact match moves into the rule.
+#[derive(Debug)]
+enum Staged {
+    Flow {
+        fm: FlowMod,
+        /// A Nicira flow-mod (OpenFlow 1.0 semantics).
+        nx: bool,
+        fmatch: MiniMatch,
+    },
+    Group(GroupMod),
 }
 
 /// One open bundle: its flags and the messages added so far, in order.
@@ -43,7 +59,7 @@ pub(super) enum Undo {
 pub(super) struct Bundle {
     flags: u16,
     closed: bool,
-    msgs: Vec<Message>,
+    msgs: Vec<Staged>,
 }
 
 impl<D: Dpif> Ofproto<D> {
@@ -116,12 +132,12 @@ impl<D: Dpif> Ofproto<D> {
         if header.version != conn.version.wire() {
             return Err(OfpError::OFPBFC_BAD_VERSION);
         }
-        if !matches!(
-            msg,
-            Message::FlowMod(_) | Message::Nx(NxMessage::FlowMod(_)) | Message::GroupMod(_)
-        ) {
-            return Err(OfpError::OFPBFC_MSG_UNSUP);
-        }
+        let staged = match msg {
+            Message::FlowMod(fm) => Staged::flow(fm, false),
+            Message::Nx(NxMessage::FlowMod(fm)) => Staged::flow(fm, true),
+            Message::GroupMod(gm) => Staged::Group(gm),
+            _ => return Err(OfpError::OFPBFC_MSG_UNSUP),
+        };
         let key = (conn.id, ba.bundle_id);
         if !self.bundles.contains_key(&key)
             && self.bundles.keys().filter(|(c, _)| *c == conn.id).count() >= MAX_BUNDLES
@@ -142,32 +158,30 @@ impl<D: Dpif> Ofproto<D> {
         if b.msgs.len() >= MAX_BUNDLE_MSGS {
             return Err(OfpError::OFPBFC_MSG_TOO_MANY);
         }
-        b.msgs.push(msg);
+        b.msgs.push(staged);
         Ok(Vec::new())
     }
 
     /// Applies `msgs` in order, all or none.
-    fn commit(&mut self, conn: &ConnInfo, msgs: Vec<Message>, now: Millis) -> Result<(), OfpError> {
+    fn commit(&mut self, conn: &ConnInfo, msgs: Vec<Staged>, now: Millis) -> Result<(), OfpError> {
         let next_rule_id = self.next_rule_id;
         let groups = msgs
             .iter()
-            .any(|m| matches!(m, Message::GroupMod(_)))
+            .any(|m| matches!(m, Staged::Group(_)))
             .then(|| self.groups.clone());
         let n_events = self.events.len();
-        let adds = msgs.len();
-        self.rules.reserve(adds);
-        self.undo = Some(Vec::with_capacity(adds));
+        // Every message may add a rule: grow the rule map once.
+        self.rules.reserve(msgs.len());
+        self.undo = Some(Vec::new());
         let mut result = Ok(());
         for msg in msgs {
             result = match msg {
-                Message::FlowMod(fm) => self.flow_mod_cow(conn, Cow::Owned(fm), false, now),
-                Message::Nx(NxMessage::FlowMod(fm)) => {
-                    self.flow_mod_cow(conn, Cow::Owned(fm), true, now)
+                Staged::Flow { fm, nx, fmatch } => {
+                    self.flow_mod_compiled(conn, Cow::Owned(fm), nx, Some(fmatch), now)
                 }
-                Message::GroupMod(gm) => {
+                Staged::Group(gm) => {
                     super::reject_slave(conn).and_then(|()| self.group_mod(&gm, now))
                 }
-                _ => Err(OfpError::OFPBFC_MSG_UNSUP),
             };
             if result.is_err() {
                 break;
@@ -182,11 +196,11 @@ impl<D: Dpif> Ofproto<D> {
                     }
                     Undo::Removed(rule) => {
                         let fmatch = rule.fmatch.expand();
-                        self.insert_rule(rule, &fmatch);
+                        self.insert_rule(*rule, &fmatch);
                     }
                     Undo::Modified(rule) => {
                         if let Some(r) = self.rules.get_mut(&rule.id) {
-                            *r = rule;
+                            *r = *rule;
                         }
                     }
                 }
@@ -204,5 +218,12 @@ impl<D: Dpif> Ofproto<D> {
     /// Drops the bundles of a connection that ended.
     pub(super) fn drop_bundles(&mut self, conn_id: u64) {
         self.bundles.retain(|(c, _), _| *c != conn_id);
+    }
+}
+
+impl Staged {
+    fn flow(fm: FlowMod, nx: bool) -> Staged {
+        let fmatch = MiniMatch::new(&FlowMatch::from_match(&fm.match_));
+        Staged::Flow { fm, nx, fmatch }
     }
 }

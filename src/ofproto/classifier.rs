@@ -309,9 +309,16 @@ impl std::fmt::Debug for MiniMatch {
 impl MiniMatch {
     pub fn new(m: &FlowMatch) -> MiniMatch {
         let mask = &m.mask.bytes;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(64);
         let mut i = 0;
         while i < FLOW_LEN {
+            // Most of the mask is zero: skip it a word at a time.
+            if let Some(w) = mask.get(i..i + 8) {
+                if w.iter().all(|&b| b == 0) {
+                    i += 8;
+                    continue;
+                }
+            }
             if mask[i] == 0 {
                 i += 1;
                 continue;
@@ -1037,5 +1044,109 @@ mod tests {
         assert!(!other.overlaps(&narrow));
         let src = m(vec![MatchEntry::exact(Field::Ipv4Src, &[1, 2, 3, 4])]);
         assert!(src.overlaps(&other));
+    }
+
+    /// The compact form answers exactly what the full one does, and round-trips.
+    #[test]
+    fn mini_match_agrees_with_the_full_match() {
+        let five = m(vec![
+            MatchEntry::from_u64(Field::EthType, 0x0800),
+            MatchEntry::from_u64(Field::IpProto, 17),
+            MatchEntry::exact(Field::Ipv4Src, &[10, 0, 1, 2]),
+            MatchEntry::masked(Field::Ipv4Dst, &[172, 16, 0, 0], &[255, 255, 0, 0]),
+            MatchEntry::from_u64(Field::UdpDst, 5001),
+        ]);
+        let mini = MiniMatch::new(&five);
+        assert_eq!(mini.expand(), five);
+        // Runs: eth_type (2); ip_proto, ipv4_src and the /16 of ipv4_dst, adjacent (7);
+        // udp_dst (2): 3 headers of 3 bytes, and a mask and a value byte for each of 11.
+        assert_eq!(mini.0.len(), 3 * 3 + 2 * 11);
+        assert_eq!(mini.exact(Field::Ipv4Src), Some(&[10, 0, 1, 2][..]));
+        assert_eq!(mini.exact(Field::Ipv4Dst), None, "a /16 is not exact");
+        assert_eq!(mini.exact(Field::UdpSrc), None);
+        assert_eq!(mini.exact(Field::EthType), Some(&[0x08, 0x00][..]));
+        let wider = [
+            FlowMatch::default(),
+            m(vec![MatchEntry::from_u64(Field::EthType, 0x0800)]),
+            m(vec![
+                MatchEntry::from_u64(Field::EthType, 0x0800),
+                MatchEntry::masked(Field::Ipv4Src, &[10, 0, 0, 0], &[255, 0, 0, 0]),
+            ]),
+            m(vec![
+                MatchEntry::from_u64(Field::EthType, 0x0800),
+                MatchEntry::masked(Field::Ipv4Src, &[11, 0, 0, 0], &[255, 0, 0, 0]),
+            ]),
+            m(vec![MatchEntry::from_u64(Field::UdpSrc, 1)]),
+            m(vec![MatchEntry::exact(Field::Ipv4Dst, &[172, 16, 0, 1])]),
+            five.clone(),
+        ];
+        let expect = [true, true, true, false, false, false, true];
+        for (w, e) in wider.iter().zip(expect) {
+            assert_eq!(mini.is_within(w), e, "{w:?}");
+            assert_eq!(five.is_within(w), e, "{w:?}");
+        }
+        let all = MiniMatch::new(&FlowMatch::default());
+        assert!(all.is_catchall() && all.0.is_empty());
+        assert!(!all.is_within(&wider[1]));
+        assert!(all.is_within(&wider[0]));
+    }
+
+    /// Several priorities on one masked value; removal leaves the rest in order.
+    #[test]
+    fn one_value_many_priorities() {
+        let mut c = Classifier::default();
+        let a = m(vec![MatchEntry::from_u64(Field::InPort, 1)]);
+        c.insert(&a, 10, 1u32);
+        c.insert(&a, 30, 3u32);
+        c.insert(&a, 20, 2u32);
+        let mut f = FlowFields::default();
+        f.set_u64(Field::InPort, 1);
+        assert_eq!(c.lookup(&f).0, Some(3));
+        assert_eq!(c.find_exact(&a, 20), Some(2));
+        assert!(c.overlaps(&FlowMatch::default(), 10));
+        assert!(!c.overlaps(&FlowMatch::default(), 11));
+        assert_eq!(c.remove(&a, 30), Some(3));
+        assert_eq!(c.lookup(&f).0, Some(2));
+        assert_eq!(c.remove(&a, 20), Some(2));
+        assert_eq!(c.lookup(&f).0, Some(1));
+        assert_eq!(c.remove(&a, 20), None);
+        assert_eq!(c.remove(&a, 10), Some(1));
+        assert!(c.is_empty());
+        assert_eq!(c.lookup(&f).0, None);
+        // A key longer than the inline size (both IPv6 addresses: 32 bytes) works alike.
+        let v6 = m(vec![
+            MatchEntry::from_u64(Field::EthType, 0x86dd),
+            MatchEntry::exact(Field::Ipv6Src, &[1; 16]),
+            MatchEntry::exact(Field::Ipv6Dst, &[2; 16]),
+        ]);
+        c.insert(&v6, 5, 6u32);
+        let mut g = FlowFields::default();
+        g.set_u64(Field::EthType, 0x86dd);
+        g.set(Field::Ipv6Src, &[1; 16]);
+        g.set(Field::Ipv6Dst, &[2; 16]);
+        assert_eq!(c.lookup(&g).0, Some(6));
+        g.set(Field::Ipv6Dst, &[3; 16]);
+        assert_eq!(c.lookup(&g).0, None);
+        assert_eq!(c.remove(&v6, 5), Some(6));
+    }
+
+    /// The highest priority left in a subtable decides its place after a removal.
+    #[test]
+    fn removal_lowers_a_subtables_priority() {
+        let mut c = Classifier::default();
+        let port = |p: u64| m(vec![MatchEntry::from_u64(Field::InPort, p)]);
+        let eth = m(vec![MatchEntry::from_u64(Field::EthType, 0x0800)]);
+        c.insert(&port(1), 100, 1u32);
+        c.insert(&port(2), 10, 2u32);
+        c.insert(&eth, 50, 3u32);
+        let mut f = FlowFields::default();
+        f.set_u64(Field::InPort, 2);
+        f.set_u64(Field::EthType, 0x0800);
+        assert_eq!(c.lookup(&f).0, Some(3));
+        c.remove(&port(1), 100);
+        // in_port=2 (priority 10) must not hide eth_type (priority 50) now.
+        assert_eq!(c.lookup(&f).0, Some(3));
+        c.remove(&eth, 50);
+        assert_eq!(c.lookup(&f).0, Some(2));
     }
 }

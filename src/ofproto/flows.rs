@@ -169,6 +169,8 @@ struct Request<'a> {
     table_id: u8,
     priority: u32,
     fmatch: FlowMatch,
+    /// `fmatch` compact, when the caller had it already.
+    mini: Option<MiniMatch>,
     cookie_mask: u64,
     /// OpenFlow 1.0 semantics: MODIFY of nothing adds, MODIFY sets the cookie, a replaced
     /// rule's counters restart.
@@ -195,16 +197,18 @@ impl<D: Dpif> Ofproto<D> {
         nx: bool,
         now: Millis,
     ) -> Result<(), OfpError> {
-        self.flow_mod_cow(conn, Cow::Borrowed(fm), nx, now)
+        self.flow_mod_compiled(conn, Cow::Borrowed(fm), nx, None, now)
     }
 
-    /// [`Self::flow_mod`] of a flow_mod the caller gives away (a bundle's): an added rule
-    /// takes its match and instructions without copying them.
-    pub(crate) fn flow_mod_cow(
+    /// [`Self::flow_mod`], for a flow_mod the caller may give away (a bundle's: an added
+    /// rule then takes its match and instructions without copying them) and whose match
+    /// it may have compiled already (`compiled`, from `fm`'s match).
+    pub(crate) fn flow_mod_compiled(
         &mut self,
         conn: &ConnInfo,
         fm: Cow<'_, FlowMod>,
         nx: bool,
+        compiled: Option<MiniMatch>,
         now: Millis,
     ) -> Result<(), OfpError> {
         super::reject_slave(conn)?;
@@ -234,7 +238,10 @@ impl<D: Dpif> Ofproto<D> {
         let req = Request {
             table_id,
             priority,
-            fmatch: FlowMatch::from_match(&fm.match_),
+            fmatch: compiled
+                .as_ref()
+                .map_or_else(|| FlowMatch::from_match(&fm.match_), MiniMatch::expand),
+            mini: compiled,
             cookie_mask: if v10 { 0 } else { fm.cookie_mask },
             v10,
             reset_counts: !v10 && fm.flags & OFPFF_EMERG_OR_RESET_COUNTS != 0,
@@ -334,7 +341,7 @@ impl<D: Dpif> Ofproto<D> {
             table_id,
             priority: req.priority,
             match_,
-            fmatch: MiniMatch::new(&req.fmatch),
+            fmatch: req.mini.unwrap_or_else(|| MiniMatch::new(&req.fmatch)),
             cookie,
             idle_timeout,
             hard_timeout,
@@ -390,7 +397,7 @@ impl<D: Dpif> Ofproto<D> {
         for id in ids {
             if let Some(r) = self.rules.get_mut(&id) {
                 if let Some(log) = &mut self.undo {
-                    log.push(super::bundle::Undo::Modified(r.clone()));
+                    log.push(super::bundle::Undo::Modified(Box::new(r.clone())));
                 }
                 r.instructions = req.fm.instructions.clone();
                 r.modified = now;
@@ -461,7 +468,7 @@ impl<D: Dpif> Ofproto<D> {
         t.ids.remove(&id);
         self.timed.remove(&id);
         if let Some(log) = &mut self.undo {
-            log.push(super::bundle::Undo::Removed(rule.clone()));
+            log.push(super::bundle::Undo::Removed(Box::new(rule.clone())));
         }
         Some(rule)
     }
