@@ -685,9 +685,9 @@ impl<R: Copy> Subtable<R> {
 
     /// Packs `flow & mask` at key offsets `from..to` into `key`.
     fn pack(&self, flow: &FlowFields, key: &mut [u8], from: usize, to: usize) {
-        for j in from..to {
-            let o = usize::from(self.offs[j]);
-            key[j] = flow.bytes[o] & self.mask.bytes[o];
+        for (k, &o) in key[from..to].iter_mut().zip(&self.offs[from..to]) {
+            let o = usize::from(o);
+            *k = flow.bytes[o] & self.mask.bytes[o];
         }
     }
 
