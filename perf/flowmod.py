@@ -22,7 +22,12 @@ table is emptied (`del-flows`, which also removes OVS's default NORMAL flow),
 so both start from zero rules. After the install, `dump-aggregate` must report
 flow_count equal to the number of flows. Memory per rule is the growth of the
 switch process's VmRSS (from /proc/PID/status) across the install, divided by
-the number of flows.
+the number of flows. Switch CPU is the user + system time the switch's threads
+used across the install (for ferrovs, without its PMD thread, which polls its
+ports all the time whatever the control plane does): on a loaded machine it is
+the steadier measure of the work each switch does, while wall time depends on
+what else runs. The ratio is also given per repetition (each ferrovs run against
+the OVS run next to it in time), so its spread shows.
 
 Needs root (DPDK hugepages for ferrovs, ovsdb/ovs-vswitchd, unshare). Build
 ferrovs first with `cargo build --release`; this script builds nothing.

@@ -12,6 +12,14 @@
 //! prefix tries on the IP addresses (`ofproto/trie.rs`) rule a subtable out at the cost of
 //! only the leading address bits that proved it cannot match.
 //!
+//! Storage is compact, because a table may hold hundreds of thousands of rules: a
+//! subtable keys its rules by a *packed key* (only the bytes its mask covers, ordered stage
+//! by stage so every stage's key is a prefix of the full one; a 5-tuple is 15 bytes, kept
+//! inline), its stage indexes hold only 64-bit hashes of those prefixes, and a stored rule
+//! keeps its match as a [`MiniMatch`] (the runs of masked bytes) rather than a full
+//! [`FlowMatch`]. Per subtable, a priority count gives the highest priority after a
+//! removal without a scan.
+//!
 //! Invariants: a `FlowMatch` value has no bits outside its mask; a (match, priority) pair
 //! is in a classifier at most once.
 //!
