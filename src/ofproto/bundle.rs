@@ -6,11 +6,13 @@
 //! is put back as it was before the commit: every rule the commit adds, removes or
 //! modifies is logged ([`Undo`]) and the log is played backwards on failure (so a commit
 //! costs what it changes, not the size of the tables); groups are snapshotted, and events
-//! the failed attempt queued (such as flow-removed messages) are dropped. Flow-mods are
-//! decoded when added (errors show at once) and kept decoded; the commit hands each to
-//! flow_mod by value, so an added rule takes the decoded match and instructions as they are. Messages that reach the datapath directly
-//! (port-mods, meter-mods, packet-outs) cannot be taken back, so they are refused when
-//! added (`OFPBFC_MSG_UNSUP`).
+//! the failed attempt queued (such as flow-removed messages) are dropped. Messages that
+//! reach the datapath directly (port-mods, meter-mods, packet-outs) cannot be taken back,
+//! so they are refused when added (`OFPBFC_MSG_UNSUP`).
+//!
+//! Flow-mods are decoded, and their matches compiled, when added (errors show at once, and
+//! the work overlaps with the peer still sending); the commit hands each to flow_mod by
+//! value, so an added rule takes the decoded match and instructions without a copy.
 //!
 //! Called from [`Ofproto::handle`] only. Bundles belong to their connection and die with it.
 
@@ -23,7 +25,7 @@ use crate::ofp::ext::{
     OFPBCT_CLOSE_REPLY, OFPBCT_CLOSE_REQUEST, OFPBCT_COMMIT_REPLY, OFPBCT_COMMIT_REQUEST,
     OFPBCT_DISCARD_REPLY, OFPBCT_DISCARD_REQUEST, OFPBCT_OPEN_REPLY, OFPBCT_OPEN_REQUEST,
 };
-use crate::ofp::flow::FlowMod;
+use crate::ofp::flow::{FlowMod, OFPFC_ADD};
 use crate::ofp::{BundleAdd, BundleControl, GroupMod, Message, NxMessage, OfpError};
 
 /// A connection may hold this many open bundles, and a bundle this many messages.
@@ -170,8 +172,12 @@ impl<D: Dpif> Ofproto<D> {
             .any(|m| matches!(m, Staged::Group(_)))
             .then(|| self.groups.clone());
         let n_events = self.events.len();
-        // Every message may add a rule: grow the rule map once.
-        self.rules.reserve(msgs.len());
+        // Grow the rule map once for every rule the bundle may add.
+        let adds = msgs
+            .iter()
+            .filter(|m| matches!(m, Staged::Flow { fm, .. } if fm.command == OFPFC_ADD))
+            .count();
+        self.rules.reserve(adds);
         self.undo = Some(Vec::new());
         let mut result = Ok(());
         for msg in msgs {

@@ -7,7 +7,7 @@
 //! 0`); DELETE also filters by out_port / out_group.
 //!
 //! Invariants: every rule in `Ofproto::rules` is in exactly one table's classifier and id
-//! set; rules are collected before any is changed, so a request is never half-applied.
+//! set, and in `Ofproto::timed` exactly when it has an idle or hard timeout; rules are collected before any is changed, so a request is never half-applied.
 //! Where Open vSwitch of the seed era had a quirk, the OpenFlow 1.3 behaviour wins:
 //! strict requests on table 0xff act on every exact match (one per table), eviction always
 //! reports the removal, and OpenFlow 1.0's cookie is never a selection filter.
