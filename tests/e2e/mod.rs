@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests (tests/e2e_*.rs): an os-ken virtualenv built on demand,
-//! os-ken apps started by our launcher, network namespaces and veths that vanish with their
-//! guards, and small wrappers around `ip`, `ovs-appctl` and `ovs-ofctl`.
+//! os-ken's own `simple_switch_13` app fetched from an older os-ken release, os-ken apps started
+//! by our launcher, network namespaces and veths that vanish with their guards, and small
+//! wrappers around `ip`, `ovs-appctl` and `ovs-ofctl`.
 //!
 //! Everything the tests start is a child killed by PID on drop; every namespace is deleted on
 //! drop, which also destroys the veth ends inside it (and so the whole pair).
@@ -101,6 +102,81 @@ pub fn osken_python() -> PathBuf {
     }
     drop(lock);
     python
+}
+
+/// The os-ken release whose wheel still bundles the sample apps (4.x dropped `os_ken/app/`).
+pub const OSKEN_APPS_VERSION: &str = "1.4.1";
+
+/// The sha256 of `os_ken/app/simple_switch_13.py` as os-ken 1.4.1's wheel ships it. A change
+/// upstream (a re-uploaded wheel, a different file) fails the test instead of silently testing
+/// another controller.
+pub const SIMPLE_SWITCH_13_SHA256: &str =
+    "8a52d7f10181b6f8f752a9a8ddac085230e3c4d701ac445611b684a16695acfe";
+
+/// Extracts one member of a wheel (a zip) byte for byte and prints its sha256. Run by the
+/// venv's Python: argv = wheel, member, destination. The file is renamed into place, so a
+/// controller still reading an earlier copy never sees it half-written.
+const EXTRACT_PY: &str = "import hashlib, os, sys, zipfile\n\
+    data = zipfile.ZipFile(sys.argv[1]).read(sys.argv[2])\n\
+    tmp = sys.argv[3] + '.tmp'\n\
+    open(tmp, 'wb').write(data)\n\
+    os.replace(tmp, sys.argv[3])\n\
+    print(hashlib.sha256(data).hexdigest())\n";
+
+/// os-ken's bundled `simple_switch_13.py`, unmodified, taken from the os-ken 1.4.1 wheel that
+/// the venv's pip downloads (no dependencies, nothing installed) into the target directory.
+/// The wheel and the extracted file are cached there; a lock file serialises test binaries
+/// as [`osken_python`] does. The extracted bytes must hash to [`SIMPLE_SWITCH_13_SHA256`],
+/// checked on every call, cached or not. Fails (never skips) when PyPI is unreachable.
+pub fn osken_simple_switch_13() -> PathBuf {
+    let python = osken_python();
+    let dir = target_dir().join(format!("osken-{OSKEN_APPS_VERSION}-apps"));
+    let app = dir.join("simple_switch_13.py");
+    let lock_path = target_dir().join("osken-apps.lock");
+    let lock = std::fs::File::create(&lock_path).expect("create apps lock file");
+    // SAFETY: flock(2) on a descriptor we own for the whole critical section.
+    let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock {}", lock_path.display());
+    let wheel = dir.join(format!("os_ken-{OSKEN_APPS_VERSION}-py3-none-any.whl"));
+    if !wheel.exists() {
+        let spec = format!("os-ken=={OSKEN_APPS_VERSION}");
+        run_ok(
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "download",
+                    "--disable-pip-version-check",
+                    "-q",
+                    "--no-deps",
+                    "--only-binary",
+                    ":all:",
+                    "-d",
+                ])
+                .arg(&dir)
+                .arg(&spec),
+            &format!("pip download {spec} (PyPI must be reachable for the e2e tests)"),
+        );
+        assert!(wheel.exists(), "pip download left no {}", wheel.display());
+    }
+    // Extracted afresh every time: whatever sits in the cache, the bytes run are the wheel's.
+    let out = run_ok(
+        Command::new(&python)
+            .args(["-c", EXTRACT_PY])
+            .arg(&wheel)
+            .arg("os_ken/app/simple_switch_13.py")
+            .arg(&app),
+        "extracting os_ken/app/simple_switch_13.py from the wheel",
+    );
+    drop(lock);
+    let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(
+        sha,
+        SIMPLE_SWITCH_13_SHA256,
+        "os_ken/app/simple_switch_13.py in {} is not the file this test was written for",
+        wheel.display()
+    );
+    app
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.

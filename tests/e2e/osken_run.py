@@ -2,8 +2,9 @@
 
 Usage: python osken_run.py PORT APP_FILE [REPORT_PATH]
 
-The OpenFlow listener binds 127.0.0.1:PORT only. APP_FILE is loaded by path, so the apps in this
-directory need not be installed. REPORT_PATH, when given, reaches the app through the
+The OpenFlow listener binds 127.0.0.1:PORT only. APP_FILE is loaded by path, so neither the apps
+in this directory nor os-ken's own simple_switch_13.py (extracted from the os-ken 1.4.1 wheel,
+whose os_ken/app/ 4.2.2 no longer ships) need be installed. REPORT_PATH, when given, reaches the app through the
 FVS_E2E_REPORT environment variable. Prints "osken: listening" once the apps are up, which the
 Rust tests wait for.
 """
