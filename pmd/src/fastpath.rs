@@ -92,6 +92,10 @@ pub struct FastPath<P> {
 struct Scratch {
     keys: [FlowKey; BURST],
     hashes: [u32; BURST],
+    /// `keys[i].tail_map()`, known without a scan for fast-parsed packets.
+    tails: [u16; BURST],
+    /// Frame lengths, read once when the packet is parsed.
+    lens: [usize; BURST],
     /// Header layouts from the parse, valid where `parsed` has the bit.
     infos: [ParseInfo; BURST],
     /// Bit `i`: `infos[i]` describes packet `i` (not so after recirculation).
@@ -128,6 +132,8 @@ impl<P: PacketBuf> FastPath<P> {
             scratch: Box::new(Scratch {
                 keys: [FlowKey::default(); BURST],
                 hashes: [0; BURST],
+                tails: [0; BURST],
+                lens: [0; BURST],
                 infos: [ParseInfo::default(); BURST],
                 parsed: 0,
                 depth: [0; BURST],
@@ -174,14 +180,27 @@ impl<P: PacketBuf> FastPath<P> {
             let n = self.batch.len();
             let sc = &mut *self.scratch;
             for (i, pkt) in self.batch.iter().enumerate() {
-                parse_fresh(pkt.data(), in_port, &mut sc.keys[i], &mut sc.infos[i]);
+                let data = pkt.data();
+                sc.lens[i] = data.len();
+                let key = &mut sc.keys[i];
+                // The fast parse leaves the tail zero: no scan for the map.
+                sc.tails[i] = if parse_fresh(data, in_port, key, &mut sc.infos[i]) {
+                    0
+                } else {
+                    key.tail_map()
+                };
                 sc.depth[i] = 0;
             }
             // Hashes in a loop of their own: each is a chain of dependent
             // multiplies, and with no call in between the CPU overlaps the
-            // chains of different packets.
+            // chains of different packets. A zero tail is not read.
             for i in 0..n {
-                sc.hashes[i] = sc.keys[i].hash();
+                let key = &sc.keys[i];
+                sc.hashes[i] = if sc.tails[i] == 0 {
+                    key.hash_zero_tail()
+                } else {
+                    key.hash()
+                };
             }
             sc.parsed = if n == BURST { u32::MAX } else { (1 << n) - 1 };
             self.pass(n, stats, sink);
@@ -273,7 +292,7 @@ impl<P: PacketBuf> FastPath<P> {
         }
         let mut emc_miss = 0u32;
         for i in 0..n {
-            sc.found[i] = emc.lookup(&sc.keys[i], sc.hashes[i], flows);
+            sc.found[i] = emc.lookup_with_tail(&sc.keys[i], sc.hashes[i], sc.tails[i], flows);
             if sc.found[i].is_some() {
                 counts.emc_hits += 1;
             } else {
@@ -300,9 +319,9 @@ impl<P: PacketBuf> FastPath<P> {
             flows.prefetch_stats(*r);
         }
         let mut n_hit = 0usize;
-        for (i, pkt) in batch.iter().enumerate() {
+        for i in 0..n {
             let Some(r) = sc.found[i] else { continue };
-            let bytes = pkt.data().len() as u64;
+            let bytes = sc.lens[i] as u64;
             let flags = sc.keys[i].tcp_flags();
             match sc.hit_flows[..n_hit].iter().position(|&f| f == Some(r)) {
                 Some(j) => {
@@ -373,6 +392,8 @@ impl<P: PacketBuf> FastPath<P> {
                 for (i, (pkt, key, depth)) in self.next_recirc.drain(..take).enumerate() {
                     self.scratch.keys[i] = key;
                     self.scratch.hashes[i] = key.hash();
+                    self.scratch.tails[i] = key.tail_map();
+                    self.scratch.lens[i] = pkt.data().len();
                     self.scratch.depth[i] = depth;
                     self.batch.push(pkt);
                 }

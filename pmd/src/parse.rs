@@ -161,12 +161,19 @@ pub fn parse_into(frame: &[u8], in_port: u32, key: &mut FlowKey, info: &mut Pars
 /// zeros (vector stores), against a field-by-field walk with a bounds
 /// check and a read-modify-write of a key word per field. Every other
 /// frame zeroes the key and takes the general walk.
+///
+/// Returns true when the fast case took the frame, so the key's tail
+/// (words from [`crate::key::HOT_WORDS`] on) is known to be zero: the
+/// caller may then use [`FlowKey::hash_zero_tail`] and a tail map of 0
+/// without scanning. False says nothing about the tail.
 #[inline]
-pub fn parse_fresh(frame: &[u8], in_port: u32, key: &mut FlowKey, info: &mut ParseInfo) {
-    if !parse_ipv4_l4_fast(frame, in_port, key, info) {
-        *key = FlowKey::default();
-        parse_into(frame, in_port, key, info);
+pub fn parse_fresh(frame: &[u8], in_port: u32, key: &mut FlowKey, info: &mut ParseInfo) -> bool {
+    if parse_ipv4_l4_fast(frame, in_port, key, info) {
+        return true;
     }
+    *key = FlowKey::default();
+    parse_into(frame, in_port, key, info);
+    false
 }
 
 /// The fast case of [`parse_fresh`]; returns false, touching nothing,
@@ -683,9 +690,12 @@ mod tests {
                 n_vlans: 9,
                 ..ParseInfo::default()
             };
-            parse_fresh(f, 7, &mut fresh, &mut info);
+            let fast = parse_fresh(f, 7, &mut fresh, &mut info);
             let mut want = FlowKey::default();
             let want_info = parse(f, 7, &mut want);
+            if fast {
+                assert_eq!(want.tail_map(), 0, "{f:02x?}");
+            }
             assert_eq!((fresh, info), (want, want_info), "{f:02x?}");
         }
     }
