@@ -231,7 +231,8 @@ impl Emc {
     }
 
     /// [`Emc::lookup`] for a key whose [`FlowKey::tail_map`] is `tail_map`.
-    #[inline]
+    /// Always inlined: a call costs more than the lookup's own work.
+    #[inline(always)]
     pub fn lookup_with_tail(
         &mut self,
         key: &FlowKey,

@@ -12,9 +12,10 @@
 //! walks the subtables once for the burst); insert megaflow hits into the
 //! EMC with the EMC's probability; then run each packet's actions in arrival
 //! order, so a port's packets (and its miss and action upcalls) stay in
-//! order. Flow statistics are summed per flow over the burst and written
-//! once per flow; PMD counters are summed in locals and written once per
-//! pass.
+//! order. Flow statistics are summed per run of consecutive packets on one
+//! flow (OVS batches per flow instead, which reorders) and written once per
+//! run; a run of lone-output packets to one port goes to the sink in one
+//! call; PMD counters are summed in locals and written once per pass.
 //!
 //! The simple-match shortcut: when the receiving port's only megaflow
 //! matches just in_port (port-to-port forwarding) and outputs to one port,
@@ -68,6 +69,15 @@ pub enum UpcallKind<'a> {
 pub trait DatapathSink<P> {
     /// Queue the packet for transmission on datapath port `port`.
     fn output(&mut self, port: u32, pkt: P);
+    /// Queue every packet of `pkts`, in order, on port `port`; the same as
+    /// calling [`DatapathSink::output`] on each, which a sink may do with
+    /// fewer checks.
+    #[inline]
+    fn output_many<I: Iterator<Item = P>>(&mut self, port: u32, pkts: I) {
+        for pkt in pkts {
+            self.output(port, pkt);
+        }
+    }
     /// Queue an upcall; give the packet back if there is no room, and the
     /// pipeline counts it lost and drops it. Must not block.
     fn upcall(&mut self, kind: UpcallKind<'_>, pkt: P, key: &FlowKey) -> Result<(), P>;
@@ -102,11 +112,8 @@ struct Scratch {
     parsed: u32,
     depth: [u8; BURST],
     found: [Option<FlowRef>; BURST],
-    /// Distinct flows hit in the pass and their summed stats.
-    hit_flows: [Option<FlowRef>; BURST],
-    hit_packets: [u32; BURST],
-    hit_bytes: [u64; BURST],
-    hit_flags: [u16; BURST],
+    /// Packet `i`'s output port when its flow's actions are a lone output.
+    lone: [Option<u32>; BURST],
 }
 
 /// Counters of one pass, written to [`PmdStats`] once.
@@ -138,10 +145,7 @@ impl<P: PacketBuf> FastPath<P> {
                 parsed: 0,
                 depth: [0; BURST],
                 found: [None; BURST],
-                hit_flows: [None; BURST],
-                hit_packets: [0; BURST],
-                hit_bytes: [0; BURST],
-                hit_flags: [0; BURST],
+                lone: [None; BURST],
             }),
             batch: Vec::with_capacity(BURST),
             recirc: Vec::with_capacity(RECIRC_QUEUE),
@@ -313,71 +317,80 @@ impl<P: PacketBuf> FastPath<P> {
             }
         }
 
-        // Sum the stats per flow (a burst usually hits a handful). With many
-        // flows each is a cache miss: start them all first.
-        for r in sc.found[..n].iter().flatten() {
-            flows.prefetch_stats(*r);
-        }
-        let mut n_hit = 0usize;
-        for i in 0..n {
-            let Some(r) = sc.found[i] else { continue };
-            let bytes = sc.lens[i] as u64;
-            let flags = sc.keys[i].tcp_flags();
-            match sc.hit_flows[..n_hit].iter().position(|&f| f == Some(r)) {
-                Some(j) => {
-                    sc.hit_packets[j] += 1;
-                    sc.hit_bytes[j] += bytes;
-                    sc.hit_flags[j] |= flags;
-                }
-                None => {
-                    sc.hit_flows[n_hit] = Some(r);
-                    sc.hit_packets[n_hit] = 1;
-                    sc.hit_bytes[n_hit] = bytes;
-                    sc.hit_flags[n_hit] = flags;
-                    n_hit += 1;
-                }
+        // Stats per run of consecutive packets on one flow (a burst from
+        // one flow is one run): one write per run, no search. The flow's
+        // lone output port, from the flow table's compact array, is looked
+        // up once per run too. With many flows each run's stats are a cache
+        // miss: start them all first.
+        let mut prev = None;
+        for &r in sc.found[..n].iter().flatten() {
+            if prev != Some(r) {
+                flows.prefetch_stats(r);
+                prev = Some(r);
             }
         }
-        for j in 0..n_hit {
-            let Some(r) = sc.hit_flows[j] else { continue };
-            flows.record_hit(
-                r,
-                u64::from(sc.hit_packets[j]),
-                sc.hit_bytes[j],
-                sc.hit_flags[j],
-                *now_ms,
-            );
+        let mut run: Option<FlowRef> = None;
+        let (mut run_packets, mut run_bytes, mut run_flags) = (0u64, 0u64, 0u16);
+        let mut run_port = None;
+        for i in 0..n {
+            let found = sc.found[i];
+            if found != run {
+                if let Some(r) = run {
+                    flows.record_hit(r, run_packets, run_bytes, run_flags, *now_ms);
+                }
+                run = found;
+                (run_packets, run_bytes, run_flags) = (0, 0, 0);
+                run_port = found.and_then(|r| flows.lone_output(r));
+            }
+            run_packets += 1;
+            run_bytes += sc.lens[i] as u64;
+            run_flags |= sc.keys[i].tcp_flags();
+            sc.lone[i] = run_port;
+        }
+        if let Some(r) = run {
+            flows.record_hit(r, run_packets, run_bytes, run_flags, *now_ms);
         }
 
-        // Actions, in arrival order.
-        for (i, pkt) in batch.drain(..n).enumerate() {
-            // The common case, a lone output, reads only the flow table's
-            // compact array and skips the executor.
-            if let Some(port) = sc.found[i].and_then(|r| flows.lone_output(r)) {
-                sink.output(port, pkt);
-                continue;
-            }
-            let key = &mut sc.keys[i];
-            let flow = sc.found[i].and_then(|r| flows.flow(r));
-            let Some(flow) = flow else {
-                counts.misses += 1;
-                if let Err(pkt) = sink.upcall(UpcallKind::Miss, pkt, key) {
-                    counts.miss_lost += 1;
-                    sink.drop(pkt);
+        // Actions, in arrival order. The common case, a lone output, skips
+        // the executor, and consecutive packets to one port go to the sink
+        // together (one port check for the lot).
+        let mut pkts = batch.drain(..n);
+        let mut i = 0;
+        while i < n {
+            if let Some(port) = sc.lone[i] {
+                let mut end = i + 1;
+                while end < n && sc.lone[end] == Some(port) {
+                    end += 1;
                 }
+                sink.output_many(port, pkts.by_ref().take(end - i));
+                i = end;
                 continue;
-            };
-            let mut exec = ExecSink {
-                out: sink,
-                recirc,
-                depth: sc.depth[i],
-                counts: &mut counts,
-            };
-            if sc.parsed & (1 << i) != 0 {
-                execute_parsed(&flow.actions, pkt, key, sc.infos[i], &mut exec);
-            } else {
-                execute(&flow.actions, pkt, key, &mut exec);
             }
+            let Some(pkt) = pkts.next() else { break };
+            let key = &mut sc.keys[i];
+            match sc.found[i].and_then(|r| flows.flow(r)) {
+                None => {
+                    counts.misses += 1;
+                    if let Err(pkt) = sink.upcall(UpcallKind::Miss, pkt, key) {
+                        counts.miss_lost += 1;
+                        sink.drop(pkt);
+                    }
+                }
+                Some(flow) => {
+                    let mut exec = ExecSink {
+                        out: sink,
+                        recirc,
+                        depth: sc.depth[i],
+                        counts: &mut counts,
+                    };
+                    if sc.parsed & (1 << i) != 0 {
+                        execute_parsed(&flow.actions, pkt, key, sc.infos[i], &mut exec);
+                    } else {
+                        execute(&flow.actions, pkt, key, &mut exec);
+                    }
+                }
+            }
+            i += 1;
         }
         counts.write(stats);
     }
