@@ -6,7 +6,7 @@
 //! starts every port, spreads the rx queues over the PMD lcores, gives every
 //! PMD the start-up flows (`--patch` and `--flows`) before it polls a single
 //! packet, and launches them. The control lcore then serves the control
-//! socket, consumes upcalls and prints a status line once a second until
+//! socket and `/metrics`, consumes upcalls and prints a status line once a second until
 //! SIGINT, SIGTERM or `ovs-appctl exit`. The stop
 //! is ordered so that nothing leaks: PMDs finish and flush first, then ports
 //! stop and close (a `net_pcap` port writes its file on close), and the pool
@@ -34,8 +34,12 @@ use thiserror::Error;
 use crate::bridge::{BridgePort, NetdevBridge};
 use crate::config::SwitchConfig;
 use crate::connmgr::{Connmgr, ConnmgrConfig, ListenTarget};
+use crate::continuation;
 use crate::ctl::{CtlError, CtlServer};
 use crate::dpif::netdev::{NetdevDpif, PmdHandle};
+use crate::metrics::{Metrics, MetricsServer, Rxq, Sources};
+use crate::ofp::ext::NxMessage;
+use crate::ofp::Message;
 use crate::ofproto::{Ofproto, OfprotoConfig};
 use crate::ofswitch::{self, BRIDGE_NAME, FDB_IDLE_MS, FDB_MAX};
 use crate::upcall::UpcallHandler;
@@ -65,7 +69,12 @@ pub enum SwitchError {
     Flow { origin: String, reason: String },
     #[error(transparent)]
     Connmgr(#[from] crate::connmgr::ConnmgrError),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::HttpError),
 }
+
+/// The packet pool's name (DPDK's, and the metrics' `pool` label).
+const POOL_NAME: &str = "ferrovs_pkts";
 
 /// The LOCAL port's MAC: locally administered, unique per process, so two
 /// switches on one host get different datapath ids by default.
@@ -135,6 +144,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             Eal::version()
         ));
         ofswitch::register_commands(server.commands_mut())?;
+        crate::metrics::register_commands(server.commands_mut())?;
     }
     // Listeners are bound before any port or PMD starts, so a taken port is
     // one sentence and nothing to undo.
@@ -156,10 +166,23 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             .retain(|l| !matches!(l, ListenTarget::Unix(p) if *p == mgmt));
     }
     let mut connmgr = Connmgr::new(connmgr_cfg)?;
+    let metrics_server = match cfg.metrics.map(MetricsServer::bind) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        // As with the control socket, the default is a convenience: say why there is
+        // no listener and run on.
+        Some(Err(e)) if !cfg.metrics_explicit => {
+            log::warn!(
+                "no metrics listener: {e}; choose one with --metrics ADDR (or --metrics off)"
+            );
+            None
+        }
+        Some(Err(e)) => return Err(e.into()),
+    };
     // Refuse bad start-up flows before any port holds mbufs; each PMD then
     // builds its own copy of the same table.
     startup_flows(cfg)?;
-    let pool = Arc::new(Mempool::new("ferrovs_pkts", cfg.mbufs)?);
+    let pool = Arc::new(Mempool::new(POOL_NAME, cfg.mbufs)?);
     let n_pmds = cfg.pmd_cores.len();
     // Datapath port numbers start at 1; index 0 stays unused.
     let n_slots = cfg.ports.len() + 1;
@@ -203,6 +226,17 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         });
     }
 
+    let rxq_map: Vec<Vec<Rxq>> = rx_assign
+        .iter()
+        .map(|qs| {
+            qs.iter()
+                .map(|(port, q)| Rxq {
+                    port: *port,
+                    queue: q.queue_id(),
+                })
+                .collect()
+        })
+        .collect();
     let workers = lcore::workers();
     let mut handles = Vec::new();
     let mut all_stats = Vec::new();
@@ -255,6 +289,10 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         pmd::pmd::now_ms(),
     );
     let mut upcalls = UpcallHandler::new(Fdb::new(FDB_IDLE_MS, FDB_MAX), XlateConfig::default());
+    let mut metrics = Metrics::new(metrics_server, rxq_map);
+    if let Some(addr) = metrics.local_addr() {
+        log::info!("metrics on http://{addr}/metrics");
+    }
 
     if server.is_some() {
         log::info!(
@@ -281,6 +319,11 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         let mut events = Vec::new();
 
         work += connmgr.poll(now, &mut |info, req| {
+            if let Message::Nx(NxMessage::Resume(r)) = req.message {
+                let body = req.raw.len().saturating_sub(16);
+                continuation::resume(&mut ofproto, &upcalls.fdb, &upcalls.config, r, body, now_ms)?;
+                return Ok(vec![]);
+            }
             let conn = ofswitch::ofproto_conn(info);
             let outcome = ofproto.handle(&conn, req.message, now_ms);
             // A request takes effect before the next one is read: packet-outs
@@ -306,7 +349,9 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             upcalls.invalidate(&mut ofproto, now_ms);
         }
 
+        let upcall_start = Instant::now();
         let (n, packet_ins) = upcalls.handle(&mut ofproto, now_ms);
+        metrics.observe_upcalls(n, upcall_start.elapsed());
         work += n;
         events.extend(packet_ins);
         events.extend(ofproto.run(now_ms));
@@ -317,12 +362,16 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         upcalls.revalidate(&mut ofproto, now_ms, false);
         upcalls.age_fdb(&mut ofproto, now_ms);
         for ev in &events {
-            connmgr.send_async(ev, now);
+            let n = connmgr.send_async(ev, now);
+            continuation::note_unsent(ev, n);
         }
 
         crate::coverage::run(now);
         work += server.as_mut().map_or(0, |server| {
             server.poll(&mut |name: &str, args: &[String]| {
+                if let Some(reply) = metrics.command(ofproto.dpif(), name, args) {
+                    return reply;
+                }
                 ofswitch::command(
                     &mut ofproto,
                     &mut upcalls,
@@ -334,6 +383,15 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
                 )
             })
         });
+        work += metrics.poll(
+            now,
+            &Sources {
+                ofproto: &ofproto,
+                connmgr: &connmgr,
+                pool: &pool,
+                pool_name: POOL_NAME,
+            },
+        );
         if work == 0 && events.is_empty() {
             std::thread::sleep(Duration::from_millis(1));
         }

@@ -731,8 +731,24 @@ fn switch_commands_through_appctl() {
     let mut want =
         String::from("                 console    file\n                 -------    ------\n");
     for module in [
-        "bridge", "cli", "config", "connmgr", "coverage", "ctl", "dpctl", "dpif", "metrics", "ofp",
-        "ofproto", "ofswitch", "switch", "upcall", "vlog", "xlate", "other",
+        "bridge",
+        "cli",
+        "config",
+        "connmgr",
+        "continuation",
+        "coverage",
+        "ctl",
+        "dpctl",
+        "dpif",
+        "metrics",
+        "ofp",
+        "ofproto",
+        "ofswitch",
+        "switch",
+        "upcall",
+        "vlog",
+        "xlate",
+        "other",
     ] {
         let (console, file) = want_level(module);
         want.push_str(&format!("{module:<16} {console:>6}     {file:>6}\n"));
@@ -841,7 +857,7 @@ fn switch_commands_through_appctl() {
             .skip(2)
             .filter(|l| l.ends_with("  DBG        DBG"))
             .count(),
-        17,
+        18,
         "{table}"
     );
 

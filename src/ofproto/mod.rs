@@ -191,6 +191,13 @@ pub struct PacketInEvent {
     /// copies fields one to one.
     pub max_len: Option<u16>,
     pub packet: Vec<u8>,
+    /// Only connections with this controller id (`NXT_SET_CONTROLLER_ID`) receive it.
+    pub controller_id: u16,
+    /// A controller2 action's userdata (NXT_PACKET_IN2's USERDATA property).
+    pub userdata: Option<Vec<u8>>,
+    /// A paused pipeline's sealed continuation, per OpenFlow version: the nested
+    /// properties of NXT_PACKET_IN2's CONTINUATION property.
+    pub continuation: Option<crate::continuation::Sealed>,
 }
 
 impl PacketInEvent {
@@ -752,6 +759,15 @@ impl<D: Dpif> Ofproto<D> {
             t.lookup_count += lookups;
             t.matched_count += matched;
         }
+    }
+
+    /// Every visible table's counters, for metrics: (table id, rules, lookups, matches).
+    pub fn table_counters(&self) -> Vec<(u8, usize, u64, u64)> {
+        self.tables
+            .iter()
+            .filter(|t| t.exists && !t.hidden)
+            .map(|t| (t.id, t.cls.len(), t.lookup_count, t.matched_count))
+            .collect()
     }
 
     /// Looks a packet up in one table: the winning rule and the bits examined.
