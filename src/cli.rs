@@ -13,7 +13,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start the switch: EAL, ports, PMD lcores; runs until SIGINT/SIGTERM.
+    /// Start the switch: EAL, ports, PMD lcores; runs until SIGINT/SIGTERM, and re-reads
+    /// --config on SIGHUP.
     Run(Box<RunArgs>),
     /// Validate a configuration file and report every error with its line.
     CheckConfig {
@@ -22,11 +23,15 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args, Default, Clone)]
 pub struct RunArgs {
-    /// TOML configuration file; flags given here override it.
+    /// TOML configuration file; flags given here override it. SIGHUP re-reads it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The bridge's name, as `ovs-ofctl show NAME` and `ofproto/trace NAME` use it
+    /// [default: br0].
+    #[arg(long, value_name = "NAME")]
+    pub bridge: Option<String>,
     /// A port, NAME=DEVARGS (repeatable). Ports are numbered 1, 2, … in the
     /// order given. DEVARGS is a DPDK virtual device (net_ring0,
     /// net_pcap0,rx_pcap=IN.pcap, net_null0, net_tap0,iface=t0,
@@ -37,6 +42,14 @@ pub struct RunArgs {
     /// the lowest core not in this list.
     #[arg(long, value_name = "LIST")]
     pub pmd_cores: Option<String>,
+    /// The core of the control lcore; it must not be a PMD core [default: the lowest core
+    /// not in --pmd-cores].
+    #[arg(long, value_name = "CORE")]
+    pub control_core: Option<u32>,
+    /// Pin rx queue QUEUE of port PORT to the PMD on core CORE (repeatable), e.g. p0:0:2.
+    /// Queues not pinned are spread over the PMDs in turn.
+    #[arg(long = "rxq", value_name = "PORT:QUEUE:CORE")]
+    pub rxqs: Vec<String>,
     /// Forward everything received on port A to port B (repeatable), e.g.
     /// p0:p1: installs the datapath flow `in_port(A), actions:B`. Use A:B
     /// and B:A for both directions.
@@ -86,4 +99,13 @@ pub struct RunArgs {
     /// CA certificate (PEM) that peers must be signed by.
     #[arg(long, value_name = "FILE")]
     pub ssl_ca_cert: Option<PathBuf>,
+    /// Datapath flows (megaflows) each PMD may hold [default: 200000].
+    #[arg(long, value_name = "N")]
+    pub flow_limit: Option<u64>,
+    /// Serve Prometheus metrics on ADDR (IP:PORT), or `off` [default: 127.0.0.1:9477].
+    #[arg(long, value_name = "ADDR|off")]
+    pub metrics: Option<String>,
+    /// Log level: off, emer, err, warn, info or dbg.
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
 }

@@ -7,15 +7,26 @@ use ferrovs::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Run(args) => ferrovs::config::SwitchConfig::from_run_args(&args)
-            .and_then(|cfg| ferrovs::switch::run(cfg).map_err(|e| e.to_string())),
-        Command::CheckConfig { file } => ferrovs::config::check_file(&file),
+    // Each element is one sentence, printed on a line of its own.
+    let result: Result<(), Vec<String>> = match cli.command {
+        Command::Run(args) => match ferrovs::config::SwitchConfig::from_run_args(&args) {
+            Ok(cfg) => ferrovs::switch::run(cfg).map_err(|e| vec![e.to_string()]),
+            Err(errors) => Err(errors.sentences()),
+        },
+        Command::CheckConfig { file } => match ferrovs::config::check_file(&file) {
+            Ok(summary) => {
+                println!("{summary}");
+                Ok(())
+            }
+            Err(errors) => Err(errors.sentences()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(sentence) => {
-            eprintln!("ferrovs: error: {sentence}");
+        Err(sentences) => {
+            for s in sentences {
+                eprintln!("ferrovs: error: {s}");
+            }
             ExitCode::FAILURE
         }
     }

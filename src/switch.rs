@@ -150,7 +150,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
     if server.is_none() {
         // The management socket lives beside the control socket: when the
         // default place was unusable for one, it is for the other too.
-        let mgmt = crate::config::mgmt_socket_path(&cfg.ctl_path);
+        let mgmt = crate::config::mgmt_socket_path(&cfg.ctl_path, &cfg.bridge);
         connmgr_cfg
             .listeners
             .retain(|l| !matches!(l, ListenTarget::Unix(p) if *p == mgmt));
