@@ -127,7 +127,7 @@ pub struct SwitchConfig {
 /// Where the control socket goes unless `--ctl` says otherwise.
 pub const DEFAULT_CTL_PATH: &str = "/run/ferrovs/ferrovs.ctl";
 /// The bridge's name unless `--bridge` says otherwise.
-pub const DEFAULT_BRIDGE: &str = "br0";
+pub const DEFAULT_BRIDGE: &str = crate::ofswitch::BRIDGE_NAME;
 /// Where `/metrics` is served unless `--metrics` says otherwise: loopback only.
 pub const DEFAULT_METRICS: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9477));

@@ -15,6 +15,7 @@ pub mod connmgr;
 pub mod ctl;
 pub mod dpctl;
 pub mod dpif;
+pub mod live;
 pub mod ofp;
 pub mod ofproto;
 pub mod ofswitch;

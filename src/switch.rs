@@ -7,10 +7,17 @@
 //! PMD the start-up flows (`--patch` and `--flows`) before it polls a single
 //! packet, and launches them. The control lcore then serves the control
 //! socket, consumes upcalls and prints a status line once a second until
-//! SIGINT, SIGTERM or `ovs-appctl exit`. The stop
-//! is ordered so that nothing leaks: PMDs finish and flush first, then ports
-//! stop and close (a `net_pcap` port writes its file on close), and the pool
-//! is checked to be full again before the EAL is cleaned up.
+//! SIGINT, SIGTERM or `ovs-appctl exit`. SIGHUP re-reads the configuration
+//! file and applies what can change live (see `live`).
+//!
+//! The stop is ordered so that nothing leaks and nothing is cut in half, and
+//! it takes well under 2 s: PMDs finish their burst and flush their tx
+//! buffers first; then every OpenFlow connection gets its queued messages
+//! (whole messages only) and a clean close, for at most
+//! [`CONNMGR_SHUTDOWN`]; then ports stop and close (a `net_pcap` port writes
+//! its file on close), and the pool is checked to be full again before the
+//! EAL is cleaned up. A signal only sets a flag; all of this runs on the
+//! control lcore, outside any signal handler.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,7 +44,7 @@ use crate::connmgr::{Connmgr, ConnmgrConfig, ListenTarget};
 use crate::ctl::{CtlError, CtlServer};
 use crate::dpif::netdev::{NetdevDpif, PmdHandle};
 use crate::ofproto::{Ofproto, OfprotoConfig};
-use crate::ofswitch::{self, BRIDGE_NAME, FDB_IDLE_MS, FDB_MAX};
+use crate::ofswitch::{self, FDB_IDLE_MS, FDB_MAX};
 use crate::upcall::UpcallHandler;
 use crate::xlate::{Fdb, XlateConfig};
 
@@ -80,16 +87,25 @@ struct OpenPort {
     port: Port,
 }
 
+/// How long the OpenFlow connections get to say goodbye when the switch stops.
+pub const CONNMGR_SHUTDOWN: Duration = Duration::from_millis(500);
+
 /// Runs the switch until SIGINT/SIGTERM.
 pub fn run(cfg: SwitchConfig) -> Result<(), SwitchError> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).map_err(SwitchError::Signals)?;
     }
+    let reload = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
+        .map_err(SwitchError::Signals)?;
 
-    let control = (0..)
-        .find(|c| !cfg.pmd_cores.contains(c))
-        .ok_or(SwitchError::NoControlCore)?;
+    let control = match cfg.control_core {
+        Some(c) => c,
+        None => (0..)
+            .find(|c| !cfg.pmd_cores.contains(c))
+            .ok_or(SwitchError::NoControlCore)?,
+    };
     let mut cores = vec![control];
     cores.extend(cfg.pmd_cores.iter().copied());
     let mut eal_args = EalArgs::new(cores);
@@ -112,12 +128,16 @@ pub fn run(cfg: SwitchConfig) -> Result<(), SwitchError> {
         );
     }
     let eal = Eal::init(&eal_args.build())?;
-    let result = run_with_eal(&cfg, &stop);
+    let result = run_with_eal(&cfg, &stop, &reload);
     drop(eal);
     result
 }
 
-fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), SwitchError> {
+fn run_with_eal(
+    cfg: &SwitchConfig,
+    stop: &Arc<AtomicBool>,
+    reload: &AtomicBool,
+) -> Result<(), SwitchError> {
     let mut server = match CtlServer::bind(&cfg.ctl_path) {
         Ok(s) => Some(s),
         // The default path is a convenience: another ferrovs may hold it,
@@ -135,6 +155,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             Eal::version()
         ));
         ofswitch::register_commands(server.commands_mut())?;
+        crate::live::register_commands(server.commands_mut())?;
     }
     // Listeners are bound before any port or PMD starts, so a taken port is
     // one sentence and nothing to undo.
@@ -176,7 +197,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             devargs: spec.devargs.clone(),
         })?;
         let (max_rx, max_tx) = port.max_queues()?;
-        let n_rxq = max_rx.min(1);
+        let n_rxq = max_rx.min(spec.rx_queues);
         let n_txq = max_tx.min(n_pmds as u16);
         if let Err(e) = port
             .configure(n_rxq, n_txq, &pool)
@@ -192,7 +213,13 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         }
         let (rxqs, txqs) = port.queues();
         for (q, rxq) in rxqs.into_iter().enumerate() {
-            rx_assign[(i + q) % n_pmds].push((port_no, rxq));
+            // A pinned queue goes to its PMD; the others take turns.
+            let pmd = cfg
+                .rxq_pins
+                .iter()
+                .find(|p| p.port == i && usize::from(p.queue) == q)
+                .map_or((i + q) % n_pmds, |p| p.pmd);
+            rx_assign[pmd].push((port_no, rxq));
         }
         for (pmd, txq) in PmdTxQueue::distribute(txqs, n_pmds).into_iter().enumerate() {
             tx_assign[pmd][port_no as usize] = Some(txq);
@@ -203,6 +230,10 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         });
     }
 
+    // The PMDs stop on a flag of their own, raised only once the control
+    // lcore has left its loop: until then it may wait on a PMD's reply
+    // (an upcall's execute, a flow put), which a stopped PMD never sends.
+    let pmd_stop = Arc::new(AtomicBool::new(false));
     let workers = lcore::workers();
     let mut handles = Vec::new();
     let mut all_stats = Vec::new();
@@ -222,7 +253,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             fastpath,
             channels: channels.clone(),
             stats: stats.clone(),
-            stop: stop.clone(),
+            stop: pmd_stop.clone(),
         };
         handles.push(lcore::launch(workers[id], move || pmd.run())?);
         pmd_handles.push(PmdHandle {
@@ -245,7 +276,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         .into_iter()
         .map(|p| BridgePort::new(p.name, p.port))
         .collect();
-    let bridge = NetdevBridge::new(BRIDGE_NAME, netdev, bridge_ports, pool.clone(), local_mac());
+    let bridge = NetdevBridge::new(&cfg.bridge, netdev, bridge_ports, pool.clone(), local_mac());
     let mut ofproto = Ofproto::new(
         bridge,
         OfprotoConfig {
@@ -274,8 +305,12 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
     let mut status = StatusLine::new(&name_refs, !cfg.quiet);
     let mut fail_open = false;
     let mut fail_open_rule = None;
+    let mut running = cfg.clone();
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
+        if reload.swap(false, Ordering::Relaxed) {
+            crate::live::reload(&mut running, &mut connmgr, now);
+        }
         let now_ms = pmd::pmd::now_ms();
         let mut work = 0;
         let mut events = Vec::new();
@@ -322,7 +357,9 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
 
         work += server.as_mut().map_or(0, |server| {
             server.poll(&mut |name: &str, args: &[String]| {
-                ofswitch::command(&mut ofproto, &mut upcalls, stop, name, args, now_ms)
+                crate::live::command(&mut running, &mut connmgr, name, args, now).unwrap_or_else(
+                    || ofswitch::command(&mut ofproto, &mut upcalls, stop, name, args, now_ms),
+                )
             })
         });
         if work == 0 && events.is_empty() {
@@ -334,6 +371,16 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
     if let Some(mut server) = server {
         server.poll(&mut |_: &str, _: &[String]| Err("ferrovs is stopping\n".to_string()));
     }
+    // The PMDs finish their burst and flush their tx buffers while the
+    // connections are closed.
+    pmd_stop.store(true, Ordering::Relaxed);
+    let unsent = connmgr.shutdown(Instant::now() + CONNMGR_SHUTDOWN);
+    if unsent > 0 {
+        eprintln!(
+            "ferrovs: warning: {unsent} OpenFlow connection(s) stopped reading; closed with messages unsent"
+        );
+    }
+    drop(connmgr);
     for h in handles {
         h.join();
     }
@@ -341,7 +388,6 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
     let NetdevBridge { netdev, ports, .. } = bridge;
     // Upcalls still queued hold mbufs: free them before counting the pool.
     drop(netdev);
-    drop(connmgr);
     status.tick(&all_stats, &ports, true);
     for p in ports {
         p.port.close()?;
@@ -360,7 +406,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
 /// The flows every PMD starts with: `--patch A:B` as `in_port(A),
 /// actions:B` (every packet from A), then the `--flows` file.
 fn startup_flows(cfg: &SwitchConfig) -> Result<FlowTable, SwitchError> {
-    let mut table = FlowTable::default();
+    let mut table = FlowTable::new(cfg.flow_limit);
     for &(from, to) in &cfg.patches {
         let mut key = FlowKey::default();
         key.set_in_port((from + 1) as PortNo);

@@ -1,0 +1,206 @@
+//! Live reconfiguration: what the running switch changes without a restart.
+//!
+//! Purpose: two ways to change a running switch, both applied between two iterations of the
+//! control lcore's loop, so nothing else is stopped or restarted:
+//! - control-socket commands in `ovs-vsctl`'s words: `set-controller BRIDGE TARGET…`,
+//!   `del-controller`, `get-controller`, `set-fail-mode BRIDGE secure|standalone`,
+//!   `del-fail-mode`, `get-fail-mode`;
+//! - SIGHUP, which re-reads the `--config` file (the flags still override it) and applies the
+//!   keys that can change live ([`LIVE_KEYS`]); every other changed key is named in the log
+//!   as needing a restart, and keeps its old value until then. A file with mistakes changes
+//!   nothing: its mistakes are logged and the switch runs on as it was.
+//!
+//! Vocabulary: the *running* configuration is the [`SwitchConfig`] the switch started with,
+//! updated by every live change, so that the next SIGHUP compares the file against what is
+//! really in effect (a controller set with `set-controller` is replaced by the file's on the
+//! next SIGHUP: the file is the truth when it is re-read).
+//!
+//! Who calls it: the switch's main loop (control lcore) only. Controller changes keep the
+//! connections to targets that stay (see `Connmgr::set_controllers`).
+
+use std::time::Instant;
+
+use crate::config::{log_level_name, SwitchConfig, LOG_LEVELS};
+use crate::connmgr::{Connmgr, ControllerTarget, FailMode};
+use crate::ctl::{Commands, CtlError, UNLIMITED_ARGS};
+
+/// The configuration keys SIGHUP applies to a running switch.
+pub const LIVE_KEYS: &[&str] = &["controller", "fail_mode", "log_level"];
+
+/// Registers the live-change commands on the control socket.
+pub fn register_commands(commands: &mut Commands) -> Result<(), CtlError> {
+    commands.register("set-controller", "BRIDGE TARGET...", 2, UNLIMITED_ARGS)?;
+    commands.register("del-controller", "BRIDGE", 1, 1)?;
+    commands.register("get-controller", "BRIDGE", 1, 1)?;
+    commands.register("set-fail-mode", "BRIDGE secure|standalone", 2, 2)?;
+    commands.register("del-fail-mode", "BRIDGE", 1, 1)?;
+    commands.register("get-fail-mode", "BRIDGE", 1, 1)?;
+    Ok(())
+}
+
+/// Answers one of this module's commands; `None` for any other command.
+pub fn command(
+    running: &mut SwitchConfig,
+    connmgr: &mut Connmgr,
+    name: &str,
+    args: &[String],
+    now: Instant,
+) -> Option<Result<String, String>> {
+    let handled = matches!(
+        name,
+        "set-controller"
+            | "del-controller"
+            | "get-controller"
+            | "set-fail-mode"
+            | "del-fail-mode"
+            | "get-fail-mode"
+    );
+    if !handled {
+        return None;
+    }
+    // Registration guarantees the argument counts.
+    let bridge = args.first().map_or("", String::as_str);
+    if bridge != running.bridge {
+        return Some(Err(format!(
+            "{name}: no bridge named {bridge} (this switch has {})\n",
+            running.bridge
+        )));
+    }
+    Some(match name {
+        "set-controller" | "del-controller" => {
+            let mut targets = Vec::new();
+            for t in &args[1..] {
+                match t.parse::<ControllerTarget>() {
+                    Ok(c) if !targets.contains(&c) => targets.push(c),
+                    Ok(_) => {}
+                    Err(e) => return Some(Err(format!("{name}: {e}\n"))),
+                }
+            }
+            set_controllers(running, connmgr, targets, now)
+                .map(|()| String::new())
+                .map_err(|e| format!("{name}: {e}\n"))
+        }
+        "get-controller" => Ok(running
+            .connmgr
+            .controllers
+            .iter()
+            .map(|c| format!("{c}\n"))
+            .collect()),
+        "set-fail-mode" | "del-fail-mode" => {
+            let mode = match args.get(1) {
+                Some(m) => match m.parse::<FailMode>() {
+                    Ok(mode) => mode,
+                    Err(e) => return Some(Err(format!("{name}: {e}\n"))),
+                },
+                None => FailMode::Secure,
+            };
+            set_fail_mode(running, connmgr, mode);
+            Ok(String::new())
+        }
+        _ => Ok(match running.connmgr.fail_mode {
+            FailMode::Secure => "secure\n".to_owned(),
+            FailMode::Standalone => "standalone\n".to_owned(),
+        }),
+    })
+}
+
+fn set_controllers(
+    running: &mut SwitchConfig,
+    connmgr: &mut Connmgr,
+    targets: Vec<ControllerTarget>,
+    now: Instant,
+) -> Result<(), crate::connmgr::ConnmgrError> {
+    connmgr.set_controllers(&targets, now)?;
+    let shown: Vec<String> = targets.iter().map(ToString::to_string).collect();
+    eprintln!(
+        "ferrovs: controllers are now [{}]",
+        if shown.is_empty() {
+            "none".to_owned()
+        } else {
+            shown.join(", ")
+        }
+    );
+    running.connmgr.controllers = targets;
+    Ok(())
+}
+
+fn set_fail_mode(running: &mut SwitchConfig, connmgr: &mut Connmgr, mode: FailMode) {
+    connmgr.set_fail_mode(mode);
+    running.connmgr.fail_mode = mode;
+    eprintln!(
+        "ferrovs: fail mode is now {}",
+        match mode {
+            FailMode::Secure => "secure",
+            FailMode::Standalone => "standalone",
+        }
+    );
+}
+
+/// SIGHUP: re-reads the configuration file and applies what can change live. Everything it
+/// does or refuses is logged, one line each.
+pub fn reload(running: &mut SwitchConfig, connmgr: &mut Connmgr, now: Instant) {
+    let Some(path) = running.args.config.clone() else {
+        eprintln!("ferrovs: SIGHUP: no --config file to re-read; nothing changed");
+        return;
+    };
+    let new = match SwitchConfig::from_run_args(&running.args) {
+        Ok(new) => new,
+        Err(errors) => {
+            eprintln!(
+                "ferrovs: SIGHUP: {} has mistakes; nothing changed:",
+                path.display()
+            );
+            for s in errors.sentences() {
+                eprintln!("ferrovs: SIGHUP: {s}");
+            }
+            return;
+        }
+    };
+    let changes = new.live_changes(running);
+    if changes.live.is_empty() && changes.restart.is_empty() {
+        eprintln!(
+            "ferrovs: SIGHUP: re-read {}: nothing changed",
+            path.display()
+        );
+        return;
+    }
+    for key in &changes.restart {
+        eprintln!(
+            "ferrovs: SIGHUP: {key} changed in {}, but takes effect only after a restart (live: {})",
+            path.display(),
+            LIVE_KEYS.join(", ")
+        );
+    }
+    for key in &changes.live {
+        match *key {
+            "controller" => {
+                if let Err(e) =
+                    set_controllers(running, connmgr, new.connmgr.controllers.clone(), now)
+                {
+                    eprintln!("ferrovs: SIGHUP: controllers not changed: {e}");
+                }
+            }
+            "fail_mode" => set_fail_mode(running, connmgr, new.connmgr.fail_mode),
+            "log_level" => {
+                // The level is validated by config; the logging module reads it from here.
+                running.log_level = new.log_level.clone();
+                let level = running
+                    .log_level
+                    .as_deref()
+                    .and_then(log_level_name)
+                    .unwrap_or(LOG_LEVELS[4]);
+                eprintln!("ferrovs: log level is now {level}");
+            }
+            _ => {}
+        }
+    }
+    eprintln!(
+        "ferrovs: SIGHUP: re-read {}: applied {}",
+        path.display(),
+        if changes.live.is_empty() {
+            "nothing".to_owned()
+        } else {
+            changes.live.join(", ")
+        }
+    );
+}
