@@ -21,6 +21,27 @@ pub enum Command {
         /// The TOML configuration file.
         file: PathBuf,
     },
+    /// Send one command to a running switch's control socket, like `ovs-appctl -t`; prints
+    /// the result (exit 0) or the switch's error (exit 2). For hosts and containers without
+    /// `ovs-appctl`; the container's HEALTHCHECK uses it.
+    Appctl {
+        /// The control socket.
+        #[arg(
+            short = 't',
+            long = "target",
+            value_name = "PATH",
+            default_value = "/run/ferrovs/ferrovs.ctl"
+        )]
+        target: PathBuf,
+        /// Seconds to wait for the answer.
+        #[arg(long, value_name = "SECS", default_value_t = 5)]
+        timeout: u64,
+        /// The command, e.g. version or list-commands.
+        command: String,
+        /// The command's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args, Default, Clone)]

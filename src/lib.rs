@@ -8,6 +8,7 @@
 //! cycle ([`switch`]): EAL start, ports, PMD lcores, the status line, and a
 //! clean stop. The fast path itself is the `pmd` crate.
 
+pub mod appctl;
 pub mod bridge;
 pub mod cli;
 pub mod config;

@@ -20,6 +20,26 @@ fn main() -> ExitCode {
             }
             Err(errors) => Err(errors.sentences()),
         },
+        Command::Appctl {
+            target,
+            timeout,
+            command,
+            args,
+        } => {
+            let timeout = std::time::Duration::from_secs(timeout);
+            match ferrovs::appctl::call(&target, &command, &args, timeout) {
+                Ok(Ok(text)) => {
+                    print!("{text}");
+                    Ok(())
+                }
+                // The switch's own error text, as ovs-appctl prints it, and its exit code.
+                Ok(Err(text)) => {
+                    eprint!("{text}");
+                    return ExitCode::from(2);
+                }
+                Err(e) => Err(vec![e.to_string()]),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
