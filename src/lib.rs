@@ -6,7 +6,9 @@
 //! trait ofproto uses and its DPDK implementation), the OpenFlow codec
 //! ([`ofp`]), the OpenFlow switch core ([`ofproto`]) and the switch's life
 //! cycle ([`switch`]): EAL start, ports, PMD lcores, the status line, and a
-//! clean stop. The fast path itself is the `pmd` crate.
+//! clean stop, with live reconfiguration ([`live`]: SIGHUP, `set-controller`).
+//! [`appctl`] is the control socket's client. The fast path itself is the
+//! `pmd` crate.
 
 pub mod appctl;
 pub mod bridge;
