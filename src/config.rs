@@ -117,8 +117,10 @@ pub struct SwitchConfig {
     pub flow_limit: usize,
     /// Where `/metrics` is served; `None` is `--metrics off`.
     pub metrics: Option<SocketAddr>,
-    /// The log level, one of [`LOG_LEVELS`], when one was configured.
+    /// Log levels in `vlog/set` syntax (`--log-level`), already checked to parse.
     pub log_level: Option<String>,
+    /// `--log-file`: where the `file` log destination writes.
+    pub log_file: Option<PathBuf>,
     /// The flags this was resolved from, so that SIGHUP can resolve them again over the
     /// re-read file (flags keep overriding it).
     pub args: RunArgs,
@@ -131,9 +133,6 @@ pub const DEFAULT_BRIDGE: &str = crate::ofswitch::BRIDGE_NAME;
 /// Where `/metrics` is served unless `--metrics` says otherwise: loopback only.
 pub const DEFAULT_METRICS: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9477));
-/// Log levels, least to most verbose (Open vSwitch's names; `error`, `warning` and `debug`
-/// are accepted for `err`, `warn` and `dbg`).
-pub const LOG_LEVELS: &[&str] = &["off", "emer", "err", "warn", "info", "dbg"];
 
 const DEFAULT_MBUFS: u32 = 16383;
 /// DPDK's RTE_MAX_LCORE in the distributions' builds.
@@ -306,17 +305,6 @@ fn machine_cores() -> u32 {
     }
 }
 
-/// The canonical name of a log level, or None.
-pub fn log_level_name(s: &str) -> Option<&'static str> {
-    let s = match s {
-        "error" => "err",
-        "warning" => "warn",
-        "debug" => "dbg",
-        other => other,
-    };
-    LOG_LEVELS.iter().copied().find(|l| *l == s)
-}
-
 fn parse_metrics(s: &str) -> Result<Option<SocketAddr>, String> {
     if s == "off" {
         return Ok(None);
@@ -406,6 +394,7 @@ impl SwitchConfig {
         check(a.controllers != b.controllers, "controller", true);
         check(a.fail_mode != b.fail_mode, "fail_mode", true);
         check(self.log_level != old.log_level, "log_level", true);
+        check(self.log_file != old.log_file, "log_file", false);
         check(self.bridge != old.bridge, "bridge", false);
         check(self.ports != old.ports, "port", false);
         check(self.pmd_cores != old.pmd_cores, "pmd_cores", false);
@@ -563,17 +552,19 @@ fn resolve(file: file::FileConfig, args: &RunArgs, m: &mut Mistakes<'_>) -> Swit
         None => Some(DEFAULT_METRICS),
     };
     let log_level = match choose(&args.log_level, file.log_level) {
-        Some((s, line)) => match log_level_name(&s) {
-            Some(l) => Some(l.to_owned()),
-            None => {
-                m.at(
-                    line,
-                    format!("bad log level {s:?}: use one of {}", LOG_LEVELS.join(", ")),
-                );
+        Some((spec, line)) => match crate::vlog::parse_specs(&spec) {
+            Ok(_) => Some(spec),
+            Err(e) => {
+                m.at(line, format!("bad log level {spec:?}: {e}"));
                 None
             }
         },
         None => None,
+    };
+    let log_file = match (&args.log_file, file.log_file) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(a)) => Some(file_path(config, a.value, Some(a.line))),
+        (None, None) => None,
     };
 
     let mut connmgr = ConnmgrConfig::default();
@@ -653,6 +644,7 @@ fn resolve(file: file::FileConfig, args: &RunArgs, m: &mut Mistakes<'_>) -> Swit
         flow_limit,
         metrics,
         log_level,
+        log_file,
         args: args.clone(),
     }
 }

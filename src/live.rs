@@ -20,7 +20,7 @@
 
 use std::time::Instant;
 
-use crate::config::{log_level_name, SwitchConfig, LOG_LEVELS};
+use crate::config::SwitchConfig;
 use crate::connmgr::{Connmgr, ControllerTarget, FailMode};
 use crate::ctl::{Commands, CtlError, UNLIMITED_ARGS};
 
@@ -112,8 +112,8 @@ fn set_controllers(
 ) -> Result<(), crate::connmgr::ConnmgrError> {
     connmgr.set_controllers(&targets, now)?;
     let shown: Vec<String> = targets.iter().map(ToString::to_string).collect();
-    eprintln!(
-        "ferrovs: controllers are now [{}]",
+    log::info!(
+        "controllers are now [{}]",
         if shown.is_empty() {
             "none".to_owned()
         } else {
@@ -127,8 +127,8 @@ fn set_controllers(
 fn set_fail_mode(running: &mut SwitchConfig, connmgr: &mut Connmgr, mode: FailMode) {
     connmgr.set_fail_mode(mode);
     running.connmgr.fail_mode = mode;
-    eprintln!(
-        "ferrovs: fail mode is now {}",
+    log::info!(
+        "fail mode is now {}",
         match mode {
             FailMode::Secure => "secure",
             FailMode::Standalone => "standalone",
@@ -140,33 +140,27 @@ fn set_fail_mode(running: &mut SwitchConfig, connmgr: &mut Connmgr, mode: FailMo
 /// does or refuses is logged, one line each.
 pub fn reload(running: &mut SwitchConfig, connmgr: &mut Connmgr, now: Instant) {
     let Some(path) = running.args.config.clone() else {
-        eprintln!("ferrovs: SIGHUP: no --config file to re-read; nothing changed");
+        log::info!("SIGHUP: no --config file to re-read; nothing changed");
         return;
     };
     let new = match SwitchConfig::from_run_args(&running.args) {
         Ok(new) => new,
         Err(errors) => {
-            eprintln!(
-                "ferrovs: SIGHUP: {} has mistakes; nothing changed:",
-                path.display()
-            );
+            log::warn!("SIGHUP: {} has mistakes; nothing changed:", path.display());
             for s in errors.sentences() {
-                eprintln!("ferrovs: SIGHUP: {s}");
+                log::warn!("SIGHUP: {s}");
             }
             return;
         }
     };
     let changes = new.live_changes(running);
     if changes.live.is_empty() && changes.restart.is_empty() {
-        eprintln!(
-            "ferrovs: SIGHUP: re-read {}: nothing changed",
-            path.display()
-        );
+        log::info!("SIGHUP: re-read {}: nothing changed", path.display());
         return;
     }
     for key in &changes.restart {
-        eprintln!(
-            "ferrovs: SIGHUP: {key} changed in {}, but takes effect only after a restart (live: {})",
+        log::warn!(
+            "SIGHUP: {key} changed in {}, but takes effect only after a restart (live: {})",
             path.display(),
             LIVE_KEYS.join(", ")
         );
@@ -177,25 +171,28 @@ pub fn reload(running: &mut SwitchConfig, connmgr: &mut Connmgr, now: Instant) {
                 if let Err(e) =
                     set_controllers(running, connmgr, new.connmgr.controllers.clone(), now)
                 {
-                    eprintln!("ferrovs: SIGHUP: controllers not changed: {e}");
+                    log::warn!("SIGHUP: controllers not changed: {e}");
                 }
             }
             "fail_mode" => set_fail_mode(running, connmgr, new.connmgr.fail_mode),
             "log_level" => {
-                // The level is validated by config; the logging module reads it from here.
-                running.log_level = new.log_level.clone();
-                let level = running
-                    .log_level
-                    .as_deref()
-                    .and_then(log_level_name)
-                    .unwrap_or(LOG_LEVELS[4]);
-                eprintln!("ferrovs: log level is now {level}");
+                // Back to the default first, so that a spec removed from the file is undone.
+                let spec = new.log_level.clone().unwrap_or_else(|| "info".to_owned());
+                match crate::vlog::set_from_spec("info")
+                    .and_then(|()| crate::vlog::set_from_spec(&spec))
+                {
+                    Ok(()) => {
+                        running.log_level = new.log_level.clone();
+                        log::info!("log levels are now {spec}");
+                    }
+                    Err(e) => log::warn!("SIGHUP: log levels not changed: {e}"),
+                }
             }
             _ => {}
         }
     }
-    eprintln!(
-        "ferrovs: SIGHUP: re-read {}: applied {}",
+    log::info!(
+        "SIGHUP: re-read {}: applied {}",
         path.display(),
         if changes.live.is_empty() {
             "nothing".to_owned()

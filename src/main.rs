@@ -7,10 +7,13 @@ use ferrovs::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    ferrovs::vlog::init();
     // Each element is one sentence, printed on a line of its own.
     let result: Result<(), Vec<String>> = match cli.command {
         Command::Run(args) => match ferrovs::config::SwitchConfig::from_run_args(&args) {
-            Ok(cfg) => ferrovs::switch::run(cfg).map_err(|e| vec![e.to_string()]),
+            Ok(cfg) => ferrovs::vlog::configure(cfg.log_level.as_deref(), cfg.log_file.as_deref())
+                .map_err(|e| vec![e.to_string()])
+                .and_then(|()| ferrovs::switch::run(cfg).map_err(|e| vec![e.to_string()])),
             Err(errors) => Err(errors.sentences()),
         },
         Command::CheckConfig { file } => match ferrovs::config::check_file(&file) {

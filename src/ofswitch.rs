@@ -122,10 +122,10 @@ pub fn set_fail_open(
             vec![normal],
             now,
         );
-        eprintln!("ferrovs: no controller: standalone fail mode, acting as a learning switch");
+        log::info!("no controller: standalone fail mode, acting as a learning switch");
     } else if let Some(id) = rule.take() {
         ofproto.remove_internal_flow(id);
-        eprintln!("ferrovs: a controller is connected: leaving fail-open mode");
+        log::info!("a controller is connected: leaving fail-open mode");
     }
     ofproto.dpif_mut().revalidate();
 }

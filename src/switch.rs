@@ -122,8 +122,8 @@ pub fn run(cfg: SwitchConfig) -> Result<(), SwitchError> {
     eal_args.extra.push("--log-level=lib.eal:warning".into());
     eal_args.extra.extend(cfg.eal_extra.iter().cloned());
     if eal_args.memory_mode() == MemoryMode::NoHuge {
-        eprintln!(
-            "ferrovs: warning: no free hugepages are mounted, running with --no-huge ({} MB of ordinary memory); reserve hugepages for full speed",
+        log::warn!(
+            "no free hugepages are mounted, running with --no-huge ({} MB of ordinary memory); reserve hugepages for full speed",
             eal_args.no_huge_mb
         );
     }
@@ -143,7 +143,7 @@ fn run_with_eal(
         // The default path is a convenience: another ferrovs may hold it,
         // or /run may not be writable. Say so and run without a socket.
         Err(e) if !cfg.ctl_explicit => {
-            eprintln!("ferrovs: warning: no control socket: {e}; choose one with --ctl PATH");
+            log::warn!("no control socket: {e}; choose one with --ctl PATH");
             None
         }
         Err(e) => return Err(e.into()),
@@ -266,8 +266,8 @@ fn run_with_eal(
     }
     let netdev = NetdevDpif::new(pmd_handles, ports.iter().map(|p| p.name.clone()).collect());
     let names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
-    eprintln!(
-        "ferrovs: running with {} port(s) [{}] on {} PMD lcore(s); Ctrl-C to stop",
+    log::info!(
+        "running with {} port(s) [{}] on {} PMD lcore(s); Ctrl-C to stop",
         ports.len(),
         names.join(", "),
         n_pmds
@@ -288,16 +288,16 @@ fn run_with_eal(
     let mut upcalls = UpcallHandler::new(Fdb::new(FDB_IDLE_MS, FDB_MAX), XlateConfig::default());
 
     if server.is_some() {
-        eprintln!(
-            "ferrovs: control socket {} (ovs-appctl -t {} list-commands)",
+        log::info!(
+            "control socket {} (ovs-appctl -t {} list-commands)",
             cfg.ctl_path.display(),
             cfg.ctl_path.display()
         );
     }
     for (target, addr) in connmgr.listen_addrs() {
         match addr {
-            Some(a) => eprintln!("ferrovs: OpenFlow listener {target} on {a}"),
-            None => eprintln!("ferrovs: OpenFlow listener {target}"),
+            Some(a) => log::info!("OpenFlow listener {target} on {a}"),
+            None => log::info!("OpenFlow listener {target}"),
         }
     }
 
@@ -355,6 +355,7 @@ fn run_with_eal(
             connmgr.send_async(ev, now);
         }
 
+        crate::coverage::run(now);
         work += server.as_mut().map_or(0, |server| {
             server.poll(&mut |name: &str, args: &[String]| {
                 crate::live::command(&mut running, &mut connmgr, name, args, now).unwrap_or_else(
@@ -376,9 +377,7 @@ fn run_with_eal(
     pmd_stop.store(true, Ordering::Relaxed);
     let unsent = connmgr.shutdown(Instant::now() + CONNMGR_SHUTDOWN);
     if unsent > 0 {
-        eprintln!(
-            "ferrovs: warning: {unsent} OpenFlow connection(s) stopped reading; closed with messages unsent"
-        );
+        log::warn!("{unsent} OpenFlow connection(s) stopped reading; closed with messages unsent");
     }
     drop(connmgr);
     for h in handles {
@@ -393,12 +392,9 @@ fn run_with_eal(
         p.port.close()?;
     }
     let (free, total) = (pool.available(), pool.capacity());
-    eprintln!("ferrovs: stopped; {free} of {total} mbufs are back in the pool");
+    log::info!("stopped; {free} of {total} mbufs are back in the pool");
     if free != total {
-        eprintln!(
-            "ferrovs: warning: {} mbufs were not returned to the pool",
-            total - free
-        );
+        log::warn!("{} mbufs were not returned to the pool", total - free);
     }
     Ok(())
 }

@@ -92,7 +92,7 @@ fn every_mistake_is_reported_with_its_line() {
         (11, "bad metrics address \"localhost\": use IP:PORT"),
         (
             12,
-            "bad log level \"loud\": use one of off, emer, err, warn, info, dbg",
+            "bad log level \"loud\": no destination, level, or module \"loud\"",
         ),
         (13, "ssl_private_key: cannot read /nonexistent/key.pem: "),
         (14, "ssl_certificate: cannot read /nonexistent/cert.pem: "),

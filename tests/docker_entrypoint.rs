@@ -392,7 +392,7 @@ fn healthcheck_asks_the_switch_over_its_control_socket() {
         "--quiet",
     ]);
     sw.wait_stderr(std::time::Duration::from_secs(30), |l| {
-        l.starts_with("ferrovs: control socket")
+        common::logged(l).starts_with("control socket")
     });
     let healthy = healthcheck(&ctl);
     assert_eq!((healthy.code, healthy.stderr.as_str()), (Some(0), ""));

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{read_pcap, udp_frame, write_pcap, Switch, TempDir};
+use common::{logged, read_pcap, udp_frame, write_pcap, Switch, TempDir};
 
 /// OFPT_HELLO, OpenFlow 1.3.
 const HELLO: [u8; 8] = [4, 0, 0, 8, 0, 0, 0, 1];
@@ -289,7 +289,7 @@ fn sigterm_drains_and_exits_zero_within_two_seconds() {
     assert!(
         sw.stderr_lines
             .iter()
-            .any(|l| l == "ferrovs: stopped; 16383 of 16383 mbufs are back in the pool"),
+            .any(|l| logged(l) == "stopped; 16383 of 16383 mbufs are back in the pool"),
         "{:#?}",
         sw.stderr_lines
     );
@@ -307,7 +307,7 @@ fn sighup_applies_controller_and_fail_mode_and_names_the_rest() {
     std::fs::write(&cfg, format!("fail_mode = \"secure\"\n{base}")).unwrap();
     let mut sw = Switch::start(&["run", "--config", cfg.to_str().unwrap()]);
     sw.wait_stderr(Duration::from_secs(30), |l| {
-        l.starts_with("ferrovs: control socket")
+        logged(l).starts_with("control socket")
     });
     assert_eq!(
         appctl(&ctl, &["get-fail-mode", "br0"]),
@@ -327,12 +327,12 @@ fn sighup_applies_controller_and_fail_mode_and_names_the_rest() {
     // The new controller is connected to: our HELLO arrives.
     controller.wait_messages(1, Duration::from_secs(20));
     sw.wait_stderr(Duration::from_secs(10), |l| {
-        l.starts_with("ferrovs: SIGHUP: re-read ") && l.ends_with(": applied controller, fail_mode")
+        logged(l).starts_with("SIGHUP: re-read ") && l.ends_with(": applied controller, fail_mode")
     });
     assert!(
         sw.stderr_lines
             .iter()
-            .any(|l| l.starts_with("ferrovs: SIGHUP: mbufs changed in ")
+            .any(|l| logged(l).starts_with("SIGHUP: mbufs changed in ")
                 && l.contains("only after a restart")),
         "{:#?}",
         sw.stderr_lines
@@ -353,8 +353,8 @@ fn sighup_applies_controller_and_fail_mode_and_names_the_rest() {
     )
     .unwrap();
     kill(&sw, libc::SIGHUP);
-    let line = format!("ferrovs: SIGHUP: {}:1: bad fail mode", cfg.display());
-    sw.wait_stderr(Duration::from_secs(10), |l| l.starts_with(&line));
+    let line = format!("SIGHUP: {}:1: bad fail mode", cfg.display());
+    sw.wait_stderr(Duration::from_secs(10), |l| logged(l).starts_with(&line));
     assert_eq!(
         appctl(&ctl, &["get-controller", "br0"]),
         (Some(0), format!("{}\n", controller.target()), String::new())

@@ -72,6 +72,7 @@ pub struct FileConfig {
     pub flow_limit: Option<At<i64>>,
     pub metrics: Option<At<String>>,
     pub log_level: Option<At<String>>,
+    pub log_file: Option<At<String>>,
     pub patch: Vec<At<String>>,
     pub port: Vec<FilePort>,
     pub rxq: Vec<FileRxq>,
@@ -97,6 +98,7 @@ const ROOT_KEYS: &[&str] = &[
     "flow_limit",
     "metrics",
     "log_level",
+    "log_file",
     "patch",
     "port",
     "rxq",
@@ -153,6 +155,7 @@ pub fn parse(text: &str) -> (FileConfig, Vec<FileError>) {
             "flow_limit" => cfg.flow_limit = w.integer(key, item),
             "metrics" => cfg.metrics = w.string(key, item),
             "log_level" => cfg.log_level = w.string(key, item),
+            "log_file" => cfg.log_file = w.string(key, item),
             "patch" => cfg.patch = w.strings(key, item),
             "port" => {
                 cfg.port = w

@@ -825,6 +825,7 @@ impl Connmgr {
         if !c.check_overflow() {
             return;
         }
+        crate::coverage::OFCONN_RECEIVED.inc();
         let version = c.info.version;
         let (header, msg) = match Header::parse(raw) {
             Ok(h) if h.version != version.wire() => (h, Err(OfpError::OFPBRC_BAD_VERSION)),
@@ -838,6 +839,14 @@ impl Connmgr {
         let result = msg.and_then(|m| self.dispatch(i, header, &m, raw, handler));
         if let Err(e) = result {
             let c = &mut self.conns[i];
+            crate::coverage::OFCONN_ERROR_REPLY.inc();
+            crate::vlog_rl!(
+                log::Level::Warn,
+                "{}: message type {} (xid {:#x}) answered with error {e}",
+                c.info.name,
+                header.msg_type,
+                header.xid
+            );
             // An error is always encodable: unknown ones become NXBRC_UNENCODABLE_ERROR.
             let _ = c.reply(&Message::Error(ErrorMsg::reply_to(e, raw)), header.xid);
         }

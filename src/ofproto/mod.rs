@@ -563,6 +563,7 @@ impl<D: Dpif> Ofproto<D> {
     }
 
     fn packet_out(&mut self, conn: &ConnInfo, po: &crate::ofp::PacketOut) -> Result<(), OfpError> {
+        crate::coverage::OFPROTO_PACKET_OUT.inc();
         if po.buffer_id != NO_BUFFER {
             return Err(OfpError::OFPBRC_BUFFER_UNKNOWN);
         }

@@ -300,6 +300,7 @@ pub struct XlateOutput {
 
 /// Translates `key` through the pipeline. `packet`, when given, fills packet-in data.
 pub fn translate(ctx: &XlateCtx<'_>, key: &FlowKey, packet: Option<&[u8]>) -> XlateOutput {
+    crate::coverage::XLATE_ACTIONS.inc();
     pipeline::Xlate::new(ctx, key, packet, false).run().0
 }
 
