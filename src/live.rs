@@ -27,15 +27,29 @@ use crate::ctl::{Commands, CtlError, UNLIMITED_ARGS};
 /// The configuration keys SIGHUP applies to a running switch.
 pub const LIVE_KEYS: &[&str] = &["controller", "fail_mode", "log_level"];
 
+/// The commands: name, usage, least and most arguments.
+const COMMANDS: &[(&str, &str, usize, usize)] = &[
+    ("set-controller", "BRIDGE TARGET...", 2, UNLIMITED_ARGS),
+    ("del-controller", "BRIDGE", 1, 1),
+    ("get-controller", "BRIDGE", 1, 1),
+    ("set-fail-mode", "BRIDGE secure|standalone", 2, 2),
+    ("del-fail-mode", "BRIDGE", 1, 1),
+    ("get-fail-mode", "BRIDGE", 1, 1),
+];
+
 /// Registers the live-change commands on the control socket.
 pub fn register_commands(commands: &mut Commands) -> Result<(), CtlError> {
-    commands.register("set-controller", "BRIDGE TARGET...", 2, UNLIMITED_ARGS)?;
-    commands.register("del-controller", "BRIDGE", 1, 1)?;
-    commands.register("get-controller", "BRIDGE", 1, 1)?;
-    commands.register("set-fail-mode", "BRIDGE secure|standalone", 2, 2)?;
-    commands.register("del-fail-mode", "BRIDGE", 1, 1)?;
-    commands.register("get-fail-mode", "BRIDGE", 1, 1)?;
+    for &(name, usage, min, max) in COMMANDS {
+        commands.register(name, usage, min, max)?;
+    }
     Ok(())
+}
+
+/// An error for a bad argument of `name`: the reason, then the command's usage (as the
+/// other control commands answer).
+fn usage_error(name: &str, reason: impl std::fmt::Display) -> String {
+    let usage = COMMANDS.iter().find(|c| c.0 == name).map_or("", |c| c.1);
+    format!("{name}: {reason}\nusage: {name} {usage}\n")
 }
 
 /// Answers one of this module's commands; `None` for any other command.
@@ -46,24 +60,18 @@ pub fn command(
     args: &[String],
     now: Instant,
 ) -> Option<Result<String, String>> {
-    let handled = matches!(
-        name,
-        "set-controller"
-            | "del-controller"
-            | "get-controller"
-            | "set-fail-mode"
-            | "del-fail-mode"
-            | "get-fail-mode"
-    );
-    if !handled {
+    if !COMMANDS.iter().any(|c| c.0 == name) {
         return None;
     }
     // Registration guarantees the argument counts.
     let bridge = args.first().map_or("", String::as_str);
     if bridge != running.bridge {
-        return Some(Err(format!(
-            "{name}: no bridge named {bridge} (this switch has {})\n",
-            running.bridge
+        return Some(Err(usage_error(
+            name,
+            format_args!(
+                "no bridge named {bridge} (this switch has {})",
+                running.bridge
+            ),
         )));
     }
     Some(match name {
@@ -73,7 +81,7 @@ pub fn command(
                 match t.parse::<ControllerTarget>() {
                     Ok(c) if !targets.contains(&c) => targets.push(c),
                     Ok(_) => {}
-                    Err(e) => return Some(Err(format!("{name}: {e}\n"))),
+                    Err(e) => return Some(Err(usage_error(name, e))),
                 }
             }
             set_controllers(running, connmgr, targets, now)
@@ -90,7 +98,7 @@ pub fn command(
             let mode = match args.get(1) {
                 Some(m) => match m.parse::<FailMode>() {
                     Ok(mode) => mode,
-                    Err(e) => return Some(Err(format!("{name}: {e}\n"))),
+                    Err(e) => return Some(Err(usage_error(name, e))),
                 },
                 None => FailMode::Secure,
             };

@@ -359,7 +359,17 @@ fn run_with_eal(
         work += server.as_mut().map_or(0, |server| {
             server.poll(&mut |name: &str, args: &[String]| {
                 crate::live::command(&mut running, &mut connmgr, name, args, now).unwrap_or_else(
-                    || ofswitch::command(&mut ofproto, &mut upcalls, stop, name, args, now_ms),
+                    || {
+                        ofswitch::command(
+                            &mut ofproto,
+                            &mut upcalls,
+                            &connmgr,
+                            stop,
+                            name,
+                            args,
+                            now_ms,
+                        )
+                    },
                 )
             })
         });

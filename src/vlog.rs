@@ -22,8 +22,12 @@
 //! refuses is counted, and the next line that passes is preceded by one line saying how many
 //! were suppressed, so a flood costs a bounded number of lines and still shows in the log.
 //!
+//! `vlog/disable-rate-limit [MODULE...]` lets every line of those modules through (to debug a
+//! flood), `vlog/enable-rate-limit [MODULE...]` restores the limits.
+//!
 //! Who calls it: `main` installs the logger with [`init`] before anything logs; any thread may
-//! log. The control socket's `vlog/*` commands call [`set_from_spec`], [`list`] and [`reopen`].
+//! log. The control socket's `vlog/*` commands call [`apply`], [`list`], [`reopen`] and
+//! [`set_rate_limit`].
 //!
 //! Invariants:
 //! - Levels live in atomics, so checking whether a record is enabled takes no lock; `log`'s
@@ -38,7 +42,7 @@ use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -151,6 +155,9 @@ pub enum VlogError {
     /// A word of a spec is no module, destination or level.
     #[error("no destination, level, or module \"{0}\"")]
     UnknownWord(String),
+    /// `vlog/*-rate-limit` named a module that does not exist.
+    #[error("no module named \"{0}\"")]
+    UnknownModule(String),
     /// A spec names two modules, two destinations or two levels.
     #[error("cannot specify multiple {0}s")]
     Repeated(&'static str),
@@ -238,6 +245,9 @@ static LEVELS: [[AtomicU8; 2]; MODULES.len()] = [const {
 }; MODULES.len()];
 /// Lines written so far; the next line's sequence number is this plus one.
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+/// Modules whose rate limits are disabled (`vlog/disable-rate-limit`).
+static RATE_LIMIT_OFF: [AtomicBool; MODULES.len()] =
+    [const { AtomicBool::new(false) }; MODULES.len()];
 /// The open log file, if any.
 static LOG_FILE: Mutex<Option<LogFile>> = Mutex::new(None);
 
@@ -282,6 +292,22 @@ pub fn set_from_spec(text: &str) -> Result<(), VlogError> {
 /// Parses comma-separated specs without applying them (to check a configuration).
 pub fn parse_specs(text: &str) -> Result<Vec<Spec>, VlogError> {
     text.split(',').map(Spec::parse).collect()
+}
+
+/// Turns the rate limits of the named modules (every module when `modules` is empty) on or
+/// off, as `vlog/enable-rate-limit` and `vlog/disable-rate-limit` do; nothing changes if a name
+/// is unknown.
+pub fn set_rate_limit(modules: &[String], enabled: bool) -> Result<(), VlogError> {
+    let indices = modules
+        .iter()
+        .map(|m| module_index(m).ok_or_else(|| VlogError::UnknownModule(m.clone())))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, off) in RATE_LIMIT_OFF.iter().enumerate() {
+        if indices.is_empty() || indices.contains(&i) {
+            off.store(!enabled, Ordering::Relaxed);
+        }
+    }
+    Ok(())
 }
 
 /// Keeps `log`'s global filter at the most verbose level any destination in use has.
@@ -507,8 +533,15 @@ impl RateLimit {
         }
     }
 
-    /// Decides on a line logged now; a refused line counts as `vlog_suppressed`.
-    pub fn admit(&self) -> Admit {
+    /// Decides on a line logged now from `target` (a module path); a refused line counts as
+    /// `vlog_suppressed`. Every line passes while the module's rate limits are disabled.
+    pub fn admit(&self, target: &str) -> Admit {
+        if RATE_LIMIT_OFF[module_of_target(target)].load(Ordering::Relaxed) {
+            return Admit::Pass {
+                suppressed: 0,
+                secs: 0,
+            };
+        }
         let verdict = self.admit_at(Instant::now());
         if verdict == Admit::Drop {
             crate::coverage::VLOG_SUPPRESSED.inc();
@@ -560,7 +593,7 @@ macro_rules! vlog_rl {
         let level: ::log::Level = $level;
         // A disabled level spends no credit, as if the line did not exist.
         if ::log::log_enabled!(level) {
-            if let $crate::vlog::Admit::Pass { suppressed, secs } = LIMIT.admit() {
+            if let $crate::vlog::Admit::Pass { suppressed, secs } = LIMIT.admit(::std::module_path!()) {
                 if suppressed > 0 {
                     ::log::log!(
                         level,
@@ -699,6 +732,16 @@ mod tests {
         assert_eq!(limit.admit_at(later), pass(0, 0));
         assert_eq!(limit.admit_at(later), pass(0, 0));
         assert_eq!(limit.admit_at(later), Admit::Drop);
+    }
+
+    #[test]
+    fn rate_limit_switch_refuses_unknown_modules() {
+        assert_eq!(
+            set_rate_limit(&["connmgr".into(), "nope".into()], false),
+            Err(VlogError::UnknownModule("nope".into()))
+        );
+        // Nothing changed, the known name included.
+        assert!(!RATE_LIMIT_OFF[module_index("connmgr").unwrap()].load(Ordering::Relaxed));
     }
 
     #[test]

@@ -759,6 +759,12 @@ impl Connmgr {
         slot.state = SlotState::Idle {
             next_attempt: now + slot.backoff,
         };
+        crate::vlog_rl!(
+            log::Level::Info,
+            "{}: no connection ({reason:?}); next attempt in {:.1} s",
+            slot.target,
+            slot.backoff.as_secs_f64()
+        );
         slot.backoff = (slot.backoff * 2).min(self.config.backoff_max);
     }
 
@@ -800,6 +806,11 @@ impl Connmgr {
                 continue;
             };
             let c = self.conns.swap_remove(i);
+            crate::vlog_rl!(
+                log::Level::Info,
+                "{}: connection closed ({reason:?})",
+                c.info.name
+            );
             if let Some(idx) = c.controller {
                 self.slot_failed(idx, reason, now);
             }
@@ -865,6 +876,12 @@ impl Connmgr {
         let (h, peer) = decoded;
         match hello::negotiate(&self.config.versions, h.version, &peer) {
             Ok(v) => {
+                crate::vlog_rl!(
+                    log::Level::Info,
+                    "{}: connected ({})",
+                    c.info.name,
+                    v.name()
+                );
                 c.info.version = v;
                 c.phase = Phase::Open;
                 c.reset_async_config();

@@ -40,6 +40,7 @@ enum Builtin {
     VlogList,
     VlogSet,
     VlogReopen,
+    VlogRateLimit { enabled: bool },
 }
 
 /// The built-ins: name, usage, argument counts.
@@ -51,11 +52,25 @@ const BUILTINS: &[(&str, &str, usize, usize, Builtin)] = &[
     (
         "vlog/set",
         "{MODULE|ANY}[:{console|file|ANY}][:LEVEL]...",
-        1,
+        0,
         UNLIMITED_ARGS,
         Builtin::VlogSet,
     ),
     ("vlog/reopen", "", 0, 0, Builtin::VlogReopen),
+    (
+        "vlog/disable-rate-limit",
+        "[MODULE]...",
+        0,
+        UNLIMITED_ARGS,
+        Builtin::VlogRateLimit { enabled: false },
+    ),
+    (
+        "vlog/enable-rate-limit",
+        "[MODULE]...",
+        0,
+        UNLIMITED_ARGS,
+        Builtin::VlogRateLimit { enabled: true },
+    ),
 ];
 
 impl Commands {
@@ -172,15 +187,22 @@ impl Commands {
             Some(Builtin::CoverageShow) => Ok(crate::coverage::show()),
             Some(Builtin::VlogList) => Ok(crate::vlog::list()),
             Some(Builtin::VlogSet) => {
-                // Every spec is checked before any is applied.
-                let parsed: Result<Vec<_>, _> =
-                    args.iter().map(|a| crate::vlog::Spec::parse(a)).collect();
+                // Every spec is checked before any is applied. No spec means everything at
+                // DBG, as in Open vSwitch.
+                let parsed: Result<Vec<_>, _> = if args.is_empty() {
+                    crate::vlog::Spec::parse("ANY:dbg").map(|s| vec![s])
+                } else {
+                    args.iter().map(|a| crate::vlog::Spec::parse(a)).collect()
+                };
                 let parsed = parsed.map_err(|e| format!("{e}\n{}\n", usage_line(method, spec)))?;
                 for s in &parsed {
                     crate::vlog::apply(s);
                 }
                 Ok(String::new())
             }
+            Some(Builtin::VlogRateLimit { enabled }) => crate::vlog::set_rate_limit(&args, enabled)
+                .map(|()| String::new())
+                .map_err(|e| format!("{e}\n{}\n", usage_line(method, spec))),
             Some(Builtin::VlogReopen) => crate::vlog::reopen()
                 .map(|()| String::new())
                 .map_err(|e| format!("{e}\n")),
@@ -225,6 +247,8 @@ mod tests {
              \x20 dpif/dump-flows         [DP]\n\
              \x20 list-commands           \n\
              \x20 version                 \n\
+             \x20 vlog/disable-rate-limit [MODULE]...\n\
+             \x20 vlog/enable-rate-limit  [MODULE]...\n\
              \x20 vlog/list               \n\
              \x20 vlog/reopen             \n\
              \x20 vlog/set                {MODULE|ANY}[:{console|file|ANY}][:LEVEL]...\n"
