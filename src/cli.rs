@@ -93,14 +93,14 @@ pub struct RunArgs {
     /// Print no live status line.
     #[arg(long)]
     pub quiet: bool,
-    /// An OpenFlow service listener (repeatable): ptcp:[PORT][:IP],
-    /// pssl:[PORT][:IP] or punix:PATH. TCP listeners bind 127.0.0.1 unless
+    /// An OpenFlow service listener (repeatable): `ptcp:[PORT][:IP]`,
+    /// `pssl:[PORT][:IP]` or `punix:PATH`. TCP listeners bind 127.0.0.1 unless
     /// an address is given. A punix listener for `ovs-ofctl` is always
-    /// opened beside the control socket (`br0.mgmt`).
+    /// opened beside the control socket (`BRIDGE.mgmt`, e.g. `br0.mgmt`).
     #[arg(long = "listen", value_name = "TARGET")]
     pub listen: Vec<String>,
-    /// An OpenFlow controller to connect to (repeatable): tcp:IP[:PORT] or
-    /// ssl:IP[:PORT]; the port defaults to 6653.
+    /// An OpenFlow controller to connect to (repeatable): `tcp:IP[:PORT]` or
+    /// `ssl:IP[:PORT]`; the port defaults to 6653.
     #[arg(long = "controller", value_name = "TARGET")]
     pub controllers: Vec<String>,
     /// What to do without a controller: secure (keep the flows, drop

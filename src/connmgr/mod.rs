@@ -17,7 +17,10 @@
 //! ([`Connmgr::fail_open`]) and the switch acts.
 //!
 //! Who calls it: the control lcore's loop calls [`Connmgr::poll`] every iteration and
-//! [`Connmgr::send_async`] when ofproto has something to tell controllers. Nothing blocks:
+//! [`Connmgr::send_async`] when ofproto has something to tell controllers; it changes
+//! controllers and fail mode at run time with [`Connmgr::set_controllers`] and
+//! [`Connmgr::set_fail_mode`], and ends every connection cleanly with [`Connmgr::shutdown`]
+//! (the only call that waits, up to its deadline) when the switch stops. Otherwise nothing blocks:
 //! sockets are non-blocking, connects are asynchronous, TLS is driven by hand, and each poll
 //! does a bounded amount of work per connection.
 //!
@@ -517,16 +520,18 @@ impl Connmgr {
         for c in &mut self.conns {
             c.close_after_flush(CloseReason::Shutdown);
         }
+        // A closing connection turns closed once its queue and its TLS records are all out
+        // (or on a write error).
         loop {
             for c in &mut self.conns {
                 c.flush();
             }
-            if self.conns.iter().all(|c| c.queued() == 0) || Instant::now() >= deadline {
+            if self.conns.iter().all(Ofconn::is_closed) || Instant::now() >= deadline {
                 break;
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        let unsent = self.conns.iter().filter(|c| c.queued() > 0).count();
+        let unsent = self.conns.iter().filter(|c| !c.is_closed()).count();
         for c in &mut self.conns {
             c.half_close();
         }
