@@ -92,7 +92,8 @@ pub struct SwitchConfig {
     pub bridge: String,
     pub ports: Vec<PortSpec>,
     pub pmd_cores: Vec<u32>,
-    /// The control lcore's core; `None` picks the lowest core that is not a PMD's.
+    /// The control lcore's core: as configured, else the lowest core this process may use
+    /// that is not a PMD's (`None` only if there is none, which resolving reports).
     pub control_core: Option<u32>,
     /// Rx queues pinned to PMDs; the other queues are spread round-robin.
     pub rxq_pins: Vec<RxqPin>,
@@ -294,15 +295,41 @@ fn check_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
 }
 
-/// Cores this machine has (online or not): DPDK refuses lcores beyond them.
-fn machine_cores() -> u32 {
-    // SAFETY: sysconf only reads a system constant.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
-    if n <= 0 {
-        MAX_LCORE
-    } else {
-        (n as u32).min(MAX_LCORE)
+/// The cores this process may run on (its CPU affinity: in a container or a Kubernetes pod,
+/// the cpuset it was given). DPDK refuses lcores outside it.
+fn usable_cores() -> Vec<u32> {
+    // SAFETY: an all-zero cpu_set_t is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the size passed is the set's own, so the kernel writes only inside it.
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    if rc != 0 {
+        // Unknown: let DPDK be the judge.
+        return (0..MAX_LCORE).collect();
     }
+    (0..MAX_LCORE)
+        // SAFETY: CPU_ISSET reads one bit of the set; every core below MAX_LCORE (128) is
+        // inside a cpu_set_t (1024 bits).
+        .filter(|&c| unsafe { libc::CPU_ISSET(c as usize, &set) })
+        .collect()
+}
+
+/// "0-3,6" for a sorted core list.
+fn show_cores(cores: &[u32]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cores.len() {
+        let mut j = i;
+        while j + 1 < cores.len() && cores[j + 1] == cores[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            cores[i].to_string()
+        } else {
+            format!("{}-{}", cores[i], cores[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
 }
 
 fn parse_metrics(s: &str) -> Result<Option<SocketAddr>, String> {
@@ -761,7 +788,7 @@ fn resolve_cores(
     control: Chosen<i64>,
     m: &mut Mistakes<'_>,
 ) -> (Vec<u32>, Option<u32>) {
-    let machine = machine_cores();
+    let usable = usable_cores();
     let (mut pmd_cores, pmd_line) = match pmd {
         Some((text, line)) => match parse_core_list(&text) {
             Ok(cores) => (cores, line),
@@ -773,26 +800,26 @@ fn resolve_cores(
         None => (vec![1], None),
     };
     if pmd_line.is_some() || pmd_cores != [1] {
-        let missing: Vec<String> = pmd_cores
+        let missing: Vec<u32> = pmd_cores
             .iter()
-            .filter(|&&c| c >= machine)
-            .map(u32::to_string)
+            .copied()
+            .filter(|c| !usable.contains(c))
             .collect();
         if !missing.is_empty() {
             m.at(
                 pmd_line,
                 format!(
-                    "pmd_cores: core {} does not exist: this machine has cores 0-{}",
-                    missing.join(", "),
-                    machine - 1
+                    "pmd_cores: core {} is out of range: ferrovs may use cores {}",
+                    show_cores(&missing),
+                    show_cores(&usable)
                 ),
             );
-            pmd_cores.retain(|&c| c < machine);
+            pmd_cores.retain(|c| usable.contains(c));
         }
     }
     let control_core = match control {
-        Some((c, line)) => match u32::try_from(c) {
-            Ok(c) if c < machine => {
+        Some((c, line)) => match u32::try_from(c).ok().filter(|c| usable.contains(c)) {
+            Some(c) => {
                 if pmd_cores.contains(&c) {
                     m.at(
                         line.or(pmd_line),
@@ -803,26 +830,27 @@ fn resolve_cores(
                 }
                 Some(c)
             }
-            _ => {
+            None => {
                 m.at(
                     line,
                     format!(
-                        "control_core {c} does not exist: this machine has cores 0-{}",
-                        machine - 1
+                        "control_core {c} is out of range: ferrovs may use cores {}",
+                        show_cores(&usable)
                     ),
                 );
                 None
             }
         },
         None => {
-            if (0..machine).all(|c| pmd_cores.contains(&c)) {
+            let free = usable.iter().copied().find(|c| !pmd_cores.contains(c));
+            if free.is_none() {
                 m.at(
                     pmd_line,
-                    "pmd_cores takes every core of this machine: leave one for the control lcore"
+                    "pmd_cores takes every core ferrovs may use: leave one for the control lcore"
                         .into(),
                 );
             }
-            None
+            free
         }
     };
     (pmd_cores, control_core)
@@ -984,6 +1012,13 @@ mod tests {
         assert!(parse_core_list("x").is_err());
         assert!(parse_core_list("").is_err());
         assert!(parse_core_list("0-4000000000").is_err());
+    }
+
+    #[test]
+    fn core_lists_are_shown_as_ranges() {
+        assert_eq!(show_cores(&[0, 1, 2, 3, 6, 8, 9]), "0-3,6,8-9");
+        assert_eq!(show_cores(&[5]), "5");
+        assert_eq!(show_cores(&[]), "");
     }
 
     #[test]

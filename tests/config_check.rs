@@ -81,7 +81,7 @@ fn every_mistake_is_reported_with_its_line() {
         (3, "bad datapath id \"xyz\": use up to 16 hex digits"),
         (
             4,
-            "pmd_cores: core 500 does not exist: this machine has cores 0-",
+            "pmd_cores: core 500 is out of range: ferrovs may use cores 0-",
         ),
         (5, "control_core 1 is also in pmd_cores"),
         (6, "mbufs: expected an integer, found a string"),
