@@ -589,10 +589,23 @@ fn resolve(file: file::FileConfig, args: &RunArgs, m: &mut Mistakes<'_>) -> Swit
         None => None,
     };
     let log_file = match (&args.log_file, file.log_file) {
-        (Some(p), _) => Some(p.clone()),
-        (None, Some(a)) => Some(file_path(config, a.value, Some(a.line))),
+        (Some(p), _) => Some((p.clone(), None)),
+        (None, Some(a)) => Some((file_path(config, a.value, Some(a.line)), Some(a.line))),
         (None, None) => None,
     };
+    // The file itself is created at start; its directory must exist.
+    let log_file = log_file.and_then(|(path, line)| {
+        match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) if !dir.is_dir() => {
+                m.at(
+                    line,
+                    format!("log_file: directory {} does not exist", dir.display()),
+                );
+                None
+            }
+            _ => Some(path),
+        }
+    });
 
     let mut connmgr = ConnmgrConfig::default();
     connmgr

@@ -41,6 +41,7 @@ listen = ["ptcp:6653:not-an-ip"]
 flow_limit = 0
 metrics = "localhost"
 log_level = "loud"
+log_file = "/nonexistent/ferrovs.log"
 ssl_private_key = "/nonexistent/key.pem"
 ssl_certificate = "/nonexistent/cert.pem"
 ssl_ca_cert = "/nonexistent/ca.pem"
@@ -94,22 +95,23 @@ fn every_mistake_is_reported_with_its_line() {
             12,
             "bad log level \"loud\": no destination, level, or module \"loud\"",
         ),
-        (13, "ssl_private_key: cannot read /nonexistent/key.pem: "),
-        (14, "ssl_certificate: cannot read /nonexistent/cert.pem: "),
-        (15, "ssl_ca_cert: cannot read /nonexistent/ca.pem: "),
-        (16, "unknown key \"pmd_threads\"; known keys: bridge, "),
+        (13, "log_file: directory /nonexistent does not exist"),
+        (14, "ssl_private_key: cannot read /nonexistent/key.pem: "),
+        (15, "ssl_certificate: cannot read /nonexistent/cert.pem: "),
+        (16, "ssl_ca_cert: cannot read /nonexistent/ca.pem: "),
+        (17, "unknown key \"pmd_threads\"; known keys: bridge, "),
         (
-            17,
+            18,
             "patch \"p0:p9\" names port \"p9\", which is not configured",
         ),
         (
-            21,
+            22,
             "port p0: bad devargs option \"\" in \"net_ring0,,rx=1\"",
         ),
-        (22, "port p0: rx_queues = 0 is out of range: use 1 to 64"),
-        (25, "port p0 is configured twice"),
-        (29, "rxq: no port is named \"p7\""),
-        (34, "rxq: core 3 runs no PMD (pmd_cores are 1)"),
+        (23, "port p0: rx_queues = 0 is out of range: use 1 to 64"),
+        (26, "port p0 is configured twice"),
+        (30, "rxq: no port is named \"p7\""),
+        (35, "rxq: core 3 runs no PMD (pmd_cores are 1)"),
     ];
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), want.len(), "{}", out.stderr);
@@ -185,8 +187,8 @@ fn run_refuses_a_broken_file_before_starting_anything() {
         .expect("run ferrovs");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    // The same 20 sentences, and no sign that DPDK was started.
-    assert_eq!(stderr.lines().count(), 20, "{stderr}");
+    // The same 21 sentences, and no sign that DPDK was started.
+    assert_eq!(stderr.lines().count(), 21, "{stderr}");
     assert!(stderr.lines().all(|l| l.starts_with("ferrovs: error: ")));
 }
 
