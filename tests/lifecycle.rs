@@ -258,6 +258,7 @@ fn sigterm_drains_and_exits_zero_within_two_seconds() {
     let took = sent.elapsed();
     assert_eq!(status.code(), Some(0), "stderr {:#?}", sw.stderr_lines);
     assert!(took < Duration::from_secs(2), "took {took:?}");
+    eprintln!("SIGTERM to exit: {took:?}");
 
     // The controller got whole messages only, then a clean end of stream.
     let seen = controller.finish();
