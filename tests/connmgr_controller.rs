@@ -226,7 +226,8 @@ fn set_controllers_keeps_staying_connections_and_closes_removed_ones() {
     let id_b = st[1].connected.expect("b is connected");
 
     // Removing a closes its connection cleanly; b's stays.
-    h.cm.set_controllers(std::slice::from_ref(&tb), h.now).unwrap();
+    h.cm.set_controllers(std::slice::from_ref(&tb), h.now)
+        .unwrap();
     h.pump();
     assert!(a.closed(), "a's connection was not closed");
     let closed = h.cm.take_closed();
