@@ -77,7 +77,7 @@ pub fn command(
     Some(match name {
         "set-controller" | "del-controller" => {
             let mut targets = Vec::new();
-            for t in &args[1..] {
+            for t in args.get(1..).unwrap_or_default() {
                 match t.parse::<ControllerTarget>() {
                     Ok(c) if !targets.contains(&c) => targets.push(c),
                     Ok(_) => {}
