@@ -15,6 +15,7 @@ pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod connmgr;
+pub mod continuation;
 pub mod coverage;
 pub mod ctl;
 pub mod dpctl;

@@ -59,17 +59,11 @@ pub fn run_packet_outs(ofproto: &mut Ofproto<NetdevBridge>, upcalls: &UpcallHand
             };
             xlate::translate_actions(&ctx, &key, po.in_port, &po.actions, Some(&po.packet))
         };
-        let packet_ins: Vec<_> = out.packet_ins.clone();
-        for pi in packet_ins {
-            ofproto.send_packet_in(ofproto::PacketInEvent {
-                reason: pi.userdata.reason,
-                table_id: pi.userdata.table_id,
-                cookie: pi.userdata.cookie,
-                in_port: po.in_port,
-                metadata: pi.userdata.metadata,
-                max_len: Some(pi.userdata.max_len),
-                packet: pi.packet.unwrap_or_else(|| po.packet.clone()),
-            });
+        let dpid = ofproto.datapath_id();
+        for pi in out.packet_ins.iter().cloned() {
+            let packet = pi.packet.unwrap_or_else(|| po.packet.clone());
+            let ev = crate::continuation::packet_in_event(pi.userdata, po.in_port, packet, dpid);
+            ofproto.send_packet_in(ev);
         }
         let actions: Vec<_> = out
             .actions
@@ -139,6 +133,7 @@ const COMMANDS: &[(&str, &str, usize, usize)] = &[
     ("bridge/dump-flows", "BRIDGE", 1, 1),
     ("memory/show", "", 0, 0),
     ("dpif/show", "", 0, 0),
+    ("continuation/show", "", 0, 0),
 ];
 
 /// Registers the bridge's commands on the control socket.
@@ -237,6 +232,7 @@ pub fn command(
                 s.invalidations
             ))
         }
+        "continuation/show" => Ok(crate::continuation::show()),
         _ => crate::dpctl::handle(&mut ofproto.dpif_mut().netdev, stop, name, args),
     }
 }

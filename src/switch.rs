@@ -41,8 +41,11 @@ use thiserror::Error;
 use crate::bridge::{BridgePort, NetdevBridge};
 use crate::config::SwitchConfig;
 use crate::connmgr::{Connmgr, ConnmgrConfig, ListenTarget};
+use crate::continuation;
 use crate::ctl::{CtlError, CtlServer};
 use crate::dpif::netdev::{NetdevDpif, PmdHandle};
+use crate::ofp::ext::NxMessage;
+use crate::ofp::Message;
 use crate::ofproto::{Ofproto, OfprotoConfig};
 use crate::ofswitch::{self, FDB_IDLE_MS, FDB_MAX};
 use crate::upcall::UpcallHandler;
@@ -316,6 +319,11 @@ fn run_with_eal(
         let mut events = Vec::new();
 
         work += connmgr.poll(now, &mut |info, req| {
+            if let Message::Nx(NxMessage::Resume(r)) = req.message {
+                let body = req.raw.len().saturating_sub(16);
+                continuation::resume(&mut ofproto, &upcalls.fdb, &upcalls.config, r, body, now_ms)?;
+                return Ok(vec![]);
+            }
             let conn = ofswitch::ofproto_conn(info);
             let outcome = ofproto.handle(&conn, req.message, now_ms);
             // A request takes effect before the next one is read: packet-outs
@@ -352,7 +360,8 @@ fn run_with_eal(
         upcalls.revalidate(&mut ofproto, now_ms, false);
         upcalls.age_fdb(&mut ofproto, now_ms);
         for ev in &events {
-            connmgr.send_async(ev, now);
+            let n = connmgr.send_async(ev, now);
+            continuation::note_unsent(ev, n);
         }
 
         crate::coverage::run(now);

@@ -36,10 +36,11 @@ use pmd::flow::{derive_ufid, DpifError as DpFlowError, PutFlags};
 use pmd::key::FlowKey;
 
 use crate::bridge::NetdevBridge;
+use crate::continuation;
 use crate::dpif::netdev::DpifCallError;
-use crate::ofproto::{AsyncEvent, Millis, Ofproto, PacketInEvent, RuleId};
+use crate::ofproto::{AsyncEvent, Millis, Ofproto, RuleId};
 use crate::xlate::normal::Fdb;
-use crate::xlate::{self, ControllerUserdata, XlateConfig, XlateCtx, OFPR_NO_MATCH};
+use crate::xlate::{self, ControllerUserdata, XlateConfig, XlateCtx};
 
 /// Upcalls taken from the rings per call.
 const BATCH: usize = 256;
@@ -139,15 +140,12 @@ impl UpcallHandler {
                 UpcallType::Action => {
                     if let Some(ud) = ControllerUserdata::decode(up.cookie, &up.userdata) {
                         self.stats.packet_ins += 1;
-                        events.push(AsyncEvent::PacketIn(PacketInEvent {
-                            reason: ud.reason,
-                            table_id: ud.table_id,
-                            cookie: ud.cookie,
-                            in_port: of_port(up.in_port),
-                            metadata: ud.metadata,
-                            max_len: (ud.reason != OFPR_NO_MATCH).then_some(ud.max_len),
-                            packet: pkt.data().to_vec(),
-                        }));
+                        events.push(AsyncEvent::PacketIn(continuation::packet_in_event(
+                            ud,
+                            of_port(up.in_port),
+                            pkt.data().to_vec(),
+                            ofproto.datapath_id(),
+                        )));
                     }
                     drop(pkt);
                 }

@@ -50,8 +50,26 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// module of the crate is here (a unit test checks `lib.rs`); `other` takes records whose target
 /// is not a ferrovs module.
 pub const MODULES: &[&str] = &[
-    "appctl", "bridge", "cli", "config", "connmgr", "coverage", "ctl", "dpctl", "dpif", "live",
-    "metrics", "ofp", "ofproto", "ofswitch", "switch", "upcall", "vlog", "xlate", "other",
+    "appctl",
+    "bridge",
+    "cli",
+    "config",
+    "connmgr",
+    "continuation",
+    "coverage",
+    "ctl",
+    "dpctl",
+    "dpif",
+    "live",
+    "metrics",
+    "ofp",
+    "ofproto",
+    "ofswitch",
+    "switch",
+    "upcall",
+    "vlog",
+    "xlate",
+    "other",
 ];
 
 /// Lines a rate-limited call site may write at once after a quiet spell.

@@ -731,8 +731,26 @@ fn switch_commands_through_appctl() {
     let mut want =
         String::from("                 console    file\n                 -------    ------\n");
     for module in [
-        "appctl", "bridge", "cli", "config", "connmgr", "coverage", "ctl", "dpctl", "dpif", "live",
-        "metrics", "ofp", "ofproto", "ofswitch", "switch", "upcall", "vlog", "xlate", "other",
+        "appctl",
+        "bridge",
+        "cli",
+        "config",
+        "connmgr",
+        "continuation",
+        "coverage",
+        "ctl",
+        "dpctl",
+        "dpif",
+        "live",
+        "metrics",
+        "ofp",
+        "ofproto",
+        "ofswitch",
+        "switch",
+        "upcall",
+        "vlog",
+        "xlate",
+        "other",
     ] {
         let (console, file) = want_level(module);
         want.push_str(&format!("{module:<16} {console:>6}     {file:>6}\n"));
@@ -841,7 +859,7 @@ fn switch_commands_through_appctl() {
             .skip(2)
             .filter(|l| l.ends_with("  DBG        DBG"))
             .count(),
-        19,
+        20,
         "{table}"
     );
 
