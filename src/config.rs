@@ -118,6 +118,8 @@ pub struct SwitchConfig {
     pub flow_limit: usize,
     /// Where `/metrics` is served; `None` is `--metrics off`.
     pub metrics: Option<SocketAddr>,
+    /// Whether the user chose `metrics` (then failing to bind it is an error).
+    pub metrics_explicit: bool,
     /// Log levels in `vlog/set` syntax (`--log-level`), already checked to parse.
     pub log_level: Option<String>,
     /// `--log-file`: where the `file` log destination writes.
@@ -571,7 +573,9 @@ fn resolve(file: file::FileConfig, args: &RunArgs, m: &mut Mistakes<'_>) -> Swit
         Some((n, _)) => usize::try_from(n).unwrap_or(usize::MAX),
         None => pmd::flow::DEFAULT_FLOW_LIMIT,
     };
-    let metrics = match choose(&args.metrics, file.metrics) {
+    let metrics_chosen = choose(&args.metrics, file.metrics);
+    let metrics_explicit = metrics_chosen.is_some();
+    let metrics = match metrics_chosen {
         Some((s, line)) => parse_metrics(&s).unwrap_or_else(|e| {
             m.at(line, e);
             Some(DEFAULT_METRICS)
@@ -683,6 +687,7 @@ fn resolve(file: file::FileConfig, args: &RunArgs, m: &mut Mistakes<'_>) -> Swit
         datapath_id,
         flow_limit,
         metrics,
+        metrics_explicit,
         log_level,
         log_file,
         args: args.clone(),
@@ -1025,6 +1030,46 @@ mod tests {
         assert!(parse_core_list("x").is_err());
         assert!(parse_core_list("").is_err());
         assert!(parse_core_list("0-4000000000").is_err());
+    }
+
+    #[test]
+    fn metrics_address() {
+        let cfg = SwitchConfig::from_run_args(&args(&[], &[])).unwrap();
+        assert_eq!(cfg.metrics, Some("127.0.0.1:9477".parse().unwrap()));
+        assert_eq!(
+            DEFAULT_METRICS.to_string(),
+            crate::metrics::DEFAULT_METRICS_ADDR
+        );
+        assert!(!cfg.metrics_explicit);
+        let with = |m: &str, config: Option<PathBuf>| {
+            SwitchConfig::from_run_args(&RunArgs {
+                metrics: Some(m.into()),
+                config,
+                ..RunArgs::default()
+            })
+        };
+        let cfg = with("off", None).unwrap();
+        assert_eq!((cfg.metrics, cfg.metrics_explicit), (None, true));
+        let dir = Dir::new("cfg-metrics");
+        let path = dir.0.join("m.toml");
+        std::fs::write(&path, "metrics = \"127.0.0.1:9100\"\n").unwrap();
+        let cfg = SwitchConfig::from_run_args(&RunArgs {
+            config: Some(path.clone()),
+            ..RunArgs::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.metrics, Some("127.0.0.1:9100".parse().unwrap()));
+        assert!(cfg.metrics_explicit);
+        // The flag wins over the file.
+        assert_eq!(with("off", Some(path)).unwrap().metrics, None);
+        assert_eq!(
+            with("[::1]:9100", None).unwrap().metrics,
+            Some("[::1]:9100".parse().unwrap())
+        );
+        assert_eq!(
+            with("9477", None).unwrap_err().to_string(),
+            "bad metrics address \"9477\": use IP:PORT (e.g. 127.0.0.1:9477) or off"
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! configuration file ([`config`]), controller connections ([`connmgr`]), the control socket ([`ctl`]) with the
 //! datapath commands ([`dpctl`]), the datapath interface ([`dpif`]: the
 //! trait ofproto uses and its DPDK implementation), the OpenFlow codec
-//! ([`ofp`]), the OpenFlow switch core ([`ofproto`]) and the switch's life
+//! ([`ofp`]), Prometheus metrics and the PMD reports ([`metrics`]), the
+//! OpenFlow switch core ([`ofproto`]) and the switch's life
 //! cycle ([`switch`]): EAL start, ports, PMD lcores, the status line, and a
 //! clean stop, with live reconfiguration ([`live`]: SIGHUP, `set-controller`).
 //! [`appctl`] is the control socket's client. The fast path itself is the
@@ -21,6 +22,7 @@ pub mod ctl;
 pub mod dpctl;
 pub mod dpif;
 pub mod live;
+pub mod metrics;
 pub mod ofp;
 pub mod ofproto;
 pub mod ofswitch;

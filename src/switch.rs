@@ -6,9 +6,9 @@
 //! starts every port, spreads the rx queues over the PMD lcores, gives every
 //! PMD the start-up flows (`--patch` and `--flows`) before it polls a single
 //! packet, and launches them. The control lcore then serves the control
-//! socket, consumes upcalls and prints a status line once a second until
-//! SIGINT, SIGTERM or `ovs-appctl exit`. SIGHUP re-reads the configuration
-//! file and applies what can change live (see `live`).
+//! socket and `/metrics`, consumes upcalls and prints a status line once a
+//! second until SIGINT, SIGTERM or `ovs-appctl exit`. SIGHUP re-reads the
+//! configuration file and applies what can change live (see `live`).
 //!
 //! The stop is ordered so that nothing leaks and nothing is cut in half, and
 //! it takes well under 2 s: PMDs finish their burst and flush their tx
@@ -44,6 +44,7 @@ use crate::connmgr::{Connmgr, ConnmgrConfig, ListenTarget};
 use crate::continuation;
 use crate::ctl::{CtlError, CtlServer};
 use crate::dpif::netdev::{NetdevDpif, PmdHandle};
+use crate::metrics::{Metrics, MetricsServer, Rxq, Sources};
 use crate::ofp::ext::NxMessage;
 use crate::ofp::Message;
 use crate::ofproto::{Ofproto, OfprotoConfig};
@@ -75,7 +76,12 @@ pub enum SwitchError {
     Flow { origin: String, reason: String },
     #[error(transparent)]
     Connmgr(#[from] crate::connmgr::ConnmgrError),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::HttpError),
 }
+
+/// The packet pool's name (DPDK's, and the metrics' `pool` label).
+const POOL_NAME: &str = "ferrovs_pkts";
 
 /// The LOCAL port's MAC: locally administered, unique per process, so two
 /// switches on one host get different datapath ids by default.
@@ -159,6 +165,7 @@ fn run_with_eal(
         ));
         ofswitch::register_commands(server.commands_mut())?;
         crate::live::register_commands(server.commands_mut())?;
+        crate::metrics::register_commands(server.commands_mut())?;
     }
     // Listeners are bound before any port or PMD starts, so a taken port is
     // one sentence and nothing to undo.
@@ -180,10 +187,23 @@ fn run_with_eal(
             .retain(|l| !matches!(l, ListenTarget::Unix(p) if *p == mgmt));
     }
     let mut connmgr = Connmgr::new(connmgr_cfg)?;
+    let metrics_server = match cfg.metrics.map(MetricsServer::bind) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        // As with the control socket, the default is a convenience: say why there is
+        // no listener and run on.
+        Some(Err(e)) if !cfg.metrics_explicit => {
+            log::warn!(
+                "no metrics listener: {e}; choose one with --metrics ADDR (or --metrics off)"
+            );
+            None
+        }
+        Some(Err(e)) => return Err(e.into()),
+    };
     // Refuse bad start-up flows before any port holds mbufs; each PMD then
     // builds its own copy of the same table.
     startup_flows(cfg)?;
-    let pool = Arc::new(Mempool::new("ferrovs_pkts", cfg.mbufs)?);
+    let pool = Arc::new(Mempool::new(POOL_NAME, cfg.mbufs)?);
     let n_pmds = cfg.pmd_cores.len();
     // Datapath port numbers start at 1; index 0 stays unused.
     let n_slots = cfg.ports.len() + 1;
@@ -237,6 +257,18 @@ fn run_with_eal(
     // lcore has left its loop: until then it may wait on a PMD's reply
     // (an upcall's execute, a flow put), which a stopped PMD never sends.
     let pmd_stop = Arc::new(AtomicBool::new(false));
+
+    let rxq_map: Vec<Vec<Rxq>> = rx_assign
+        .iter()
+        .map(|qs| {
+            qs.iter()
+                .map(|(port, q)| Rxq {
+                    port: *port,
+                    queue: q.queue_id(),
+                })
+                .collect()
+        })
+        .collect();
     let workers = lcore::workers();
     let mut handles = Vec::new();
     let mut all_stats = Vec::new();
@@ -289,6 +321,10 @@ fn run_with_eal(
         pmd::pmd::now_ms(),
     );
     let mut upcalls = UpcallHandler::new(Fdb::new(FDB_IDLE_MS, FDB_MAX), XlateConfig::default());
+    let mut metrics = Metrics::new(metrics_server, rxq_map);
+    if let Some(addr) = metrics.local_addr() {
+        log::info!("metrics on http://{addr}/metrics");
+    }
 
     if server.is_some() {
         log::info!(
@@ -349,7 +385,9 @@ fn run_with_eal(
             upcalls.invalidate(&mut ofproto, now_ms);
         }
 
+        let upcall_start = Instant::now();
         let (n, packet_ins) = upcalls.handle(&mut ofproto, now_ms);
+        metrics.observe_upcalls(n, upcall_start.elapsed());
         work += n;
         events.extend(packet_ins);
         events.extend(ofproto.run(now_ms));
@@ -367,21 +405,34 @@ fn run_with_eal(
         crate::coverage::run(now);
         work += server.as_mut().map_or(0, |server| {
             server.poll(&mut |name: &str, args: &[String]| {
-                crate::live::command(&mut running, &mut connmgr, name, args, now).unwrap_or_else(
-                    || {
-                        ofswitch::command(
-                            &mut ofproto,
-                            &mut upcalls,
-                            &connmgr,
-                            stop,
-                            name,
-                            args,
-                            now_ms,
-                        )
-                    },
+                if let Some(reply) = metrics.command(ofproto.dpif(), name, args) {
+                    return reply;
+                }
+                if let Some(reply) =
+                    crate::live::command(&mut running, &mut connmgr, name, args, now)
+                {
+                    return reply;
+                }
+                ofswitch::command(
+                    &mut ofproto,
+                    &mut upcalls,
+                    &connmgr,
+                    stop,
+                    name,
+                    args,
+                    now_ms,
                 )
             })
         });
+        work += metrics.poll(
+            now,
+            &Sources {
+                ofproto: &ofproto,
+                connmgr: &connmgr,
+                pool: &pool,
+                pool_name: POOL_NAME,
+            },
+        );
         if work == 0 && events.is_empty() {
             std::thread::sleep(Duration::from_millis(1));
         }

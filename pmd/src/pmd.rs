@@ -84,6 +84,7 @@ impl Pmd {
         let mut rx = MbufBatch::new();
         let ms_div = (tsc_hz() / 1000).max(1);
         let mut last = tsc();
+        publish_table_size(&fastpath, &stats);
         while !stop.load(Ordering::Relaxed) {
             fastpath.set_now_ms(last / ms_div);
             let mut sink = PmdSink {
@@ -101,20 +102,14 @@ impl Pmd {
                     continue;
                 }
                 busy = true;
-                let counters = &stats.ports[*port as usize];
-                counters.rx_packets.add(n as u64);
+                let start = tsc();
                 let bytes: u64 = rx.as_slice().iter().map(|m| u64::from(m.pkt_len())).sum();
-                counters.rx_bytes.add(bytes);
                 fastpath.process(*port, rx.drain(), &stats, &mut sink);
+                stats.count_rx_burst(*port as usize, n, bytes, tsc() - start);
             }
             sink.flush_all();
             let now = tsc();
-            if busy {
-                stats.busy_cycles.add(now - last);
-            } else {
-                stats.idle_cycles.add(now - last);
-            }
-            stats.iterations.add(1);
+            stats.count_iteration(busy, now - last);
             last = now;
         }
         let mut sink = PmdSink {
@@ -193,7 +188,17 @@ fn apply_commands(
             .replies
             .enqueue(Box::new(Reply { seq, pmd: id, body }));
     }
+    if any {
+        publish_table_size(fastpath, stats);
+    }
     any
+}
+
+/// Publishes the flow and mask counts for metrics: they change only by
+/// commands, so readers never have to ask the PMD.
+fn publish_table_size(fastpath: &FastPath<Mbuf>, stats: &PmdStats) {
+    stats.flows.set(fastpath.flows.len() as u64);
+    stats.masks.set(fastpath.flows.dpcls().n_subtables() as u64);
 }
 
 /// The PMD's [`DatapathSink`]: per-port output buffers and the upcall ring.

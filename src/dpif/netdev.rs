@@ -100,6 +100,8 @@ pub struct StatsSnapshot {
     pub tx_batch_packets: u64,
     pub busy_cycles: u64,
     pub idle_cycles: u64,
+    pub iterations: u64,
+    pub busy_iterations: u64,
 }
 
 impl StatsSnapshot {
@@ -123,6 +125,8 @@ impl StatsSnapshot {
             tx_batch_packets: s.tx_batch_packets.get(),
             busy_cycles: s.busy_cycles.get(),
             idle_cycles: s.idle_cycles.get(),
+            iterations: s.iterations.get(),
+            busy_iterations: s.busy_iterations.get(),
         }
     }
 
@@ -147,6 +151,8 @@ impl StatsSnapshot {
             tx_batch_packets: d(self.tx_batch_packets, base.tx_batch_packets),
             busy_cycles: d(self.busy_cycles, base.busy_cycles),
             idle_cycles: d(self.idle_cycles, base.idle_cycles),
+            iterations: d(self.iterations, base.iterations),
+            busy_iterations: d(self.busy_iterations, base.busy_iterations),
         }
     }
 }

@@ -761,6 +761,15 @@ impl<D: Dpif> Ofproto<D> {
         }
     }
 
+    /// Every visible table's counters, for metrics: (table id, rules, lookups, matches).
+    pub fn table_counters(&self) -> Vec<(u8, usize, u64, u64)> {
+        self.tables
+            .iter()
+            .filter(|t| t.exists && !t.hidden)
+            .map(|t| (t.id, t.cls.len(), t.lookup_count, t.matched_count))
+            .collect()
+    }
+
     /// Looks a packet up in one table: the winning rule and the bits examined.
     pub fn lookup(&self, table: u8, flow: &FlowFields) -> (Option<&Rule>, FlowFields) {
         match self.tables.get(usize::from(table)) {
