@@ -25,6 +25,10 @@
 //! learning table (a MAC learned, moved, revived or aged out) invalidates
 //! the same way, or a megaflow that flooded to a then-unknown MAC would keep
 //! flooding after the MAC is learned.
+//!
+//! A port deleted at run time takes its megaflows with it
+//! ([`UpcallHandler::forget_port`]); misses from a port ofproto no longer
+//! knows (queued before the port went) are dropped, not translated.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -95,6 +99,15 @@ pub struct UpcallHandler {
     pub stats: UpcallStats,
 }
 
+/// Whether `actions` output to `dp_port`, at any depth.
+fn sends_to(actions: &[DpAction], dp_port: u32) -> bool {
+    actions.iter().any(|a| match a {
+        DpAction::Output(p) => *p == dp_port,
+        DpAction::Clone(inner) => sends_to(inner, dp_port),
+        _ => false,
+    })
+}
+
 /// The OpenFlow port number of a datapath port.
 fn of_port(dp_port: u32) -> u32 {
     crate::ofproto::ofp_port_of(dp_port)
@@ -147,6 +160,13 @@ impl UpcallHandler {
                             ofproto.datapath_id(),
                         )));
                     }
+                    drop(pkt);
+                }
+                UpcallType::Miss
+                    if up.in_port != 0 && ofproto.port(of_port(up.in_port)).is_none() =>
+                {
+                    // Received just before its port was deleted: a megaflow
+                    // for it would outlive the port.
                     drop(pkt);
                 }
                 UpcallType::Miss => {
@@ -335,6 +355,46 @@ impl UpcallHandler {
         self.revalidate(ofproto, now, true);
         let _ = ofproto.dpif_mut().netdev.flow_flush();
         self.megaflows.clear();
+    }
+
+    /// Datapath port `dp_port` was deleted: deletes every datapath flow that
+    /// matches packets from it or sends to it (megaflows, and flows given at
+    /// start-up or with `dpctl/add-flow`), crediting what the megaflows
+    /// counted since the last pull. Other flows stay. Returns how many went.
+    pub fn forget_port(
+        &mut self,
+        ofproto: &mut Ofproto<NetdevBridge>,
+        dp_port: u32,
+        now: Millis,
+    ) -> usize {
+        let Ok((flows, _)) = ofproto.dpif_mut().netdev.flow_dump() else {
+            return 0;
+        };
+        let mut n = 0;
+        for f in flows
+            .iter()
+            .filter(|f| f.key.in_port() == dp_port || sends_to(&f.actions, dp_port))
+        {
+            if let Some(m) = self.megaflows.remove(&f.ufid) {
+                let dp = f.stats.packets.saturating_sub(m.packets);
+                let db = f.stats.bytes.saturating_sub(m.bytes);
+                if dp > 0 {
+                    for &r in &m.rules {
+                        ofproto.credit_rule(r, dp, db, now);
+                    }
+                    ofproto.credit_groups(&m.groups, dp, db);
+                }
+            }
+            if ofproto
+                .dpif_mut()
+                .netdev
+                .flow_del(Some(f.ufid), &f.key, &f.mask)
+                .is_ok()
+            {
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Ages the MAC learning table; entries that went away make the megaflows that

@@ -9,6 +9,13 @@
 //! iteration, so a burst leaves as a burst. Upcalls go to the upcall ring in
 //! packet order as they happen.
 //!
+//! Ports come and go at run time through the command ring
+//! ([`CommandOp::AddPort`], [`CommandOp::DelPort`]): the per-port tables
+//! (tx handles, output buffers) grow when a port with a higher number
+//! arrives, which allocates on the command path, never on the packet path.
+//! A deleted port's buffered packets are sent before its handles are
+//! dropped, so the control side may stop the device once the PMD replied.
+//!
 //! Nothing here blocks, locks against the control lcore or allocates per
 //! packet: rings refuse when full (the packet is dropped and counted),
 //! upcall boxes come from a pool the control side refills, and the clock is
@@ -33,6 +40,10 @@ use crate::txq::PmdTxQueue;
 /// Datapath port numbers index the per-port tables; 0 is unused (OpenFlow
 /// and datapath port numbers start at 1).
 pub type PortNo = u32;
+
+/// Entries in the per-port counter tables ([`PmdStats::ports`]) the switch
+/// creates: datapath ports are 1 to `PORT_SLOTS - 1`.
+pub const PORT_SLOTS: usize = 256;
 
 /// Commands applied per iteration at most, so a flood of flow changes
 /// cannot starve the rx queues.
@@ -95,7 +106,8 @@ impl Pmd {
                 spare: &mut spare,
                 channels: &channels,
             };
-            let mut busy = apply_commands(id, &mut fastpath, &channels, &stats, &mut sink);
+            let mut busy =
+                apply_commands(id, &mut fastpath, &mut rxqs, &channels, &stats, &mut sink);
             for (port, q) in rxqs.iter_mut() {
                 let n = q.rx_burst(&mut rx);
                 if n == 0 {
@@ -130,6 +142,7 @@ impl Pmd {
 fn apply_commands(
     id: usize,
     fastpath: &mut FastPath<Mbuf>,
+    rxqs: &mut Vec<(PortNo, RxQueue)>,
     channels: &PmdChannels,
     stats: &PmdStats,
     sink: &mut PmdSink<'_>,
@@ -180,6 +193,26 @@ fn apply_commands(
                 n_subtables: fastpath.flows.dpcls().n_subtables(),
                 now_ms: fastpath.now_ms(),
             },
+            CommandOp::AddPort {
+                port,
+                rxqs: new,
+                txq,
+            } => {
+                let added = sink.add_port(port, txq);
+                if added {
+                    rxqs.extend(new.into_iter().map(|q| (port, q)));
+                }
+                ReplyBody::PortAdded(added)
+            }
+            CommandOp::DelPort { port } => {
+                // Send first, then drain: a device that loops its tx back
+                // to its rx (net_ring) gets back what was just sent.
+                sink.del_port(port);
+                for (_, mut q) in extract_port(rxqs, port) {
+                    stats.dropped.add(drain_rx(&mut q) as u64);
+                }
+                ReplyBody::PortDeleted
+            }
         };
         // The control side never has more commands outstanding than the
         // reply ring holds; if it gave up waiting and the ring is full, the
@@ -194,6 +227,38 @@ fn apply_commands(
     any
 }
 
+/// Removes `port`'s rx queues from `rxqs` and returns them.
+fn extract_port(rxqs: &mut Vec<(PortNo, RxQueue)>, port: PortNo) -> Vec<(PortNo, RxQueue)> {
+    let (gone, kept) = std::mem::take(rxqs)
+        .into_iter()
+        .partition(|(p, _)| *p == port);
+    *rxqs = kept;
+    gone
+}
+
+/// Bursts taken from a deleted port's rx queue at most (a source that
+/// never runs dry, such as `net_pcap` with `infinite_rx`, must not hold the
+/// PMD).
+const DRAIN_BURSTS: usize = 64;
+
+/// Frees what waits on a deleted port's rx queue. A NIC frees its rx
+/// descriptors' mbufs when the queue is released, but a software device
+/// (`net_ring`) may keep what is queued in its ring, and those mbufs would
+/// never return to the pool. Returns how many packets were dropped.
+fn drain_rx(q: &mut RxQueue) -> usize {
+    let mut batch = MbufBatch::new();
+    let mut n = 0;
+    for _ in 0..DRAIN_BURSTS {
+        let got = q.rx_burst(&mut batch);
+        if got == 0 {
+            break;
+        }
+        n += got;
+        batch.free_all();
+    }
+    n
+}
+
 /// Publishes the flow and mask counts for metrics: they change only by
 /// commands, so readers never have to ask the PMD.
 fn publish_table_size(fastpath: &FastPath<Mbuf>, stats: &PmdStats) {
@@ -204,8 +269,9 @@ fn publish_table_size(fastpath: &FastPath<Mbuf>, stats: &PmdStats) {
 /// The PMD's [`DatapathSink`]: per-port output buffers and the upcall ring.
 struct PmdSink<'a> {
     id: usize,
-    out: &'a mut [MbufBatch],
-    txqs: &'a mut [Option<PmdTxQueue>],
+    /// Indexed by datapath port number, as `txqs`; both grow together.
+    out: &'a mut Vec<MbufBatch>,
+    txqs: &'a mut Vec<Option<PmdTxQueue>>,
     stats: &'a PmdStats,
     /// Boxes, not values: each one travels through the upcall ring as is.
     #[allow(clippy::vec_box)]
@@ -233,6 +299,44 @@ impl PmdSink<'_> {
         if sent < total {
             counters.tx_dropped.add((total - sent) as u64);
             buf.free_all();
+        }
+    }
+
+    /// Makes `port` sendable through `txq` and zeroes its counters (a port
+    /// number may have been used by a deleted port). False when `port` has
+    /// no counters.
+    fn add_port(&mut self, port: PortNo, txq: Option<PmdTxQueue>) -> bool {
+        let p = port as usize;
+        let Some(counters) = self.stats.ports.get(p) else {
+            return false;
+        };
+        // This PMD is the counters' only writer, so adding the complement
+        // sets each to zero without a second writer.
+        for c in [
+            &counters.rx_packets,
+            &counters.rx_bytes,
+            &counters.tx_packets,
+            &counters.tx_bytes,
+            &counters.tx_dropped,
+        ] {
+            c.add(c.get().wrapping_neg());
+        }
+        if self.txqs.len() <= p {
+            self.txqs.resize_with(p + 1, || None);
+            self.out.resize_with(p + 1, MbufBatch::new);
+        }
+        self.txqs[p] = txq;
+        true
+    }
+
+    /// Sends what is buffered for `port` and forgets its tx handle.
+    fn del_port(&mut self, port: PortNo) {
+        let p = port as usize;
+        if p < self.out.len() && !self.out[p].is_empty() {
+            self.flush(p);
+        }
+        if let Some(q) = self.txqs.get_mut(p) {
+            *q = None;
         }
     }
 

@@ -169,8 +169,9 @@ pub struct UpcallCounts {
 /// The datapath as the control lcore sees it.
 pub struct NetdevDpif {
     pmds: Vec<PmdHandle>,
-    /// Port names; datapath port `i + 1` is `port_names[i]`.
-    port_names: Vec<String>,
+    /// Datapath port numbers and names, sorted by number; kept by the
+    /// bridge as ports come and go ([`Self::port_added`]).
+    port_names: Vec<(u32, String)>,
     seq: u64,
     timeout: Duration,
     /// Per PMD: the counters at the last `pmd-stats-clear`.
@@ -185,12 +186,29 @@ impl NetdevDpif {
         let baseline = vec![StatsSnapshot::default(); pmds.len()];
         NetdevDpif {
             pmds,
-            port_names,
+            port_names: (1..).zip(port_names).collect(),
             seq: 0,
             timeout: DEFAULT_TIMEOUT,
             baseline,
             upcalls: UpcallCounts::default(),
         }
+    }
+
+    /// Names datapath port `port` in `dpctl/show` (a port added at run time).
+    pub fn port_added(&mut self, port: u32, name: &str) {
+        self.port_removed(port);
+        let at = self.port_names.partition_point(|(p, _)| *p < port);
+        self.port_names.insert(at, (port, name.to_owned()));
+    }
+
+    /// Forgets datapath port `port` (deleted at run time).
+    pub fn port_removed(&mut self, port: u32) {
+        self.port_names.retain(|(p, _)| *p != port);
+    }
+
+    /// How long calls wait for a PMD.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Changes how long calls wait for a PMD.
@@ -309,9 +327,11 @@ impl NetdevDpif {
         first_err.map_or(Ok(total), Err)
     }
 
-    /// dpif `flow_flush`: deletes every flow on every PMD and discards the
-    /// upcalls already queued. Returns the number of flows (distinct over
-    /// PMDs: the largest count).
+    /// dpif `flow_flush`: deletes every flow on every PMD. Returns the
+    /// number of flows (distinct over PMDs: the largest count). Upcalls
+    /// already queued stay queued: they are translated against the tables
+    /// as they are when handled, so a flush (every OpenFlow change makes
+    /// one) loses no packet.
     pub fn flow_flush(&mut self) -> Result<usize, DpifCallError> {
         let mut n = 0;
         for pmd in 0..self.pmds.len() {
@@ -320,7 +340,6 @@ impl NetdevDpif {
                 _ => return Err(DpifCallError::Mismatch { pmd }),
             }
         }
-        self.handle_upcalls();
         Ok(n)
     }
 
@@ -506,8 +525,8 @@ impl NetdevDpif {
             t.subtables_probed,
             ratio(t.subtables_probed, hits + t.misses)
         );
-        for (i, name) in self.port_names.iter().enumerate() {
-            let port = i + 1;
+        for (port, name) in &self.port_names {
+            let port = *port as usize;
             let _ = writeln!(out, "  port {port}: {name}");
             if !stats {
                 continue;

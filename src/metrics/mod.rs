@@ -162,8 +162,6 @@ pub struct Sources<'a> {
 /// The metrics state of one switch.
 pub struct Metrics {
     server: Option<MetricsServer>,
-    /// Per PMD (index = PMD id), the rx queues it polls.
-    rxqs: Vec<Vec<Rxq>>,
     upcall_latency: Histogram,
     /// Samples every [`USAGE_INTERVAL`], oldest first, covering [`USAGE_WINDOW_MAX`].
     usage: VecDeque<UsageSample>,
@@ -174,14 +172,13 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Metrics served by `server` (none: `--metrics off`), for PMDs polling `rxqs`.
-    pub fn new(server: Option<MetricsServer>, rxqs: Vec<Vec<Rxq>>) -> Metrics {
+    /// Metrics served by `server` (none: `--metrics off`).
+    pub fn new(server: Option<MetricsServer>) -> Metrics {
         let started_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         Metrics {
             server,
-            rxqs,
             upcall_latency: Histogram::new(&UPCALL_LATENCY_BOUNDS),
             usage: VecDeque::new(),
             cleared: (Instant::now(), 0, 0.0),
@@ -251,8 +248,8 @@ impl Metrics {
         let mut rx_err = Vec::new();
         let mut tx_err = Vec::new();
         let mut xstats = Vec::new();
-        for (i, p) in bridge.ports.iter().enumerate() {
-            let port_no = i + 1;
+        for p in &bridge.ports {
+            let port_no = p.dp_port as usize;
             let l = [("port", p.name.as_str())];
             // Refused by the device on send: only the PMDs see those.
             let refused: u64 = pmds
@@ -589,7 +586,12 @@ impl Metrics {
             let busy = busy_now.saturating_sub(busy_then);
             let mut rxqs = Vec::new();
             let mut proc_sum = 0;
-            let mut rxq_list = self.rxqs.get(i).cloned().unwrap_or_default();
+            // The bridge's placement, which add-port and del-port change.
+            let mut rxq_list: Vec<Rxq> = bridge
+                .rx_queues_of(i)
+                .into_iter()
+                .map(|(port, queue)| Rxq { port, queue })
+                .collect();
             rxq_list.sort_by(|a, b| {
                 let na = port_name(bridge, a.port);
                 let nb = port_name(bridge, b.port);
@@ -656,7 +658,8 @@ impl Metrics {
 fn port_name(bridge: &NetdevBridge, port: PortNo) -> &str {
     bridge
         .ports
-        .get((port as usize).wrapping_sub(1))
+        .iter()
+        .find(|p| p.dp_port == port)
         .map_or("?", |p| p.name.as_str())
 }
 
