@@ -22,7 +22,7 @@
 //! is the consumer: it counts miss and action upcalls, frees their packets
 //! and hands the boxes back to their PMD.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +38,10 @@ use thiserror::Error;
 
 /// How long a call waits for a PMD by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Commands [`NetdevDpif::call_many`] keeps in flight to one PMD: well under
+/// the command and reply rings' room, so neither ever refuses.
+pub const PIPELINE_DEPTH: usize = 128;
 
 /// Why a datapath call failed.
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +233,82 @@ impl NetdevDpif {
                 std::thread::sleep(Duration::from_micros(20));
             }
         }
+    }
+
+    /// Sends `ops` to PMD `pmd` back to back and waits for every reply: one
+    /// round trip for the lot rather than one per command, which is what
+    /// lets the upcall handler and the revalidator move thousands of flow
+    /// changes a second. The PMD applies them in order, so a caller that
+    /// puts executes before a flow put has those packets leave before the
+    /// flow takes effect. At most [`PIPELINE_DEPTH`] commands are in flight,
+    /// so the reply ring (shared with nobody: one control lcore) never
+    /// overflows. Results come back in the order of `ops`; a command the
+    /// PMD did not answer in time gets [`DpifCallError::Timeout`].
+    pub fn call_many(
+        &mut self,
+        pmd: usize,
+        ops: Vec<CommandOp>,
+    ) -> Vec<Result<ReplyBody, DpifCallError>> {
+        let n = ops.len();
+        let mut results: Vec<Option<Result<ReplyBody, DpifCallError>>> =
+            (0..n).map(|_| None).collect();
+        let first = self.seq + 1;
+        self.seq += n as u64;
+        let ch = self.pmds[pmd].channels.clone();
+        let mut queue: VecDeque<(usize, CommandOp)> = ops.into_iter().enumerate().collect();
+        let (mut in_flight, mut done) = (0usize, 0usize);
+        let mut deadline = Instant::now() + self.timeout;
+        let mut spins = 0u32;
+        while done < n {
+            let mut progress = false;
+            while in_flight < PIPELINE_DEPTH {
+                let Some((i, op)) = queue.pop_front() else {
+                    break;
+                };
+                let cmd = Box::new(Command {
+                    seq: first + i as u64,
+                    op,
+                });
+                if let Err(cmd) = ch.commands.enqueue(cmd) {
+                    // Full: keep it first in line and wait for replies.
+                    queue.push_front((i, cmd.op));
+                    break;
+                }
+                in_flight += 1;
+                progress = true;
+            }
+            while let Some(reply) = ch.replies.dequeue() {
+                // Replies of calls that timed out earlier fall outside the range.
+                let Some(i) = reply.seq.checked_sub(first).map(|i| i as usize) else {
+                    continue;
+                };
+                if i < n && results[i].is_none() {
+                    results[i] = Some(Ok(reply.body));
+                    in_flight -= 1;
+                    done += 1;
+                    progress = true;
+                }
+            }
+            if progress {
+                deadline = Instant::now() + self.timeout;
+                spins = 0;
+                continue;
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            spins += 1;
+            if spins < 100 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::sleep(Duration::from_micros(20));
+            }
+        }
+        let ms = self.timeout.as_millis();
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(DpifCallError::Timeout { pmd, ms })))
+            .collect()
     }
 
     /// dpif `flow_put` on every PMD. Returns the stats before the change
