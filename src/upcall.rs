@@ -34,6 +34,7 @@
 //! - *fixed* (its actions replaced in place, its stats credited so far to
 //!   the old rules) when the answer changed but still fits the mask;
 //! - *kept* otherwise.
+//!
 //! The switch runs this before it handles the next upcall and before it
 //! answers a barrier; the call returns only once every PMD has applied
 //! every change, so a barrier reply means no packet received after it can
@@ -167,7 +168,7 @@ impl Megaflow {
 pub enum Verdict {
     Keep,
     /// Replace its actions (and who its packets are credited to).
-    Fix(Translated),
+    Fix(Box<Translated>),
     Delete,
 }
 
@@ -233,10 +234,10 @@ pub fn check_megaflow<D: Dpif>(
     }
     // The megaflow keeps the mask it was installed with: the new answer
     // depends on fewer bits, so it fits every packet the megaflow covers.
-    Verdict::Fix(Translated {
+    Verdict::Fix(Box::new(Translated {
         mask: m.t.mask,
         ..t
-    })
+    }))
 }
 
 /// The verdicts for every megaflow of `scope` that is not kept.
@@ -691,7 +692,7 @@ impl UpcallHandler {
             match v {
                 Verdict::Fix(t) => {
                     self.stats.fixed += 1;
-                    m.t = t;
+                    m.t = *t;
                     m.packets = stats[i].packets;
                     m.bytes = stats[i].bytes;
                     m.pmds &= !lost[i];
