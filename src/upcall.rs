@@ -12,7 +12,9 @@
 //! in one batch. Each miss is looked up among the megaflows already made
 //! (under each of their masks), so a flow is translated once however many of
 //! its packets missed, in this batch or while its megaflow was on its way to
-//! the PMD. A new megaflow is installed only into the PMD that missed. Every
+//! the PMD. A megaflow is installed only into the PMDs that missed it (put
+//! again, once per drain, for each PMD a miss of it still comes from, so a
+//! flow deleted by hand comes back on its next miss). Every
 //! packet is executed with its flow's actions through the PMD it came from.
 //! Each PMD gets one pipelined batch per drain: first the executes, in ring
 //! order, then the puts, so every drained packet of a flow leaves before the
@@ -50,7 +52,7 @@
 //! applies the new megaflow comes up in the next drain and may leave after
 //! packets of its flow that already took the megaflow.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -405,6 +407,8 @@ impl UpcallHandler {
         // Flows with meters are never installed: one translation per exact
         // key per drain.
         let mut metered: HashMap<FlowKey, Arc<Translated>> = HashMap::new();
+        // (megaflow, PMD) pairs with a put in this drain's batches.
+        let mut queued: HashSet<(u128, usize)> = HashSet::new();
         let mut batch = std::mem::take(&mut self.batch);
         for mut up in batch.drain(..) {
             let Some(pkt) = up.pkt.take() else {
@@ -441,8 +445,11 @@ impl UpcallHandler {
                     ofproto.dpif_mut().netdev.recycle(up);
                     continue;
                 };
-                if m.pmds & (1 << pmd) == 0 {
-                    m.pmds |= 1 << pmd;
+                // Put it (again) once per drain: either its put is still on
+                // the way, and the PMD answers "exists", or the flow went
+                // behind our back (dpctl/del-flow) and this restores it.
+                m.pmds |= 1 << pmd;
+                if queued.insert((ufid, pmd)) {
                     slot.puts.push((ufid, put_op(ufid, m, PutFlags::CREATE)));
                 }
                 credit(ofproto, &m.t, 1, len, now);
@@ -462,6 +469,7 @@ impl UpcallHandler {
                     let mut m = Megaflow::new(up.key, t);
                     m.pmds = 1 << pmd;
                     let ufid = m.ufid();
+                    queued.insert((ufid, pmd));
                     slot.puts.push((ufid, put_op(ufid, &m, PutFlags::CREATE)));
                     self.insert_megaflow(ufid, m);
                     actions
@@ -533,10 +541,9 @@ impl UpcallHandler {
                 let ufid = ufids[i - n_exec];
                 match r {
                     Ok(ReplyBody::Put(Ok(_))) => self.stats.installed += 1,
-                    // Same flow already there (put by hand, or a race).
-                    Ok(ReplyBody::Put(Err(DpFlowError::Exists))) => {
-                        self.forget_on(ufid, pmd);
-                    }
+                    // Already there (a put of an earlier drain, or a flow
+                    // covering it): it is in place either way.
+                    Ok(ReplyBody::Put(Err(DpFlowError::Exists))) => {}
                     _ => {
                         self.stats.install_failed += 1;
                         self.forget_on(ufid, pmd);
@@ -727,7 +734,7 @@ impl UpcallHandler {
         };
         let idle_ms = self.idle_limit.as_millis() as u64;
         let mut expired = Vec::new();
-        let mut seen = std::collections::HashSet::with_capacity(flows.len());
+        let mut seen = HashSet::with_capacity(flows.len());
         for f in &flows {
             let Some(m) = self.megaflows.get_mut(&f.ufid) else {
                 continue;
