@@ -59,9 +59,11 @@ use std::time::{Duration, Instant};
 use pmd::actions::DpAction;
 use pmd::command::{CommandOp, ReplyBody, Upcall, UpcallType};
 use pmd::flow::{derive_ufid, DpifError as DpFlowError, FlowStats, PutFlags};
+use pmd::hold::{hold_actions, hold_ufid};
 use pmd::key::{FlowKey, FlowMask};
 
 use crate::bridge::NetdevBridge;
+use crate::dpif::netdev::DpifCallError;
 use crate::dpif::Dpif;
 use crate::ofp::port::OFPP_NORMAL;
 use crate::ofp::{Action, Instruction};
@@ -139,6 +141,9 @@ pub struct Megaflow {
     pub t: Translated,
     /// Bit `i`: installed on PMD `i`.
     pub pmds: u64,
+    /// Bit `i`: on PMD `i` it still holds its packets (sends them up)
+    /// until released.
+    pub held: u64,
     /// Datapath counters (summed over PMDs) already credited to the rules.
     pub packets: u64,
     pub bytes: u64,
@@ -150,6 +155,7 @@ impl Megaflow {
             key,
             t,
             pmds: 0,
+            held: 0,
             packets: 0,
             bytes: 0,
         }
@@ -277,6 +283,8 @@ pub struct UpcallStats {
     pub expired: u64,
     /// Revalidation passes after a change.
     pub invalidations: u64,
+    /// Packets of held megaflows handled here (not counted in `misses`).
+    pub held: u64,
     /// Megaflows revalidation fixed in place.
     pub fixed: u64,
     /// Megaflows revalidation deleted.
@@ -289,8 +297,10 @@ pub struct UpcallStats {
 #[derive(Default)]
 struct PmdBatch {
     executes: Vec<CommandOp>,
-    /// (ufid, put) of megaflows new to this PMD.
+    /// (ufid, put) of megaflows new to this PMD, held.
     puts: Vec<(u128, CommandOp)>,
+    /// (ufid, release) of held megaflows.
+    releases: Vec<(u128, CommandOp)>,
 }
 
 /// The control lcore's upcall handler and revalidator.
@@ -305,6 +315,8 @@ pub struct UpcallHandler {
     masks: Vec<(FlowMask, usize)>,
     /// Changes not yet revalidated.
     dirty: Option<Scope>,
+    /// Megaflows held on some PMD.
+    holding: HashSet<u128>,
     // Boxes travel through the rings and are recycled; they stay boxed.
     #[allow(clippy::vec_box)]
     batch: Vec<Box<Upcall>>,
@@ -347,6 +359,7 @@ impl UpcallHandler {
             megaflows: HashMap::new(),
             masks: Vec::new(),
             dirty: None,
+            holding: HashSet::new(),
             batch: Vec::with_capacity(BATCH),
             last_revalidate: Instant::now(),
             stats: UpcallStats::default(),
@@ -364,6 +377,7 @@ impl UpcallHandler {
     }
 
     fn remove_megaflow(&mut self, ufid: u128) -> Option<Megaflow> {
+        self.holding.remove(&ufid);
         let m = self.megaflows.remove(&ufid)?;
         self.release_mask(&m.t.mask);
         Some(m)
@@ -399,7 +413,7 @@ impl UpcallHandler {
             .dpif_mut()
             .netdev
             .take_upcalls(&mut self.batch, BATCH);
-        if n == 0 {
+        if n == 0 && self.holding.is_empty() {
             return (0, events);
         }
         let n_pmds = ofproto.dpif().netdev.pmds().len();
@@ -415,7 +429,9 @@ impl UpcallHandler {
                 ofproto.dpif_mut().netdev.recycle(up);
                 continue;
             };
-            if up.kind == UpcallType::Action {
+            // A packet of a held flow: the datapath counted it already.
+            let held_hit = hold_ufid(up.cookie, &up.userdata).is_some();
+            if up.kind == UpcallType::Action && !held_hit {
                 if let Some(ud) = ControllerUserdata::decode(up.cookie, &up.userdata) {
                     self.stats.packet_ins += 1;
                     events.push(AsyncEvent::PacketIn(PacketInEvent {
@@ -432,30 +448,38 @@ impl UpcallHandler {
                 ofproto.dpif_mut().netdev.recycle(up);
                 continue;
             }
-            self.stats.misses += 1;
+            if held_hit {
+                self.stats.held += 1;
+            } else {
+                self.stats.misses += 1;
+            }
             let len = pkt.data().len() as u64;
+            let charge = if held_hit { 0 } else { 1 };
             let pmd = up.pmd;
-            let Some(slot) = per_pmd.get_mut(pmd) else {
+            if pmd >= n_pmds {
                 ofproto.dpif_mut().netdev.recycle(up);
                 continue;
-            };
+            }
             let actions = if let Some(ufid) = self.lookup(&up.key) {
                 // Translated already (this drain or an earlier one).
                 let Some(m) = self.megaflows.get_mut(&ufid) else {
                     ofproto.dpif_mut().netdev.recycle(up);
                     continue;
                 };
-                // Put it (again) once per drain: either its put is still on
-                // the way, and the PMD answers "exists", or the flow went
-                // behind our back (dpctl/del-flow) and this restores it.
-                m.pmds |= 1 << pmd;
-                if queued.insert((ufid, pmd)) {
-                    slot.puts.push((ufid, put_op(ufid, m, PutFlags::CREATE)));
+                // A miss (not a held packet) after the megaflow was made:
+                // put it again, held, once per drain. Either its put is
+                // still on the way, and the PMD answers "exists", or the
+                // flow went behind our back (dpctl/del-flow) and comes back.
+                if !held_hit && queued.insert((ufid, pmd)) {
+                    m.pmds |= 1 << pmd;
+                    m.held |= 1 << pmd;
+                    self.holding.insert(ufid);
+                    per_pmd[pmd].puts.push((ufid, hold_put(ufid, m)));
                 }
-                credit(ofproto, &m.t, 1, len, now);
+                credit(ofproto, &m.t, charge, charge * len, now);
                 m.t.actions.clone()
             } else if let Some(t) = metered.get(&up.key).cloned() {
-                credit(ofproto, &t, 1, len, now);
+                credit(ofproto, &t, charge, charge * len, now);
                 if !self.meters_admit(ofproto, &t, len, now) {
                     ofproto.dpif_mut().netdev.recycle(up);
                     continue;
@@ -463,14 +487,16 @@ impl UpcallHandler {
                 t.actions.clone()
             } else {
                 let t = self.translate(ofproto, &up.key, pkt.data(), now);
-                credit(ofproto, &t, 1, len, now);
+                credit(ofproto, &t, charge, charge * len, now);
                 if t.meters.is_empty() {
                     let actions = t.actions.clone();
                     let mut m = Megaflow::new(up.key, t);
                     m.pmds = 1 << pmd;
+                    m.held = 1 << pmd;
                     let ufid = m.ufid();
                     queued.insert((ufid, pmd));
-                    slot.puts.push((ufid, put_op(ufid, &m, PutFlags::CREATE)));
+                    per_pmd[pmd].puts.push((ufid, hold_put(ufid, &m)));
+                    self.holding.insert(ufid);
                     self.insert_megaflow(ufid, m);
                     actions
                 } else {
@@ -483,7 +509,7 @@ impl UpcallHandler {
                     t.actions.clone()
                 }
             };
-            slot.executes.push(CommandOp::Execute {
+            per_pmd[pmd].executes.push(CommandOp::Execute {
                 pkt,
                 in_port: up.in_port,
                 actions,
@@ -491,6 +517,27 @@ impl UpcallHandler {
             ofproto.dpif_mut().netdev.recycle(up);
         }
         self.batch = batch;
+        // Every held megaflow asks to be released, after this drain's
+        // executes: the PMD agrees once none of its packets can still be on
+        // the way up.
+        for &ufid in &self.holding {
+            let Some(m) = self.megaflows.get(&ufid) else {
+                continue;
+            };
+            for pmd in m
+                .pmd_list()
+                .filter(|&p| p < n_pmds && m.held & (1 << p) != 0)
+            {
+                let op = CommandOp::Release {
+                    ufid,
+                    key: m.key.masked(&m.t.mask),
+                    mask: m.t.mask,
+                    actions: m.t.actions.clone(),
+                    drained: ofproto.dpif().netdev.drained(pmd),
+                };
+                per_pmd[pmd].releases.push((ufid, op));
+            }
+        }
         self.send_batches(ofproto, per_pmd);
         // MAC learning during this drain may have changed where NORMAL sends
         // traffic: fix those megaflows now, before anything else runs.
@@ -517,17 +564,20 @@ impl UpcallHandler {
         ok
     }
 
-    /// Sends each PMD its executes then its puts, in one pipelined batch,
-    /// and records what happened.
+    /// Sends each PMD its executes, then its puts, then its releases, in
+    /// one pipelined batch, and records what happened.
     fn send_batches(&mut self, ofproto: &mut Ofproto<NetdevBridge>, per_pmd: Vec<PmdBatch>) {
         for (pmd, b) in per_pmd.into_iter().enumerate() {
-            if b.executes.is_empty() && b.puts.is_empty() {
+            let n_exec = b.executes.len();
+            let mut ops = b.executes;
+            let mut ufids = Vec::with_capacity(b.puts.len() + b.releases.len());
+            for (ufid, op) in b.puts.into_iter().chain(b.releases) {
+                ufids.push(ufid);
+                ops.push(op);
+            }
+            if ops.is_empty() {
                 continue;
             }
-            let n_exec = b.executes.len();
-            let (ufids, puts): (Vec<u128>, Vec<CommandOp>) = b.puts.into_iter().unzip();
-            let mut ops = b.executes;
-            ops.extend(puts);
             let results = ofproto.dpif_mut().netdev.call_many(pmd, ops);
             for (i, r) in results.into_iter().enumerate() {
                 if i < n_exec {
@@ -544,11 +594,30 @@ impl UpcallHandler {
                     // Already there (a put of an earlier drain, or a flow
                     // covering it): it is in place either way.
                     Ok(ReplyBody::Put(Err(DpFlowError::Exists))) => {}
+                    Ok(ReplyBody::Released(Ok(true))) => self.released(ufid, pmd),
+                    // Packets of it may still be on the way up: next drain.
+                    Ok(ReplyBody::Released(Ok(false))) | Err(DpifCallError::Timeout { .. }) => {}
+                    // Gone (deleted by hand): nothing left to release.
+                    Ok(ReplyBody::Released(Err(_))) => {
+                        self.released(ufid, pmd);
+                        self.forget_on(ufid, pmd);
+                    }
                     _ => {
                         self.stats.install_failed += 1;
+                        self.released(ufid, pmd);
                         self.forget_on(ufid, pmd);
                     }
                 }
+            }
+        }
+    }
+
+    /// Megaflow `ufid` runs its own actions on `pmd` now.
+    fn released(&mut self, ufid: u128, pmd: usize) {
+        if let Some(m) = self.megaflows.get_mut(&ufid) {
+            m.held &= !(1u64 << pmd);
+            if m.held == 0 {
+                self.holding.remove(&ufid);
             }
         }
     }
@@ -642,11 +711,17 @@ impl UpcallHandler {
             };
             for pmd in m.pmd_list().filter(|&p| p < n_pmds) {
                 let op = match v {
+                    // A held megaflow stays held: its release carries the
+                    // new actions. The put still returns its counters.
                     Verdict::Fix(t) => CommandOp::Put {
                         ufid: Some(*ufid),
                         key: m.key.masked(&m.t.mask),
                         mask: m.t.mask,
-                        actions: t.actions.clone(),
+                        actions: if m.held & (1 << pmd) != 0 {
+                            hold_actions(*ufid)
+                        } else {
+                            t.actions.clone()
+                        },
                         flags: PutFlags::MODIFY,
                     },
                     _ => CommandOp::Del {
@@ -719,6 +794,7 @@ impl UpcallHandler {
             let _ = ofproto.dpif_mut().netdev.flow_flush();
             self.megaflows.clear();
             self.masks.clear();
+            self.holding.clear();
         }
     }
 
@@ -810,14 +886,14 @@ impl UpcallHandler {
     }
 }
 
-/// The put of megaflow `m`.
-fn put_op(ufid: u128, m: &Megaflow, flags: PutFlags) -> CommandOp {
+/// The put of megaflow `m`, holding its packets until released.
+fn hold_put(ufid: u128, m: &Megaflow) -> CommandOp {
     CommandOp::Put {
         ufid: Some(ufid),
         key: m.key.masked(&m.t.mask),
         mask: m.t.mask,
-        actions: m.t.actions.clone(),
-        flags,
+        actions: hold_actions(ufid),
+        flags: PutFlags::CREATE,
     }
 }
 

@@ -21,6 +21,10 @@
 //! some such state forwards its flow. An old marker, or a frame of a flow
 //! whose rule was deleted, fails the test.
 //!
+//! Frames of one flow must also arrive in the order they were sent: a
+//! deleted rule's megaflows are made again by upcalls under full traffic,
+//! and a new megaflow holds its packets until the ones before them are out.
+//!
 //! The change script exercises every revalidation outcome: modifying a rule
 //! in place (megaflows fixed), a narrower higher-priority rule (megaflows
 //! whose mask no longer fits are deleted), deleting rules (megaflows of the
@@ -417,6 +421,22 @@ fn no_packet_leaves_by_a_deleted_or_changed_rule_after_the_barrier() {
         violations.len(),
         received.len(),
         &violations[..violations.len().min(20)]
+    );
+    // No frame overtakes an earlier one of its flow, not even while the
+    // flow's megaflow is being made again after a delete (held flows).
+    let mut last_seq: std::collections::HashMap<u16, u64> = std::collections::HashMap::new();
+    let reordered: Vec<(u16, u64, u64)> = received
+        .iter()
+        .filter_map(|&(seq, src_port, _)| {
+            let before = last_seq.insert(src_port, seq)?;
+            (seq < before).then_some((src_port, before, seq))
+        })
+        .collect();
+    assert!(
+        reordered.is_empty(),
+        "{} frames arrived after a later one of their flow (src port, earlier seq, this seq): {:?}",
+        reordered.len(),
+        &reordered[..reordered.len().min(20)]
     );
     // The test has teeth only if traffic flowed under most states.
     let forwarding_states: Vec<usize> = (0..timeline.len())

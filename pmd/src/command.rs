@@ -80,6 +80,25 @@ pub enum CommandOp {
     /// Report table sizes; also a barrier: the reply means every earlier
     /// command is in effect.
     Status,
+    /// Ends the hold of a flow put with [`crate::hold::hold_actions`]:
+    /// replaces its actions with `actions`, but only if every upcall the
+    /// hold (or a miss before the hold) may have sent up for it is among the
+    /// first `drained` upcalls of this PMD, which the control side has taken
+    /// and whose executes it queued before this command. Otherwise the flow
+    /// stays held (its packets park in the PMD) and the reply says so; the
+    /// control side asks again after its next drain. See [`crate::hold`].
+    Release {
+        /// The held flow.
+        ufid: u128,
+        /// Its key (masked) and mask.
+        key: FlowKey,
+        /// The mask.
+        mask: FlowMask,
+        /// The flow's real actions.
+        actions: Arc<[DpAction]>,
+        /// How many of this PMD's upcalls the control side has taken.
+        drained: u64,
+    },
 }
 
 /// A PMD's answer to one [`Command`].
@@ -113,6 +132,8 @@ pub enum ReplyBody {
     },
     /// Of `Execute`.
     Executed,
+    /// Of `Release`: whether the flow now has its real actions.
+    Released(Result<bool, DpifError>),
     /// Of `Status`.
     Status {
         /// Live flows.
@@ -145,6 +166,8 @@ pub struct Upcall {
     pub in_port: u32,
     /// The PMD that sent it.
     pub pmd: usize,
+    /// How many upcalls the PMD queued before this one (its number).
+    pub seq: u64,
     /// The `userspace` action's cookie (0 for a miss).
     pub cookie: u64,
     /// The `userspace` action's extra bytes (empty for a miss). Its
@@ -165,6 +188,7 @@ impl Upcall {
             key: FlowKey::default(),
             in_port: 0,
             pmd,
+            seq: 0,
             cookie: 0,
             userdata: Vec::with_capacity(UPCALL_USERDATA_ROOM),
         })

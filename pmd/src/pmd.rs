@@ -23,6 +23,8 @@ use crate::command::{
     Command, CommandOp, PmdChannels, Reply, ReplyBody, Upcall, UpcallType, UPCALL_RING_SIZE,
 };
 use crate::fastpath::{DatapathSink, FastPath, UpcallKind};
+use crate::flow::PutFlags;
+use crate::hold::{hold_ufid, Holds};
 use crate::key::FlowKey;
 use crate::lcore::{tsc, tsc_hz};
 use crate::mbuf::{Mbuf, MbufBatch};
@@ -82,6 +84,8 @@ impl Pmd {
             .map(|_| Upcall::spare(id))
             .collect();
         let mut rx = MbufBatch::new();
+        let mut upcall_seq = 0u64;
+        let mut holds: Holds<Mbuf> = Holds::default();
         let ms_div = (tsc_hz() / 1000).max(1);
         let mut last = tsc();
         while !stop.load(Ordering::Relaxed) {
@@ -93,6 +97,8 @@ impl Pmd {
                 stats: &stats,
                 spare: &mut spare,
                 channels: &channels,
+                upcall_seq: &mut upcall_seq,
+                holds: &mut holds,
             };
             let mut busy = apply_commands(id, &mut fastpath, &channels, &stats, &mut sink);
             for (port, q) in rxqs.iter_mut() {
@@ -124,6 +130,8 @@ impl Pmd {
             stats: &stats,
             spare: &mut spare,
             channels: &channels,
+            upcall_seq: &mut upcall_seq,
+            holds: &mut holds,
         };
         sink.flush_all();
         0
@@ -153,14 +161,43 @@ fn apply_commands(
                 mask,
                 actions,
                 flags,
-            } => ReplyBody::Put(fastpath.flows.put(ufid, &key, &mask, actions, flags)),
-            CommandOp::Del { ufid, key, mask } => ReplyBody::Del(match ufid {
-                Some(u) => fastpath.flows.del_ufid(u),
-                None => fastpath.flows.del(&key, &mask),
+            } => {
+                sink.holds.on_put(&actions, *sink.upcall_seq);
+                ReplyBody::Put(fastpath.flows.put(ufid, &key, &mask, actions, flags))
+            }
+            CommandOp::Release {
+                ufid,
+                key,
+                mask,
+                actions,
+                drained,
+            } => ReplyBody::Released(match sink.holds.try_release(ufid, drained) {
+                Some(parked) => {
+                    // Parked packets first, then the flow forwards itself.
+                    for (in_port, pkt) in parked {
+                        fastpath.execute(pkt, in_port, &actions, stats, sink);
+                    }
+                    fastpath
+                        .flows
+                        .put(Some(ufid), &key, &mask, actions, PutFlags::MODIFY)
+                        .map(|_| true)
+                }
+                None => Ok(false),
             }),
+            CommandOp::Del { ufid, key, mask } => {
+                let r = match ufid {
+                    Some(u) => fastpath.flows.del_ufid(u),
+                    None => fastpath.flows.del(&key, &mask),
+                };
+                if let Ok(f) = &r {
+                    sink.holds.forget(f.ufid);
+                }
+                ReplyBody::Del(r)
+            }
             CommandOp::Flush => {
                 let n = fastpath.flows.len();
                 fastpath.flows.flush();
+                sink.holds.clear();
                 ReplyBody::Flushed(n)
             }
             CommandOp::Dump { cursor, max } => {
@@ -206,6 +243,10 @@ struct PmdSink<'a> {
     #[allow(clippy::vec_box)]
     spare: &'a mut Vec<Box<Upcall>>,
     channels: &'a PmdChannels,
+    /// Upcalls queued so far: the next one's number.
+    upcall_seq: &'a mut u64,
+    /// Held flows (see [`crate::hold`]).
+    holds: &'a mut Holds<Mbuf>,
 }
 
 impl PmdSink<'_> {
@@ -264,6 +305,14 @@ impl DatapathSink<Mbuf> for PmdSink<'_> {
     }
 
     fn upcall(&mut self, kind: UpcallKind<'_>, pkt: Mbuf, key: &FlowKey) -> Result<(), Mbuf> {
+        // A packet of a held flow that parks stays here (see crate::hold).
+        let held = match kind {
+            UpcallKind::Action { cookie, userdata } => hold_ufid(cookie, userdata),
+            UpcallKind::Miss => None,
+        };
+        if let Some(u) = held.filter(|&u| self.holds.is_parking(u)) {
+            return self.holds.park(u, key.in_port(), pkt);
+        }
         let Some(mut up) = self.take_box() else {
             return Err(pkt);
         };
@@ -284,8 +333,16 @@ impl DatapathSink<Mbuf> for PmdSink<'_> {
         up.in_port = key.in_port();
         up.pmd = self.id;
         up.pkt = Some(pkt);
+        let seq = *self.upcall_seq;
+        up.seq = seq;
         match self.channels.upcalls.enqueue(up) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                *self.upcall_seq = seq + 1;
+                if let Some(u) = held {
+                    self.holds.sent(u, seq);
+                }
+                Ok(())
+            }
             Err(mut up) => {
                 let pkt = up.pkt.take();
                 self.spare.push(up);

@@ -174,6 +174,8 @@ pub struct NetdevDpif {
     /// Per PMD: the counters at the last `pmd-stats-clear`.
     baseline: Vec<StatsSnapshot>,
     upcalls: UpcallCounts,
+    /// Per PMD: one past the number of the last upcall taken from it.
+    drained: Vec<u64>,
 }
 
 impl NetdevDpif {
@@ -182,6 +184,7 @@ impl NetdevDpif {
     pub fn new(pmds: Vec<PmdHandle>, port_names: Vec<String>) -> NetdevDpif {
         let baseline = vec![StatsSnapshot::default(); pmds.len()];
         NetdevDpif {
+            drained: vec![0; pmds.len()],
             pmds,
             port_names,
             seq: 0,
@@ -486,12 +489,21 @@ impl NetdevDpif {
             }
         }
         for up in &out[start..] {
+            if let Some(d) = self.drained.get_mut(up.pmd) {
+                *d = (*d).max(up.seq + 1);
+            }
             match up.kind {
                 UpcallType::Miss => self.upcalls.misses += 1,
                 UpcallType::Action => self.upcalls.actions += 1,
             }
         }
         out.len() - start
+    }
+
+    /// How many of PMD `pmd`'s upcalls have been taken (the number of the
+    /// next one expected), for [`CommandOp::Release`].
+    pub fn drained(&self, pmd: usize) -> u64 {
+        self.drained.get(pmd).copied().unwrap_or(0)
     }
 
     /// Hands an upcall box (its packet already taken or freed) back to its PMD.
@@ -516,6 +528,9 @@ impl NetdevDpif {
                 }
                 n += batch.len();
                 for mut up in batch.drain(..) {
+                    if let Some(d) = self.drained.get_mut(up.pmd) {
+                        *d = (*d).max(up.seq + 1);
+                    }
                     match up.kind {
                         UpcallType::Miss => self.upcalls.misses += 1,
                         UpcallType::Action => self.upcalls.actions += 1,
