@@ -14,13 +14,17 @@
 //! its packets missed, in this batch or while its megaflow was on its way to
 //! the PMD. A megaflow is installed only into the PMDs that missed it (put
 //! again, once per drain, for each PMD a miss of it still comes from, so a
-//! flow deleted by hand comes back on its next miss). Every
-//! packet is executed with its flow's actions through the PMD it came from.
-//! Each PMD gets one pipelined batch per drain: first the executes, in ring
-//! order, then the puts, so every drained packet of a flow leaves before the
-//! flow's later packets can take the fast path. Each packet that came up is
-//! credited to the rules, group buckets and tables it went through (the
-//! megaflow's counters only see later packets) and passes the meters its
+//! flow deleted by hand comes back on its next miss). Every packet is
+//! executed with its flow's actions through the PMD it came from.
+//! Each PMD gets one pipelined batch per drain ([`crate::dpif::netdev::NetdevDpif::call_many`]):
+//! the executes, in ring order, then the puts, then the releases. A new
+//! megaflow goes in *held* (pmd::hold): its packets keep coming up behind
+//! the misses, and the PMD releases it (puts its real actions in) only once
+//! every packet of it that went up has been taken and executed, parking the
+//! flow's packets meanwhile. So no packet of a new flow is lost to the
+//! install or overtaken by a later one. Each packet that missed is credited
+//! to the rules, group buckets and tables it went through (the megaflow's
+//! counters see the rest, held packets included) and passes the meters its
 //! translation named: a flow with meters is never installed, since the
 //! datapath cannot police, so every one of its packets comes up and a meter
 //! that refuses one drops it. Action upcalls become packet-ins for connmgr.
@@ -47,10 +51,6 @@
 //! pulls each megaflow's counters into the OpenFlow rules that made it (so
 //! `dump-flows` and idle timeouts see datapath traffic) and deletes
 //! megaflows idle for longer than the idle limit (10 s).
-//!
-//! Known window: a packet that misses after a drain and before its PMD
-//! applies the new megaflow comes up in the next drain and may leave after
-//! packets of its flow that already took the megaflow.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

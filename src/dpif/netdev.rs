@@ -12,15 +12,18 @@
 //! same sums.
 //!
 //! Who calls it: the control lcore only (the switch's main loop, the
-//! control socket's handler). A call sends a command and waits, with a
-//! timeout, for the PMD's reply, which the PMD sends once the change is in
-//! effect for its next packet; so when a call returns, every PMD obeys it
-//! (a barrier). Replies to calls that timed out are recognised by their
-//! sequence number and discarded.
+//! upcall handler, the control socket's handler). A call sends a command and
+//! waits, with a timeout, for the PMD's reply, which the PMD sends once the
+//! change is in effect for its next packet; so when a call returns, every
+//! PMD obeys it (a barrier). [`NetdevDpif::call_many`] pipelines many
+//! commands to one PMD in one round trip (the upcall handler's batches).
+//! Replies to calls that timed out are recognised by their sequence number
+//! and discarded.
 //!
-//! Upcalls: until the translation layer exists, [`NetdevDpif::handle_upcalls`]
-//! is the consumer: it counts miss and action upcalls, frees their packets
-//! and hands the boxes back to their PMD.
+//! Upcalls: the upcall handler (crate::upcall) takes them with
+//! [`NetdevDpif::take_upcalls`], which also remembers how many of each PMD's
+//! numbered upcalls were taken ([`NetdevDpif::drained`]); after a flush,
+//! [`NetdevDpif::handle_upcalls`] frees whatever was still queued.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
