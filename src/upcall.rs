@@ -69,7 +69,9 @@ use crate::ofp::port::OFPP_NORMAL;
 use crate::ofp::{Action, Instruction};
 use crate::ofproto::{AsyncEvent, Millis, Ofproto, PacketInEvent, RuleId};
 use crate::xlate::normal::Fdb;
-use crate::xlate::{self, ControllerUserdata, XlateConfig, XlateCtx, XlateOutput, OFPR_NO_MATCH};
+use crate::xlate::{
+    self, ControllerUserdata, TableMiss, XlateConfig, XlateCtx, XlateOutput, OFPR_NO_MATCH,
+};
 
 /// Upcalls taken from the rings per drain: a whole ring's worth.
 const BATCH: usize = pmd::command::UPCALL_RING_SIZE as usize;
@@ -317,6 +319,9 @@ pub struct UpcallHandler {
     dirty: Option<Scope>,
     /// Megaflows held on some PMD.
     holding: HashSet<u128>,
+    /// The table-miss policy the megaflows were made under (it follows the
+    /// controller's OpenFlow version, which may change).
+    made_with: TableMiss,
     // Boxes travel through the rings and are recycled; they stay boxed.
     #[allow(clippy::vec_box)]
     batch: Vec<Box<Upcall>>,
@@ -353,6 +358,7 @@ fn credit<D: Dpif>(
 impl UpcallHandler {
     pub fn new(fdb: Fdb, config: XlateConfig) -> UpcallHandler {
         UpcallHandler {
+            made_with: config.table_miss,
             fdb,
             config,
             idle_limit: Duration::from_secs(10),
@@ -401,12 +407,23 @@ impl UpcallHandler {
         })
     }
 
+    /// A new table-miss policy makes every megaflow suspect.
+    fn note_config(&mut self) {
+        if self.config.table_miss != self.made_with {
+            self.made_with = self.config.table_miss;
+            self.mark(Scope::All);
+        }
+    }
+
     /// Handles queued upcalls; returns how many, and the packet-ins to send.
     pub fn handle(
         &mut self,
         ofproto: &mut Ofproto<NetdevBridge>,
         now: Millis,
     ) -> (usize, Vec<AsyncEvent>) {
+        // Nothing is translated while a megaflow is stale.
+        self.note_config();
+        self.revalidate_changes(ofproto, now);
         let mut events = Vec::new();
         self.batch.clear();
         let n = ofproto
@@ -684,6 +701,7 @@ impl UpcallHandler {
     /// Revalidates the megaflows the changes since the last call made
     /// suspect. Returns once every PMD has applied every fix and delete.
     pub fn revalidate_changes(&mut self, ofproto: &mut Ofproto<NetdevBridge>, now: Millis) {
+        self.note_config();
         let Some(scope) = self.dirty.take() else {
             return;
         };

@@ -80,6 +80,10 @@ pub enum CommandOp {
     /// Report table sizes; also a barrier: the reply means every earlier
     /// command is in effect.
     Status,
+    /// Several operations applied in order in one go, between two rx
+    /// bursts, with one reply ([`ReplyBody::Batch`]): how the control side
+    /// sends a drain's executes, puts and releases to a PMD.
+    Batch(Vec<CommandOp>),
     /// Ends the hold of a flow put with [`crate::hold::hold_actions`]:
     /// replaces its actions with `actions`, but only if every upcall the
     /// hold (or a miss before the hold) may have sent up for it is among the
@@ -132,6 +136,8 @@ pub enum ReplyBody {
     },
     /// Of `Execute`.
     Executed,
+    /// Of `Batch`: one outcome per operation, in order.
+    Batch(Vec<ReplyBody>),
     /// Of `Release`: whether the flow now has its real actions.
     Released(Result<bool, DpifError>),
     /// Of `Status`.

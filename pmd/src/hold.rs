@@ -21,17 +21,17 @@
 //! real actions. A flow is thus released within two drains however fast its
 //! packets come.
 //!
-//! Bookkeeping is per slot (the ufid hashed onto [`HOLD_SLOTS`] slots):
-//! two flows sharing a slot only make each other wait one drain longer.
-//! Parking is bounded ([`PARK_LIMIT`] packets, [`PARKING_MAX`] flows); a
-//! packet that finds no room is dropped and counted, as a full upcall ring
-//! would drop it. Nothing here allocates per packet: the vectors are sized
-//! at start.
+//! Bookkeeping is per held flow, in a map the control side's commands
+//! grow (a put) and shrink (a release, delete or flush); a packet only
+//! updates its flow's entry, so nothing here allocates per packet. Parking
+//! is bounded ([`PARK_LIMIT`] packets over all flows); a packet that finds
+//! no room is dropped and counted, as a full upcall ring would drop it.
 //!
 //! Who calls it: the PMD loop ([`crate::pmd`]) on puts, releases, deletes,
 //! flushes and hold upcalls; the control side builds holds with
 //! [`hold_actions`] and recognises hold upcalls with [`hold_ufid`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::actions::DpAction;
@@ -39,20 +39,8 @@ use crate::actions::DpAction;
 /// The `userspace` cookie of a held flow ("frvchold").
 pub const HOLD_COOKIE: u64 = 0x6672_7663_686f_6c64;
 
-/// Slots of the hold table.
-pub const HOLD_SLOTS: usize = 1024;
-
 /// Packets parked at most, over all flows.
 pub const PARK_LIMIT: usize = 2048;
-
-/// Flows parking at once at most.
-pub const PARKING_MAX: usize = 64;
-
-/// The hold-table slot of flow `ufid`.
-#[inline]
-pub fn hold_slot(ufid: u128) -> usize {
-    ((ufid as u64) ^ ((ufid >> 64) as u64)) as usize % HOLD_SLOTS
-}
 
 /// The actions of a held flow: one upcall carrying the flow's ufid.
 pub fn hold_actions(ufid: u128) -> Arc<[DpAction]> {
@@ -78,20 +66,27 @@ pub fn held_flow(actions: &[DpAction]) -> Option<u128> {
     }
 }
 
-/// A PMD's holds: per slot the upcall number that must be taken before a
-/// release, the flows parking, and their parked packets `(ufid, in_port,
-/// packet)` in arrival order.
+/// One held flow.
+#[derive(Debug, Clone, Copy, Default)]
+struct Held {
+    /// One past the number of the last upcall that may carry a packet of
+    /// the flow (a miss before the hold, or the hold's own).
+    last: u64,
+    /// Its packets park here instead of going up.
+    parking: bool,
+}
+
+/// A PMD's held flows and their parked packets `(ufid, in_port, packet)`,
+/// in arrival order.
 pub struct Holds<P> {
-    last: Vec<u64>,
-    parking: Vec<u128>,
+    held: HashMap<u128, Held>,
     parked: Vec<(u128, u32, P)>,
 }
 
 impl<P> Default for Holds<P> {
     fn default() -> Self {
         Holds {
-            last: vec![0; HOLD_SLOTS],
-            parking: Vec::with_capacity(PARKING_MAX),
+            held: HashMap::new(),
             parked: Vec::with_capacity(PARK_LIMIT),
         }
     }
@@ -103,14 +98,14 @@ impl<P> Holds<P> {
     /// packets may be there) must be taken before it is released.
     pub fn on_put(&mut self, actions: &[DpAction], upcall_seq: u64) {
         if let Some(u) = held_flow(actions) {
-            let slot = &mut self.last[hold_slot(u)];
-            *slot = (*slot).max(upcall_seq);
+            let h = self.held.entry(u).or_default();
+            h.last = h.last.max(upcall_seq);
         }
     }
 
     /// Whether packets of held flow `ufid` are parked here rather than sent up.
     pub fn is_parking(&self, ufid: u128) -> bool {
-        self.parking.contains(&ufid)
+        self.held.get(&ufid).is_some_and(|h| h.parking)
     }
 
     /// Parks a packet of a parking flow; gives it back when there is no room.
@@ -124,19 +119,22 @@ impl<P> Holds<P> {
 
     /// Upcall number `seq` went up for held flow `ufid`.
     pub fn sent(&mut self, ufid: u128, seq: u64) {
-        self.last[hold_slot(ufid)] = seq + 1;
+        if let Some(h) = self.held.get_mut(&ufid) {
+            h.last = h.last.max(seq + 1);
+        }
     }
 
     /// The control side asks to release `ufid`, having taken the first
     /// `drained` upcalls. On yes, returns the flow's parked packets, in
     /// order, for the caller to run before the real actions go in. On no,
-    /// the flow parks its packets from now on (when there is room).
+    /// the flow parks its packets from now on, so no further upcall of it
+    /// can make the next request fail.
     pub fn try_release(&mut self, ufid: u128, drained: u64) -> Option<Vec<(u32, P)>> {
-        if self.last[hold_slot(ufid)] > drained {
-            if !self.is_parking(ufid) && self.parking.len() < PARKING_MAX {
-                self.parking.push(ufid);
+        if let Some(h) = self.held.get_mut(&ufid) {
+            if h.last > drained {
+                h.parking = true;
+                return None;
             }
-            return None;
         }
         Some(self.take(ufid))
     }
@@ -148,25 +146,35 @@ impl<P> Holds<P> {
 
     /// Every flow is gone.
     pub fn clear(&mut self) {
-        self.parking.clear();
+        self.held.clear();
         self.parked.clear();
     }
 
+    /// Flows held now.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Whether no flow is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
     fn take(&mut self, ufid: u128) -> Vec<(u32, P)> {
-        self.parking.retain(|&u| u != ufid);
-        if !self.parked.iter().any(|(u, _, _)| *u == ufid) {
+        let parking = self.held.remove(&ufid).is_some_and(|h| h.parking);
+        if !parking || !self.parked.iter().any(|(u, _, _)| *u == ufid) {
             return Vec::new();
         }
         let mut mine = Vec::new();
-        let mut i = 0;
-        while i < self.parked.len() {
-            if self.parked[i].0 == ufid {
-                let (_, in_port, pkt) = self.parked.remove(i);
+        let mut rest = Vec::with_capacity(PARK_LIMIT);
+        for (u, in_port, pkt) in self.parked.drain(..) {
+            if u == ufid {
                 mine.push((in_port, pkt));
             } else {
-                i += 1;
+                rest.push((u, in_port, pkt));
             }
         }
+        self.parked = rest;
         mine
     }
 }
@@ -190,7 +198,10 @@ mod tests {
     fn a_hold_with_nothing_in_flight_is_released_at_once() {
         let mut h: Holds<&str> = Holds::default();
         h.on_put(&hold_actions(X), 5);
+        h.on_put(&[DpAction::Output(1)], 9);
+        assert_eq!(h.len(), 1);
         assert_eq!(h.try_release(X, 5), Some(vec![]));
+        assert!(h.is_empty());
     }
 
     #[test]
@@ -212,8 +223,11 @@ mod tests {
         h.on_put(&hold_actions(Y), 0);
         // A packet of X went up as upcall 3; the control side has taken 3.
         h.sent(X, 3);
+        // Y's own packets do not hold X back.
+        h.sent(Y, 7);
         assert_eq!(h.try_release(X, 3), None);
         assert_eq!(h.park(X, 1, "a"), Ok(()));
+        assert_eq!(h.try_release(Y, 4), None);
         assert_eq!(h.park(Y, 2, "other"), Ok(()));
         assert_eq!(h.park(X, 1, "b"), Ok(()));
         assert_eq!(h.try_release(X, 4), Some(vec![(1, "a"), (1, "b")]));
@@ -221,11 +235,13 @@ mod tests {
         // Y's packet stays until Y goes.
         h.forget(Y);
         assert_eq!(h.try_release(Y, 4), Some(vec![]));
+        assert!(h.is_empty());
     }
 
     #[test]
     fn parking_is_bounded() {
         let mut h: Holds<u32> = Holds::default();
+        h.on_put(&hold_actions(X), 0);
         h.sent(X, 10);
         assert_eq!(h.try_release(X, 0), None);
         for i in 0..PARK_LIMIT as u32 {

@@ -23,7 +23,7 @@ use crate::command::{
     Command, CommandOp, PmdChannels, Reply, ReplyBody, Upcall, UpcallType, UPCALL_RING_SIZE,
 };
 use crate::fastpath::{DatapathSink, FastPath, UpcallKind};
-use crate::flow::PutFlags;
+use crate::flow::{DpifError, PutFlags};
 use crate::hold::{hold_ufid, Holds};
 use crate::key::FlowKey;
 use crate::lcore::{tsc, tsc_hz};
@@ -154,75 +154,7 @@ fn apply_commands(
         };
         any = true;
         let Command { seq, op } = *cmd;
-        let body = match op {
-            CommandOp::Put {
-                ufid,
-                key,
-                mask,
-                actions,
-                flags,
-            } => {
-                sink.holds.on_put(&actions, *sink.upcall_seq);
-                ReplyBody::Put(fastpath.flows.put(ufid, &key, &mask, actions, flags))
-            }
-            CommandOp::Release {
-                ufid,
-                key,
-                mask,
-                actions,
-                drained,
-            } => ReplyBody::Released(match sink.holds.try_release(ufid, drained) {
-                Some(parked) => {
-                    // Parked packets first, then the flow forwards itself.
-                    for (in_port, pkt) in parked {
-                        fastpath.execute(pkt, in_port, &actions, stats, sink);
-                    }
-                    fastpath
-                        .flows
-                        .put(Some(ufid), &key, &mask, actions, PutFlags::MODIFY)
-                        .map(|_| true)
-                }
-                None => Ok(false),
-            }),
-            CommandOp::Del { ufid, key, mask } => {
-                let r = match ufid {
-                    Some(u) => fastpath.flows.del_ufid(u),
-                    None => fastpath.flows.del(&key, &mask),
-                };
-                if let Ok(f) = &r {
-                    sink.holds.forget(f.ufid);
-                }
-                ReplyBody::Del(r)
-            }
-            CommandOp::Flush => {
-                let n = fastpath.flows.len();
-                fastpath.flows.flush();
-                sink.holds.clear();
-                ReplyBody::Flushed(n)
-            }
-            CommandOp::Dump { cursor, max } => {
-                let mut flows = Vec::with_capacity(max.min(DUMP_CHUNK));
-                let next = fastpath.flows.dump(cursor, max.min(DUMP_CHUNK), &mut flows);
-                ReplyBody::Dump {
-                    flows,
-                    next,
-                    now_ms: fastpath.now_ms(),
-                }
-            }
-            CommandOp::Execute {
-                pkt,
-                in_port,
-                actions,
-            } => {
-                fastpath.execute(pkt, in_port, &actions, stats, sink);
-                ReplyBody::Executed
-            }
-            CommandOp::Status => ReplyBody::Status {
-                n_flows: fastpath.flows.len(),
-                n_subtables: fastpath.flows.dpcls().n_subtables(),
-                now_ms: fastpath.now_ms(),
-            },
-        };
+        let body = apply(op, fastpath, stats, sink);
         // The control side never has more commands outstanding than the
         // reply ring holds; if it gave up waiting and the ring is full, the
         // reply is dropped (it was for nobody).
@@ -231,6 +163,96 @@ fn apply_commands(
             .enqueue(Box::new(Reply { seq, pmd: id, body }));
     }
     any
+}
+
+/// Applies one operation (a batch: each of its operations, in order, before
+/// any packet is received) and returns its outcome.
+fn apply(
+    op: CommandOp,
+    fastpath: &mut FastPath<Mbuf>,
+    stats: &PmdStats,
+    sink: &mut PmdSink<'_>,
+) -> ReplyBody {
+    match op {
+        CommandOp::Put {
+            ufid,
+            key,
+            mask,
+            actions,
+            flags,
+        } => {
+            let r = fastpath
+                .flows
+                .put(ufid, &key, &mask, actions.clone(), flags);
+            // A hold that did not go in holds nothing.
+            if matches!(r, Ok(_) | Err(DpifError::Exists)) {
+                sink.holds.on_put(&actions, *sink.upcall_seq);
+            }
+            ReplyBody::Put(r)
+        }
+        CommandOp::Release {
+            ufid,
+            key,
+            mask,
+            actions,
+            drained,
+        } => ReplyBody::Released(match sink.holds.try_release(ufid, drained) {
+            Some(parked) => {
+                // Parked packets first, then the flow forwards itself.
+                for (in_port, pkt) in parked {
+                    fastpath.execute(pkt, in_port, &actions, stats, sink);
+                }
+                fastpath
+                    .flows
+                    .put(Some(ufid), &key, &mask, actions, PutFlags::MODIFY)
+                    .map(|_| true)
+            }
+            None => Ok(false),
+        }),
+        CommandOp::Del { ufid, key, mask } => {
+            let r = match ufid {
+                Some(u) => fastpath.flows.del_ufid(u),
+                None => fastpath.flows.del(&key, &mask),
+            };
+            if let Ok(f) = &r {
+                sink.holds.forget(f.ufid);
+            }
+            ReplyBody::Del(r)
+        }
+        CommandOp::Flush => {
+            let n = fastpath.flows.len();
+            fastpath.flows.flush();
+            sink.holds.clear();
+            ReplyBody::Flushed(n)
+        }
+        CommandOp::Dump { cursor, max } => {
+            let mut flows = Vec::with_capacity(max.min(DUMP_CHUNK));
+            let next = fastpath.flows.dump(cursor, max.min(DUMP_CHUNK), &mut flows);
+            ReplyBody::Dump {
+                flows,
+                next,
+                now_ms: fastpath.now_ms(),
+            }
+        }
+        CommandOp::Execute {
+            pkt,
+            in_port,
+            actions,
+        } => {
+            fastpath.execute(pkt, in_port, &actions, stats, sink);
+            ReplyBody::Executed
+        }
+        CommandOp::Status => ReplyBody::Status {
+            n_flows: fastpath.flows.len(),
+            n_subtables: fastpath.flows.dpcls().n_subtables(),
+            now_ms: fastpath.now_ms(),
+        },
+        CommandOp::Batch(ops) => ReplyBody::Batch(
+            ops.into_iter()
+                .map(|op| apply(op, fastpath, stats, sink))
+                .collect(),
+        ),
+    }
 }
 
 /// The PMD's [`DatapathSink`]: per-port output buffers and the upcall ring.

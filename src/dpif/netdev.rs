@@ -46,6 +46,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// the command and reply rings' room, so neither ever refuses.
 pub const PIPELINE_DEPTH: usize = 128;
 
+/// Operations per [`CommandOp::Batch`]: enough to make a drain one round
+/// trip, few enough that applying one batch keeps a PMD from its rx queues
+/// for only tens of microseconds.
+pub const BATCH_OPS: usize = 256;
+
 /// Why a datapath call failed.
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
 pub enum DpifCallError {
@@ -241,16 +246,46 @@ impl NetdevDpif {
         }
     }
 
-    /// Sends `ops` to PMD `pmd` back to back and waits for every reply: one
-    /// round trip for the lot rather than one per command, which is what
-    /// lets the upcall handler and the revalidator move thousands of flow
-    /// changes a second. The PMD applies them in order, so a caller that
-    /// puts executes before a flow put has those packets leave before the
-    /// flow takes effect. At most [`PIPELINE_DEPTH`] commands are in flight,
-    /// so the reply ring (shared with nobody: one control lcore) never
-    /// overflows. Results come back in the order of `ops`; a command the
-    /// PMD did not answer in time gets [`DpifCallError::Timeout`].
+    /// Sends `ops` to PMD `pmd` and waits for every outcome: the operations
+    /// travel in [`CommandOp::Batch`]es of up to [`BATCH_OPS`], each applied
+    /// by the PMD in one go between two rx bursts, and the batches are
+    /// pipelined, so a drain's worth of executes, puts and releases costs
+    /// one round trip, not one per operation. The PMD applies them in order,
+    /// so executes put before a flow's put leave before the flow takes
+    /// effect. Outcomes come back in the order of `ops`; operations the PMD
+    /// did not answer in time get [`DpifCallError::Timeout`].
     pub fn call_many(
+        &mut self,
+        pmd: usize,
+        ops: Vec<CommandOp>,
+    ) -> Vec<Result<ReplyBody, DpifCallError>> {
+        let mut sizes = Vec::with_capacity(ops.len() / BATCH_OPS + 1);
+        let mut batches = Vec::with_capacity(ops.len() / BATCH_OPS + 1);
+        let mut ops = ops.into_iter().peekable();
+        while ops.peek().is_some() {
+            let chunk: Vec<CommandOp> = ops.by_ref().take(BATCH_OPS).collect();
+            sizes.push(chunk.len());
+            batches.push(CommandOp::Batch(chunk));
+        }
+        let mut out = Vec::with_capacity(sizes.iter().sum());
+        for (r, n) in self.pipeline(pmd, batches).into_iter().zip(sizes) {
+            match r {
+                Ok(ReplyBody::Batch(bodies)) if bodies.len() == n => {
+                    out.extend(bodies.into_iter().map(Ok));
+                }
+                Ok(_) => out.extend((0..n).map(|_| Err(DpifCallError::Mismatch { pmd }))),
+                Err(e) => out.extend((0..n).map(|_| Err(e))),
+            }
+        }
+        out
+    }
+
+    /// Sends `ops` to PMD `pmd` back to back, at most [`PIPELINE_DEPTH`] in
+    /// flight so the reply ring (shared with nobody: one control lcore)
+    /// never overflows, and waits for every reply. Results come back in the
+    /// order of `ops`; a command the PMD did not answer in time gets
+    /// [`DpifCallError::Timeout`].
+    fn pipeline(
         &mut self,
         pmd: usize,
         ops: Vec<CommandOp>,
