@@ -77,6 +77,15 @@ pub struct RunArgs {
     /// The datapath id, in hex (default: from the bridge's MAC).
     #[arg(long, value_name = "HEX")]
     pub datapath_id: Option<String>,
+    /// Log levels: LEVEL (off, err, warn, info, dbg) for every module, or
+    /// specs as `ovs-appctl vlog/set` takes them, comma-separated, e.g.
+    /// `info,connmgr:dbg,file:warn`.
+    #[arg(long, value_name = "SPEC")]
+    pub log_level: Option<String>,
+    /// Also write the log to FILE (appended; `ovs-appctl vlog/reopen`
+    /// reopens it after a rotation).
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
     /// TLS private key (PEM) for ssl: and pssl:.
     #[arg(long, value_name = "FILE")]
     pub ssl_private_key: Option<PathBuf>,

@@ -77,6 +77,10 @@ pub struct SwitchConfig {
     pub connmgr: ConnmgrConfig,
     /// `--datapath-id`.
     pub datapath_id: Option<u64>,
+    /// Log levels (`--log-level`), already checked to parse.
+    pub log_level: Option<String>,
+    /// `--log-file`: where the `file` log destination writes.
+    pub log_file: Option<PathBuf>,
 }
 
 /// Where the control socket goes unless `--ctl` says otherwise.
@@ -102,6 +106,9 @@ struct FileConfig {
     port: Vec<FilePort>,
     #[serde(default)]
     patch: Vec<String>,
+    /// Log levels in `vlog/set` syntax, comma-separated (see src/vlog.rs).
+    log_level: Option<String>,
+    log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -296,7 +303,13 @@ impl SwitchConfig {
             .ctl
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_CTL_PATH));
+        let log_level = args.log_level.clone().or(file.log_level);
+        if let Some(spec) = &log_level {
+            crate::vlog::parse_specs(spec).map_err(|e| format!("log level {spec:?}: {e}"))?;
+        }
         Ok(SwitchConfig {
+            log_level,
+            log_file: args.log_file.clone().or(file.log_file),
             ports,
             pmd_cores,
             patches,

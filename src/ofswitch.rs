@@ -1,7 +1,7 @@
 //! The OpenFlow switch on the control lcore: what joins connmgr, ofproto,
 //! translation and the datapath, and the control-socket commands that look
-//! at all of them (`ofproto/trace`, `fdb/show`, `fdb/flush`, the `dpctl/*`
-//! family).
+//! at all of them (`ofproto/trace`, `fdb/show`, `fdb/flush`,
+//! `bridge/dump-flows`, `memory/show`, `dpif/show`, the `dpctl/*` family).
 //!
 //! Called from the switch's main loop only; nothing here blocks longer than
 //! a PMD command round trip.
@@ -59,17 +59,11 @@ pub fn run_packet_outs(ofproto: &mut Ofproto<NetdevBridge>, upcalls: &UpcallHand
             };
             xlate::translate_actions(&ctx, &key, po.in_port, &po.actions, Some(&po.packet))
         };
-        let packet_ins: Vec<_> = out.packet_ins.clone();
-        for pi in packet_ins {
-            ofproto.send_packet_in(ofproto::PacketInEvent {
-                reason: pi.userdata.reason,
-                table_id: pi.userdata.table_id,
-                cookie: pi.userdata.cookie,
-                in_port: po.in_port,
-                metadata: pi.userdata.metadata,
-                max_len: Some(pi.userdata.max_len),
-                packet: pi.packet.unwrap_or_else(|| po.packet.clone()),
-            });
+        let dpid = ofproto.datapath_id();
+        for pi in out.packet_ins.iter().cloned() {
+            let packet = pi.packet.unwrap_or_else(|| po.packet.clone());
+            let ev = crate::continuation::packet_in_event(pi.userdata, po.in_port, packet, dpid);
+            ofproto.send_packet_in(ev);
         }
         let actions: Vec<_> = out
             .actions
@@ -122,28 +116,46 @@ pub fn set_fail_open(
             vec![normal],
             now,
         );
-        eprintln!("ferrovs: no controller: standalone fail mode, acting as a learning switch");
+        log::info!("no controller: standalone fail mode, acting as a learning switch");
     } else if let Some(id) = rule.take() {
         ofproto.remove_internal_flow(id);
-        eprintln!("ferrovs: a controller is connected: leaving fail-open mode");
+        log::info!("a controller is connected: leaving fail-open mode");
     }
     ofproto.dpif_mut().revalidate();
 }
 
+/// The commands [`command`] answers itself: name, usage, fewest and most arguments.
+const COMMANDS: &[(&str, &str, usize, usize)] = &[
+    ("ofproto/trace", "BRIDGE FLOW", 2, 2),
+    ("fdb/show", "BRIDGE", 1, 1),
+    ("fdb/flush", "[BRIDGE]", 0, 1),
+    ("upcall/show", "", 0, 0),
+    ("bridge/dump-flows", "BRIDGE", 1, 1),
+    ("memory/show", "", 0, 0),
+    ("dpif/show", "", 0, 0),
+    ("continuation/show", "", 0, 0),
+];
+
 /// Registers the bridge's commands on the control socket.
 pub fn register_commands(commands: &mut Commands) -> Result<(), CtlError> {
     crate::dpctl::register(commands)?;
-    commands.register("ofproto/trace", "BRIDGE FLOW", 2, 2)?;
-    commands.register("fdb/show", "BRIDGE", 1, 1)?;
-    commands.register("fdb/flush", "[BRIDGE]", 0, 1)?;
-    commands.register("upcall/show", "", 0, 0)?;
+    for &(name, usage, min_args, max_args) in COMMANDS {
+        commands.register(name, usage, min_args, max_args)?;
+    }
     Ok(())
+}
+
+/// An error for a bad argument of `name`: the reason, then the command's usage.
+fn usage_error(name: &str, reason: impl std::fmt::Display) -> String {
+    let usage = COMMANDS.iter().find(|c| c.0 == name).map_or("", |c| c.1);
+    format!("{name}: {reason}\nusage: {name} {usage}\n")
 }
 
 /// Answers a control-socket command.
 pub fn command(
     ofproto: &mut Ofproto<NetdevBridge>,
     upcalls: &mut UpcallHandler,
+    connmgr: &Connmgr,
     stop: &AtomicBool,
     name: &str,
     args: &[String],
@@ -153,17 +165,23 @@ pub fn command(
         if b == BRIDGE_NAME {
             Ok(())
         } else {
-            Err(format!(
-                "{name}: no bridge named {b} (this switch has {BRIDGE_NAME})\n"
+            Err(usage_error(
+                name,
+                format_args!("no bridge named {b} (this switch has {BRIDGE_NAME})"),
             ))
         }
+    };
+    let rules = |ofproto: &Ofproto<NetdevBridge>| {
+        (0..=u8::MAX)
+            .map(|t| ofproto.rules_in_table(t).count())
+            .sum::<usize>()
     };
     match name {
         "ofproto/trace" => {
             check_bridge(&args[0])?;
             let key =
                 xlate::parse_trace_flow(&args[1], |p| ofproto.port(p).map(|port| port.dp_port))
-                    .map_err(|e| format!("{name}: {e}\n"))?;
+                    .map_err(|e| usage_error(name, e))?;
             let ctx = XlateCtx {
                 pipeline: &*ofproto,
                 fdb: &upcalls.fdb,
@@ -185,6 +203,19 @@ pub fn command(
             upcalls.invalidate(ofproto, now);
             Ok("table successfully flushed\n".into())
         }
+        "bridge/dump-flows" => {
+            check_bridge(&args[0])?;
+            Ok(crate::ctl::inspect::dump_flows(ofproto, now))
+        }
+        "memory/show" => Ok(crate::ctl::inspect::memory(&[
+            ("fdb", upcalls.fdb.len()),
+            ("megaflows", upcalls.n_megaflows()),
+            ("ofconns", connmgr.connections().count()),
+            ("pmds", ofproto.dpif().netdev.pmds().len()),
+            ("ports", ofproto.ports().count()),
+            ("rules", rules(ofproto)),
+        ])),
+        "dpif/show" => Ok(crate::ctl::inspect::dpif_show(ofproto)),
         "upcall/show" => {
             let s = upcalls.stats;
             Ok(format!(
@@ -200,6 +231,7 @@ pub fn command(
                 s.invalidations
             ))
         }
+        "continuation/show" => Ok(crate::continuation::show()),
         _ => crate::dpctl::handle(&mut ofproto.dpif_mut().netdev, stop, name, args),
     }
 }

@@ -34,8 +34,10 @@ use thiserror::Error;
 use crate::bridge::{BridgePort, NetdevBridge};
 use crate::config::SwitchConfig;
 use crate::connmgr::{Connmgr, ConnmgrConfig, ListenTarget};
+use crate::continuation;
 use crate::ctl::{CtlError, CtlServer};
 use crate::dpif::netdev::{NetdevDpif, PmdHandle};
+use crate::ofp::ext::NxMessage;
 use crate::ofp::Message;
 use crate::ofproto::{Ofproto, OfprotoConfig};
 use crate::ofswitch::{self, BRIDGE_NAME, FDB_IDLE_MS, FDB_MAX};
@@ -107,8 +109,8 @@ pub fn run(cfg: SwitchConfig) -> Result<(), SwitchError> {
     eal_args.extra.push("--log-level=lib.eal:warning".into());
     eal_args.extra.extend(cfg.eal_extra.iter().cloned());
     if eal_args.memory_mode() == MemoryMode::NoHuge {
-        eprintln!(
-            "ferrovs: warning: no free hugepages are mounted, running with --no-huge ({} MB of ordinary memory); reserve hugepages for full speed",
+        log::warn!(
+            "no free hugepages are mounted, running with --no-huge ({} MB of ordinary memory); reserve hugepages for full speed",
             eal_args.no_huge_mb
         );
     }
@@ -124,7 +126,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         // The default path is a convenience: another ferrovs may hold it,
         // or /run may not be writable. Say so and run without a socket.
         Err(e) if !cfg.ctl_explicit => {
-            eprintln!("ferrovs: warning: no control socket: {e}; choose one with --ctl PATH");
+            log::warn!("no control socket: {e}; choose one with --ctl PATH");
             None
         }
         Err(e) => return Err(e.into()),
@@ -236,8 +238,8 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
     }
     let netdev = NetdevDpif::new(pmd_handles, ports.iter().map(|p| p.name.clone()).collect());
     let names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
-    eprintln!(
-        "ferrovs: running with {} port(s) [{}] on {} PMD lcore(s); Ctrl-C to stop",
+    log::info!(
+        "running with {} port(s) [{}] on {} PMD lcore(s); Ctrl-C to stop",
         ports.len(),
         names.join(", "),
         n_pmds
@@ -258,16 +260,16 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
     let mut upcalls = UpcallHandler::new(Fdb::new(FDB_IDLE_MS, FDB_MAX), XlateConfig::default());
 
     if server.is_some() {
-        eprintln!(
-            "ferrovs: control socket {} (ovs-appctl -t {} list-commands)",
+        log::info!(
+            "control socket {} (ovs-appctl -t {} list-commands)",
             cfg.ctl_path.display(),
             cfg.ctl_path.display()
         );
     }
     for (target, addr) in connmgr.listen_addrs() {
         match addr {
-            Some(a) => eprintln!("ferrovs: OpenFlow listener {target} on {a}"),
-            None => eprintln!("ferrovs: OpenFlow listener {target}"),
+            Some(a) => log::info!("OpenFlow listener {target} on {a}"),
+            None => log::info!("OpenFlow listener {target}"),
         }
     }
 
@@ -282,6 +284,11 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         let mut events = Vec::new();
 
         work += connmgr.poll(now, &mut |info, req| {
+            if let Message::Nx(NxMessage::Resume(r)) = req.message {
+                let body = req.raw.len().saturating_sub(16);
+                continuation::resume(&mut ofproto, &upcalls.fdb, &upcalls.config, r, body, now_ms)?;
+                return Ok(vec![]);
+            }
             let conn = ofswitch::ofproto_conn(info);
             // A barrier is answered only once every PMD obeys every change
             // before it: the megaflows those changes made suspect are
@@ -328,12 +335,22 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         upcalls.revalidate(&mut ofproto, now_ms, false);
         upcalls.age_fdb(&mut ofproto, now_ms);
         for ev in &events {
-            connmgr.send_async(ev, now);
+            let n = connmgr.send_async(ev, now);
+            continuation::note_unsent(ev, n);
         }
 
+        crate::coverage::run(now);
         work += server.as_mut().map_or(0, |server| {
             server.poll(&mut |name: &str, args: &[String]| {
-                ofswitch::command(&mut ofproto, &mut upcalls, stop, name, args, now_ms)
+                ofswitch::command(
+                    &mut ofproto,
+                    &mut upcalls,
+                    &connmgr,
+                    stop,
+                    name,
+                    args,
+                    now_ms,
+                )
             })
         });
         if work == 0 && events.is_empty() {
@@ -358,12 +375,9 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         p.port.close()?;
     }
     let (free, total) = (pool.available(), pool.capacity());
-    eprintln!("ferrovs: stopped; {free} of {total} mbufs are back in the pool");
+    log::info!("stopped; {free} of {total} mbufs are back in the pool");
     if free != total {
-        eprintln!(
-            "ferrovs: warning: {} mbufs were not returned to the pool",
-            total - free
-        );
+        log::warn!("{} mbufs were not returned to the pool", total - free);
     }
     Ok(())
 }

@@ -63,15 +63,14 @@ use pmd::hold::{hold_actions, hold_ufid};
 use pmd::key::{FlowKey, FlowMask};
 
 use crate::bridge::NetdevBridge;
+use crate::continuation;
 use crate::dpif::netdev::DpifCallError;
 use crate::dpif::Dpif;
 use crate::ofp::port::OFPP_NORMAL;
 use crate::ofp::{Action, Instruction};
-use crate::ofproto::{AsyncEvent, Millis, Ofproto, PacketInEvent, RuleId};
+use crate::ofproto::{AsyncEvent, Millis, Ofproto, RuleId};
 use crate::xlate::normal::Fdb;
-use crate::xlate::{
-    self, ControllerUserdata, TableMiss, XlateConfig, XlateCtx, XlateOutput, OFPR_NO_MATCH,
-};
+use crate::xlate::{self, ControllerUserdata, TableMiss, XlateConfig, XlateCtx, XlateOutput};
 
 /// Upcalls taken from the rings per drain: a whole ring's worth.
 const BATCH: usize = pmd::command::UPCALL_RING_SIZE as usize;
@@ -451,15 +450,12 @@ impl UpcallHandler {
             if up.kind == UpcallType::Action && !held_hit {
                 if let Some(ud) = ControllerUserdata::decode(up.cookie, &up.userdata) {
                     self.stats.packet_ins += 1;
-                    events.push(AsyncEvent::PacketIn(PacketInEvent {
-                        reason: ud.reason,
-                        table_id: ud.table_id,
-                        cookie: ud.cookie,
-                        in_port: of_port(up.in_port),
-                        metadata: ud.metadata,
-                        max_len: (ud.reason != OFPR_NO_MATCH).then_some(ud.max_len),
-                        packet: pkt.data().to_vec(),
-                    }));
+                    events.push(AsyncEvent::PacketIn(continuation::packet_in_event(
+                        ud,
+                        of_port(up.in_port),
+                        pkt.data().to_vec(),
+                        ofproto.datapath_id(),
+                    )));
                 }
                 drop(pkt);
                 ofproto.dpif_mut().netdev.recycle(up);

@@ -30,6 +30,9 @@ fn pin(reason: u8, max_len: Option<u16>) -> AsyncEvent {
         metadata: OxmMatch::default(),
         max_len,
         packet: packet(),
+        controller_id: 0,
+        userdata: None,
+        continuation: None,
     })
 }
 

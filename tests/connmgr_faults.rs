@@ -228,6 +228,9 @@ fn packet_in(n: usize) -> AsyncEvent {
         metadata: OxmMatch::default(),
         max_len: Some(0xffff),
         packet: vec![0xab; n],
+        controller_id: 0,
+        userdata: None,
+        continuation: None,
     })
 }
 

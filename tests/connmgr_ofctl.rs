@@ -117,6 +117,9 @@ fn monitor_receives_async_messages() {
             metadata: OxmMatch::default(),
             max_len: None,
             packet,
+            controller_id: 0,
+            userdata: None,
+            continuation: None,
         }))
         .unwrap();
     sw.events

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{read_pcap, write_pcap, Switch, TempDir};
+use common::{logged, read_pcap, write_pcap, Switch, TempDir};
 use etherparse::PacketBuilder;
 
 const SRC: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -250,7 +250,7 @@ fn flows_file_forwards_exact_packets_and_counts_them() {
     assert!(
         sw.stderr_lines
             .iter()
-            .any(|l| l == "ferrovs: stopped; 16383 of 16383 mbufs are back in the pool"),
+            .any(|l| logged(l) == "stopped; 16383 of 16383 mbufs are back in the pool"),
         "{:#?}",
         sw.stderr_lines
     );

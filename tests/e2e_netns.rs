@@ -18,7 +18,7 @@ mod e2e;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Switch, TempDir};
+use common::{logged, Switch, TempDir};
 use e2e::Netns;
 
 const MACS: [&str; 3] = [
@@ -93,7 +93,7 @@ fn start_switch(sw: &Netns, n: usize, ctl: &Path, extra: &[&str]) -> Switch {
     args.extend_from_slice(extra);
     let mut s = Switch::start_with("ip", &[], &args);
     s.wait_stderr(Duration::from_secs(60), |l| {
-        l.starts_with(&format!("ferrovs: running with {n} port(s)"))
+        logged(l).starts_with(&format!("running with {n} port(s)"))
     });
     s
 }
@@ -112,8 +112,8 @@ fn stop(mut switch: Switch) {
     let status = switch.signal_and_wait(libc::SIGTERM);
     assert!(status.success(), "{:#?}", switch.stderr_lines);
     let last = switch.stderr_lines.last().cloned().unwrap_or_default();
-    let counts: Vec<&str> = last
-        .strip_prefix("ferrovs: stopped; ")
+    let counts: Vec<&str> = logged(&last)
+        .strip_prefix("stopped; ")
         .and_then(|r| r.split(" mbufs").next())
         .map(|r| r.split(" of ").collect())
         .unwrap_or_default();
@@ -271,7 +271,7 @@ fn normal_standalone_without_controller_switches_every_pair_at_once() {
     let started = Instant::now();
     let mut switch = start_switch(&sw, 3, &ctl, &["--fail-mode", "standalone"]);
     switch.wait_stderr(Duration::from_secs(5), |l| {
-        l == "ferrovs: no controller: standalone fail mode, acting as a learning switch"
+        logged(l) == "no controller: standalone fail mode, acting as a learning switch"
     });
 
     // No controller is configured, so fail-open must not wait for probe intervals: the first
@@ -383,7 +383,7 @@ fn standalone_with_an_unreachable_controller_fails_open_after_three_probe_interv
         String::from_utf8_lossy(&out.stdout)
     );
     switch.wait_stderr(Duration::from_secs(30), |l| {
-        l == "ferrovs: no controller: standalone fail mode, acting as a learning switch"
+        logged(l) == "no controller: standalone fail mode, acting as a learning switch"
     });
     let waited = started.elapsed();
     // 3 probe intervals of 5 s; the switch's own start-up is part of `waited`.

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{read_pcap, Switch, TempDir};
+use common::{logged, read_pcap, Switch, TempDir};
 use etherparse::PacketBuilder;
 
 const V10: &str = "OpenFlow10";
@@ -62,7 +62,7 @@ impl OfSwitch {
         ]);
         let mut sw = Switch::start(&args);
         sw.wait_stderr(Duration::from_secs(20), |l| {
-            l.starts_with("ferrovs: OpenFlow listener ptcp:")
+            logged(l).starts_with("OpenFlow listener ptcp:")
         });
         OfSwitch {
             sw,

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{read_pcap, udp_frame, write_pcap, Switch, TempDir};
+use common::{logged, read_pcap, udp_frame, write_pcap, Switch, TempDir};
 
 #[test]
 fn patch_forwarding_copies_the_pcap_exactly() {
@@ -35,7 +35,7 @@ fn patch_forwarding_copies_the_pcap_exactly() {
     assert!(
         sw.stderr_lines
             .iter()
-            .any(|l| l == "ferrovs: stopped; 16383 of 16383 mbufs are back in the pool"),
+            .any(|l| logged(l) == "stopped; 16383 of 16383 mbufs are back in the pool"),
         "{:#?}",
         sw.stderr_lines
     );
@@ -75,12 +75,13 @@ fn sigint_stops_cleanly_with_traffic_flowing() {
     let status = sw.signal_and_wait(libc::SIGINT);
     assert!(status.success(), "exit status {status:?}");
     let last = sw.stderr_lines.last().cloned().unwrap_or_default();
+    let last = logged(&last);
     assert!(
-        last.starts_with("ferrovs: stopped; ") && last.ends_with("mbufs are back in the pool"),
+        last.starts_with("stopped; ") && last.ends_with("mbufs are back in the pool"),
         "{last}"
     );
     let (free, total) = last
-        .trim_start_matches("ferrovs: stopped; ")
+        .trim_start_matches("stopped; ")
         .split_once(" of ")
         .map(|(a, b)| (a.to_owned(), b.split(' ').next().unwrap_or("").to_owned()))
         .unwrap_or_default();

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Switch, TempDir};
+use common::{logged, Switch, TempDir};
 
 #[test]
 fn ring_pcap_null_tap_af_packet_and_vhost_ports_start_and_stop() {
@@ -33,14 +33,14 @@ fn ring_pcap_null_tap_af_packet_and_vhost_ports_start_and_stop() {
     }
     let mut sw = Switch::start_with("unshare", &["-n"], &args);
     sw.wait_stderr(Duration::from_secs(60), |l| {
-        l == "ferrovs: running with 6 port(s) [ring, pcap, null, tap, afp, vhost] on 1 PMD lcore(s); Ctrl-C to stop"
+        logged(l) == "running with 6 port(s) [ring, pcap, null, tap, afp, vhost] on 1 PMD lcore(s); Ctrl-C to stop"
     });
     assert!(vhost.exists(), "net_vhost created its vhost-user socket");
     let status = sw.signal_and_wait(libc::SIGTERM);
     assert!(status.success(), "{:#?}", sw.stderr_lines);
     let last = sw.stderr_lines.last().cloned().unwrap_or_default();
     assert!(
-        last.starts_with("ferrovs: stopped; 16383 of 16383 mbufs"),
+        logged(&last).starts_with("stopped; 16383 of 16383 mbufs"),
         "{last}"
     );
 }

@@ -641,6 +641,12 @@ impl Connmgr {
         slot.state = SlotState::Idle {
             next_attempt: now + slot.backoff,
         };
+        crate::vlog_rl!(
+            log::Level::Info,
+            "{}: no connection ({reason:?}); next attempt in {:.1} s",
+            slot.target,
+            slot.backoff.as_secs_f64()
+        );
         slot.backoff = (slot.backoff * 2).min(self.config.backoff_max);
     }
 
@@ -682,6 +688,11 @@ impl Connmgr {
                 continue;
             };
             let c = self.conns.swap_remove(i);
+            crate::vlog_rl!(
+                log::Level::Info,
+                "{}: connection closed ({reason:?})",
+                c.info.name
+            );
             if let Some(idx) = c.controller {
                 self.slot_failed(idx, reason, now);
             }
@@ -707,6 +718,7 @@ impl Connmgr {
         if !c.check_overflow() {
             return;
         }
+        crate::coverage::OFCONN_RECEIVED.inc();
         let version = c.info.version;
         let (header, msg) = match Header::parse(raw) {
             Ok(h) if h.version != version.wire() => (h, Err(OfpError::OFPBRC_BAD_VERSION)),
@@ -720,6 +732,14 @@ impl Connmgr {
         let result = msg.and_then(|m| self.dispatch(i, header, &m, raw, handler));
         if let Err(e) = result {
             let c = &mut self.conns[i];
+            crate::coverage::OFCONN_ERROR_REPLY.inc();
+            crate::vlog_rl!(
+                log::Level::Warn,
+                "{}: message type {} (xid {:#x}) answered with error {e}",
+                c.info.name,
+                header.msg_type,
+                header.xid
+            );
             // An error is always encodable: unknown ones become NXBRC_UNENCODABLE_ERROR.
             let _ = c.reply(&Message::Error(ErrorMsg::reply_to(e, raw)), header.xid);
         }
@@ -738,6 +758,12 @@ impl Connmgr {
         let (h, peer) = decoded;
         match hello::negotiate(&self.config.versions, h.version, &peer) {
             Ok(v) => {
+                crate::vlog_rl!(
+                    log::Level::Info,
+                    "{}: connected ({})",
+                    c.info.name,
+                    v.name()
+                );
                 c.info.version = v;
                 c.phase = Phase::Open;
                 c.reset_async_config();

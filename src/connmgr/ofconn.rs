@@ -425,6 +425,10 @@ impl Ofconn {
         if !self.wants(class, reason) {
             return false;
         }
+        // A packet-in goes only to connections with the controller id its action named.
+        if matches!(event, AsyncEvent::PacketIn(p) if p.controller_id != self.info.controller_id) {
+            return false;
+        }
         if let AsyncEvent::PacketIn(_) = event {
             if let Some(bucket) = &mut self.rate {
                 if !bucket.take(now) {
@@ -527,6 +531,26 @@ impl Ofconn {
                     ptype: ext::NXPINT_METADATA,
                     value: md,
                 });
+                if let Some(u) = &p.userdata {
+                    props.push(Property {
+                        ptype: ext::NXPINT_USERDATA,
+                        value: u.clone(),
+                    });
+                }
+                // A paused pipeline: opaque to the controller, sent back in NXT_RESUME.
+                // Other formats cannot carry it and get a plain packet-in, as in OVS.
+                if let Some(c) = p
+                    .continuation
+                    .as_ref()
+                    .and_then(|c| c.for_version(self.info.version))
+                {
+                    let mut value = vec![0u8; 4];
+                    value.extend_from_slice(c);
+                    props.push(Property {
+                        ptype: ext::NXPINT_CONTINUATION,
+                        value,
+                    });
+                }
                 Message::Nx(ext::NxMessage::PacketIn2(PacketIn2 { props }))
             }
         }

@@ -4,7 +4,8 @@
 //! handler closure that matches on the name. Before the handler runs, [`Commands::dispatch`]
 //! rejects unknown names, wrong argument counts and non-string arguments with the same error
 //! text Open vSwitch sends (scripts written against `ovs-appctl` match on it), and answers the
-//! built-in `list-commands` and `version` itself.
+//! built-ins itself: `list-commands`, `version`, and the process-wide `coverage/show`,
+//! `vlog/list`, `vlog/set` and `vlog/reopen`, which every control socket serves alike.
 
 use std::collections::BTreeMap;
 
@@ -35,22 +36,54 @@ struct CommandSpec {
 enum Builtin {
     ListCommands,
     Version,
+    CoverageShow,
+    VlogList,
+    VlogSet,
+    VlogReopen,
+    VlogRateLimit { enabled: bool },
 }
+
+/// The built-ins: name, usage, argument counts.
+const BUILTINS: &[(&str, &str, usize, usize, Builtin)] = &[
+    ("coverage/show", "", 0, 0, Builtin::CoverageShow),
+    ("list-commands", "", 0, 0, Builtin::ListCommands),
+    ("version", "", 0, 0, Builtin::Version),
+    ("vlog/list", "", 0, 0, Builtin::VlogList),
+    (
+        "vlog/set",
+        "{MODULE|ANY}[:{console|file|ANY}][:LEVEL]...",
+        0,
+        UNLIMITED_ARGS,
+        Builtin::VlogSet,
+    ),
+    ("vlog/reopen", "", 0, 0, Builtin::VlogReopen),
+    (
+        "vlog/disable-rate-limit",
+        "[MODULE]...",
+        0,
+        UNLIMITED_ARGS,
+        Builtin::VlogRateLimit { enabled: false },
+    ),
+    (
+        "vlog/enable-rate-limit",
+        "[MODULE]...",
+        0,
+        UNLIMITED_ARGS,
+        Builtin::VlogRateLimit { enabled: true },
+    ),
+];
 
 impl Commands {
     /// A registry holding only the built-ins; `version` answers with `version_text`.
     pub fn new(version_text: impl Into<String>) -> Self {
         let mut specs = BTreeMap::new();
-        for (name, builtin) in [
-            ("list-commands", Builtin::ListCommands),
-            ("version", Builtin::Version),
-        ] {
+        for &(name, usage, min_args, max_args, builtin) in BUILTINS {
             specs.insert(
                 name.to_string(),
                 CommandSpec {
-                    usage: String::new(),
-                    min_args: 0,
-                    max_args: 0,
+                    usage: usage.to_string(),
+                    min_args,
+                    max_args,
                     builtin: Some(builtin),
                 },
             );
@@ -151,6 +184,28 @@ impl Commands {
         match spec.builtin {
             Some(Builtin::ListCommands) => Ok(self.list()),
             Some(Builtin::Version) => Ok(self.version.clone()),
+            Some(Builtin::CoverageShow) => Ok(crate::coverage::show()),
+            Some(Builtin::VlogList) => Ok(crate::vlog::list()),
+            Some(Builtin::VlogSet) => {
+                // Every spec is checked before any is applied. No spec means everything at
+                // DBG, as in Open vSwitch.
+                let parsed: Result<Vec<_>, _> = if args.is_empty() {
+                    crate::vlog::Spec::parse("ANY:dbg").map(|s| vec![s])
+                } else {
+                    args.iter().map(|a| crate::vlog::Spec::parse(a)).collect()
+                };
+                let parsed = parsed.map_err(|e| format!("{e}\n{}\n", usage_line(method, spec)))?;
+                for s in &parsed {
+                    crate::vlog::apply(s);
+                }
+                Ok(String::new())
+            }
+            Some(Builtin::VlogRateLimit { enabled }) => crate::vlog::set_rate_limit(&args, enabled)
+                .map(|()| String::new())
+                .map_err(|e| format!("{e}\n{}\n", usage_line(method, spec))),
+            Some(Builtin::VlogReopen) => crate::vlog::reopen()
+                .map(|()| String::new())
+                .map_err(|e| format!("{e}\n")),
             None => handler(method, &args),
         }
     }
@@ -188,9 +243,15 @@ mod tests {
             commands.list(),
             "The available commands are:\n\
              \x20 a-very-long-command-name-indeed X\n\
+             \x20 coverage/show           \n\
              \x20 dpif/dump-flows         [DP]\n\
              \x20 list-commands           \n\
-             \x20 version                 \n"
+             \x20 version                 \n\
+             \x20 vlog/disable-rate-limit [MODULE]...\n\
+             \x20 vlog/enable-rate-limit  [MODULE]...\n\
+             \x20 vlog/list               \n\
+             \x20 vlog/reopen             \n\
+             \x20 vlog/set                {MODULE|ANY}[:{console|file|ANY}][:LEVEL]...\n"
         );
     }
 

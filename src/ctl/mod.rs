@@ -9,9 +9,10 @@
 //!
 //! Vocabulary:
 //! - *command*: a name such as `dpif/dump-flows` plus its string arguments. [`Commands`] is the
-//!   registry of known names with their usage and argument counts; it answers `list-commands` and
-//!   `version` itself and rejects unknown names and wrong argument counts with the error text that
-//!   Open vSwitch sends, so the switch's handler only ever sees well-formed calls.
+//!   registry of known names with their usage and argument counts; it answers `list-commands`,
+//!   `version`, `coverage/show` and the `vlog/*` commands itself (they concern the whole
+//!   process) and rejects unknown names and wrong argument counts with the error text that Open
+//!   vSwitch sends, so the switch's handler only ever sees well-formed calls.
 //! - *connection*: one accepted client with its input buffer (bytes not yet framed into a request)
 //!   and output buffer (reply bytes the socket has not yet taken).
 //!
@@ -31,6 +32,7 @@
 //!   Rust runtime ignores `SIGPIPE` in every Rust `main` (ferrovs does not opt out of that).
 
 mod commands;
+pub mod inspect;
 mod jsonrpc;
 mod server;
 

@@ -249,6 +249,7 @@ impl Connection {
                 Ok(_) | Err(_) => return (ConnectionState::Closed, answered),
             };
             self.input.drain(..consumed);
+            crate::coverage::UNIXCTL_RECEIVED.inc();
             let reply = match jsonrpc::parse_request(value) {
                 Ok(request) => {
                     let outcome = commands.dispatch(&request.method, &request.params, handler);

@@ -108,6 +108,11 @@ impl Flow {
     }
 }
 
+fn is_pause(a: &Action) -> bool {
+    matches!(a, Action::Controller2(props)
+        if props.iter().any(|p| matches!(p, super::action::Controller2Prop::Pause)))
+}
+
 /// Checks `instructions` against the flow's `match_` for a message of `version`.
 pub fn check(
     version: Version,
@@ -116,6 +121,13 @@ pub fn check(
 ) -> Result<(), OfpError> {
     let facts = match_.facts();
     for i in instructions {
+        // A pause freezes "the rest of the pipeline"; the action set has no rest, so Open
+        // vSwitch keeps controller actions out of it, as here a pausing one.
+        if let Instruction::WriteActions(list) = i {
+            if list.iter().any(is_pause) {
+                return Err(OfpError::OFPBAC_UNSUPPORTED_ORDER);
+            }
+        }
         if let Instruction::ApplyActions(list) | Instruction::WriteActions(list) = i {
             // Write-actions run later, from the flow as matched; check each list on its own.
             let mut flow = Flow {

@@ -193,6 +193,7 @@ impl<D: Dpif> Ofproto<D> {
         now: Millis,
     ) -> Result<(), OfpError> {
         super::reject_slave(conn)?;
+        crate::coverage::OFPROTO_FLOW_MOD.inc();
         let v10 = nx || conn.version == Version::V1_0;
         let table_id_ext = conn.flow_mod_table_id || self.table_id_ext.contains(&conn.id);
         let table_id = if !v10 || table_id_ext {

@@ -191,6 +191,13 @@ pub struct PacketInEvent {
     /// copies fields one to one.
     pub max_len: Option<u16>,
     pub packet: Vec<u8>,
+    /// Only connections with this controller id (`NXT_SET_CONTROLLER_ID`) receive it.
+    pub controller_id: u16,
+    /// A controller2 action's userdata (NXT_PACKET_IN2's USERDATA property).
+    pub userdata: Option<Vec<u8>>,
+    /// A paused pipeline's sealed continuation, per OpenFlow version: the nested
+    /// properties of NXT_PACKET_IN2's CONTINUATION property.
+    pub continuation: Option<crate::continuation::Sealed>,
 }
 
 impl PacketInEvent {
@@ -563,6 +570,7 @@ impl<D: Dpif> Ofproto<D> {
     }
 
     fn packet_out(&mut self, conn: &ConnInfo, po: &crate::ofp::PacketOut) -> Result<(), OfpError> {
+        crate::coverage::OFPROTO_PACKET_OUT.inc();
         if po.buffer_id != NO_BUFFER {
             return Err(OfpError::OFPBRC_BUFFER_UNKNOWN);
         }

@@ -206,6 +206,9 @@ fn s000_02_s002_33_replies_sent_to_the_switch_are_rejected() {
         metadata: OxmMatch::default(),
         max_len: None,
         packet: vec![],
+        controller_id: 0,
+        userdata: None,
+        continuation: None,
     }
     .to_message(0);
     assert_eq!(err(&o.handle(&c, &pin, 0)), OfpError::OFPBRC_BAD_TYPE);
@@ -1991,6 +1994,9 @@ fn packet_in_events_honour_max_len_and_miss_send_len() {
         metadata: OxmMatch::default(),
         max_len: Some(4),
         packet: vec![1, 2, 3, 4, 5, 6],
+        controller_id: 0,
+        userdata: None,
+        continuation: None,
     };
     o.send_packet_in(ev.clone());
     let out = o.run(0);

@@ -48,10 +48,19 @@
 //! Not (yet) done: meters are reported, not enforced (the datapath has no meter action);
 //! MPLS TTL/label and ARP/ND rewrites, copy_ttl and PBB drop the flow as unsupported;
 //! queues (set_queue/enqueue) do not reach the datapath; lookups after pop_mpls see no L3
-//! fields (recirculation would be needed); the
-//! controller2 `pause` (continuations) is sent as a plain packet-in.
+//! fields (recirculation would be needed).
+//!
+//! Continuations: `controller(pause)` commits the rewrites so far, emits the controller
+//! `userspace` action, and then stops translation. As the nested calls unwind, each level
+//! adds the rest of its actions and pending instructions to the frozen state
+//! ([`freeze::Frozen`]); the action set is frozen too and not run. The frozen state rides
+//! in the action's userdata, so every packet of the megaflow gets its own continuation.
+//! [`resume`] runs a frozen state again on the packet the controller sent back. A pause
+//! inside a group bucket or the action set cannot be frozen (the bucket is a copy of the
+//! packet; the action set has no "rest") and is a plain packet-in, with no continuation.
 
 mod convert;
+pub mod freeze;
 pub mod normal;
 mod pipeline;
 #[cfg(test)]
@@ -211,8 +220,10 @@ impl std::fmt::Display for DropReason {
     }
 }
 
-/// The first 8 bytes (the `userspace` cookie) of a controller upcall.
+/// The `userspace` cookie of a controller upcall.
 pub const USERSPACE_CONTROLLER: u64 = 0x6672_7663_746c_0001;
+/// The `userspace` cookie of a controller upcall that carries userdata or a continuation.
+pub const USERSPACE_CONTROLLER2: u64 = 0x6672_7663_746c_0002;
 
 /// What a controller `userspace` action carries to the upcall handler.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,39 +236,90 @@ pub struct ControllerUserdata {
     pub cookie: u64,
     /// Pipeline fields at the time (in_port first, then non-zero metadata/registers).
     pub metadata: OxmMatch,
+    /// A controller2 action's `userdata`, for NXT_PACKET_IN2's USERDATA property.
+    pub userdata: Option<Vec<u8>>,
+    /// A pause's frozen pipeline as private continuation properties
+    /// ([`freeze::Frozen::encode`]); present (maybe empty) exactly when the action paused.
+    pub continuation: Option<Vec<u8>>,
 }
 
 impl ControllerUserdata {
-    /// The userdata bytes: reason, table, controller id, max_len, cookie, then the
-    /// metadata as OXM entries.
+    /// The `userspace` cookie: a plain packet-in, or one with userdata or a continuation.
+    pub fn cookie(&self) -> u64 {
+        if self.userdata.is_none() && self.continuation.is_none() {
+            USERSPACE_CONTROLLER
+        } else {
+            USERSPACE_CONTROLLER2
+        }
+    }
+
+    /// The userdata bytes: reason, table, controller id, max_len, cookie, then for a plain
+    /// packet-in the metadata as OXM entries up to the end. With userdata or a continuation
+    /// ([`USERSPACE_CONTROLLER2`]): a flags byte (1 userdata, 2 continuation), a zero byte,
+    /// the metadata's length and entries, the userdata's length and bytes, then the
+    /// continuation up to the end.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(14 + self.metadata.entries_len());
+        let extra = self.userdata.as_ref().map_or(0, Vec::len)
+            + self.continuation.as_ref().map_or(0, Vec::len);
+        let mut v = Vec::with_capacity(20 + self.metadata.entries_len() + extra);
         v.push(self.reason);
         v.push(self.table_id);
         v.extend_from_slice(&self.controller_id.to_be_bytes());
         v.extend_from_slice(&self.max_len.to_be_bytes());
         v.extend_from_slice(&self.cookie.to_be_bytes());
-        self.metadata.emit_entries(&mut v);
+        if self.cookie() == USERSPACE_CONTROLLER {
+            self.metadata.emit_entries(&mut v);
+            return v;
+        }
+        let flags =
+            u8::from(self.userdata.is_some()) | (u8::from(self.continuation.is_some()) << 1);
+        v.extend_from_slice(&[flags, 0]);
+        let mut md = Vec::new();
+        self.metadata.emit_entries(&mut md);
+        v.extend_from_slice(&(md.len() as u16).to_be_bytes());
+        v.extend_from_slice(&md);
+        let ud = self.userdata.as_deref().unwrap_or_default();
+        v.extend_from_slice(&(ud.len() as u16).to_be_bytes());
+        v.extend_from_slice(ud);
+        v.extend_from_slice(self.continuation.as_deref().unwrap_or_default());
         v
     }
 
     /// Decodes a controller upcall's cookie and userdata; `None` when it is not one or is
     /// malformed (the datapath hands back what we gave it, but never trust it to).
     pub fn decode(cookie: u64, userdata: &[u8]) -> Option<ControllerUserdata> {
-        if cookie != USERSPACE_CONTROLLER || userdata.len() < 14 {
+        if !matches!(cookie, USERSPACE_CONTROLLER | USERSPACE_CONTROLLER2) || userdata.len() < 14 {
             return None;
         }
-        let mut r =
-            crate::ofp::wire::Reader::new(&userdata[14..], crate::ofp::OfpError::OFPBMC_BAD_LEN);
-        let metadata = OxmMatch::parse_entries(&mut r).ok()?;
-        Some(ControllerUserdata {
+        let mut u = ControllerUserdata {
             reason: userdata[0],
             table_id: userdata[1],
             controller_id: u16::from_be_bytes([userdata[2], userdata[3]]),
             max_len: u16::from_be_bytes([userdata[4], userdata[5]]),
             cookie: u64::from_be_bytes(userdata[6..14].try_into().ok()?),
-            metadata,
-        })
+            metadata: OxmMatch::default(),
+            userdata: None,
+            continuation: None,
+        };
+        let bad = crate::ofp::OfpError::OFPBMC_BAD_LEN;
+        let mut r = crate::ofp::wire::Reader::new(&userdata[14..], bad);
+        if cookie == USERSPACE_CONTROLLER {
+            u.metadata = OxmMatch::parse_entries(&mut r).ok()?;
+            return Some(u);
+        }
+        let flags = r.u8().ok()?;
+        r.skip(1).ok()?;
+        let md_len = usize::from(r.u16().ok()?);
+        u.metadata = OxmMatch::parse_entries(&mut r.sub(md_len, bad).ok()?).ok()?;
+        let ud_len = usize::from(r.u16().ok()?);
+        let ud = r.bytes(ud_len).ok()?;
+        if flags & 1 != 0 {
+            u.userdata = Some(ud.to_vec());
+        }
+        if flags & 2 != 0 {
+            u.continuation = Some(r.take_rest().to_vec());
+        }
+        Some(u)
     }
 }
 
@@ -300,6 +362,7 @@ pub struct XlateOutput {
 
 /// Translates `key` through the pipeline. `packet`, when given, fills packet-in data.
 pub fn translate(ctx: &XlateCtx<'_>, key: &FlowKey, packet: Option<&[u8]>) -> XlateOutput {
+    crate::coverage::XLATE_ACTIONS.inc();
     pipeline::Xlate::new(ctx, key, packet, false).run().0
 }
 
@@ -316,4 +379,22 @@ pub fn translate_actions(
     let mut x = pipeline::Xlate::new(ctx, key, packet, false);
     x.set_in_port(in_port);
     x.run_actions(actions).0
+}
+
+/// Continues a paused translation ([`freeze::Frozen`]) on the packet an `NXT_RESUME` sent
+/// back: `key` is parsed from that packet, `metadata` holds its pipeline fields (in_port,
+/// metadata, registers, tunnel id; other fields are ignored). The frozen segments run
+/// innermost first, then the action set; no table is looked up again unless a segment
+/// asks for it, so a pause that was the last action resumes to nothing. `packet` fills
+/// packet-ins, as in [`translate`].
+pub fn resume(
+    ctx: &XlateCtx<'_>,
+    key: &FlowKey,
+    metadata: &OxmMatch,
+    frozen: &freeze::Frozen,
+    packet: Option<&[u8]>,
+) -> XlateOutput {
+    let mut x = pipeline::Xlate::new(ctx, key, packet, false);
+    x.apply_metadata(metadata);
+    x.run_frozen(frozen).0
 }

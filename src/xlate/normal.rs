@@ -128,6 +128,9 @@ impl Fdb {
             let changed = e.port != l.port || now.saturating_sub(e.used) >= idle;
             e.used = now;
             e.port = l.port;
+            if changed {
+                crate::coverage::MAC_LEARNING_LEARNED.inc();
+            }
             return changed;
         }
         if self.entries.len() >= self.max_entries {
@@ -147,6 +150,7 @@ impl Fdb {
                 used: now,
             },
         );
+        crate::coverage::MAC_LEARNING_LEARNED.inc();
         true
     }
 
@@ -164,7 +168,9 @@ impl Fdb {
         let idle = self.idle_ms;
         self.entries
             .retain(|_, e| now.saturating_sub(e.used) < idle);
-        before - self.entries.len()
+        let expired = before - self.entries.len();
+        crate::coverage::MAC_LEARNING_EXPIRED.add(expired as u64);
+        expired
     }
 
     pub fn flush(&mut self) {

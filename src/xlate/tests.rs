@@ -933,12 +933,37 @@ fn controller_userdata_decoding_never_panics() {
         max_len: 128,
         cookie: 0xabcd,
         metadata: crate::ofp::OxmMatch::default(),
+        userdata: None,
+        continuation: None,
     };
     assert_eq!(
         ControllerUserdata::decode(USERSPACE_CONTROLLER, &u.encode()),
         Some(u.clone())
     );
     assert_eq!(ControllerUserdata::decode(1, &u.encode()), None);
+    // With userdata and a continuation: another cookie, and both come back.
+    let mut u2 = u.clone();
+    u2.metadata
+        .entries
+        .push(crate::ofp::MatchEntry::from_u64(Field::Reg3, 9));
+    u2.userdata = Some(vec![1, 2, 3]);
+    u2.continuation = Some(vec![0x80, 0x06, 0, 8, 4, 0, 0, 0]);
+    assert_eq!(u2.cookie(), USERSPACE_CONTROLLER2);
+    let bytes = u2.encode();
+    assert_eq!(
+        ControllerUserdata::decode(USERSPACE_CONTROLLER2, &bytes),
+        Some(u2.clone())
+    );
+    for n in 0..bytes.len() {
+        let _ = ControllerUserdata::decode(USERSPACE_CONTROLLER2, &bytes[..n]);
+    }
+    // An empty continuation (pause as the last action) is still a continuation.
+    u2.continuation = Some(Vec::new());
+    u2.userdata = None;
+    assert_eq!(
+        ControllerUserdata::decode(USERSPACE_CONTROLLER2, &u2.encode()),
+        Some(u2)
+    );
 }
 
 #[test]
@@ -992,5 +1017,181 @@ fn writes_reach_the_datapath_even_when_nothing_changes() {
         b.run(UDP),
         "set(eth(src=00:00:00:00:00:05/00:00:00:00:00:ff)),set(ipv4(dst=10.0.0.2)),2 | \
          recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)"
+    );
+}
+
+// ----- continuations -------------------------------------------------------------------
+
+/// The one packet-in of `out`, which must be a pause's, and its frozen state.
+fn paused(out: &XlateOutput) -> (&ControllerUserdata, freeze::Frozen) {
+    assert_eq!(out.packet_ins.len(), 1, "{out:?}");
+    let u = &out.packet_ins[0].userdata;
+    let bytes = u.continuation.as_deref().expect("a continuation");
+    (u, freeze::Frozen::decode(bytes).expect("decodes"))
+}
+
+fn meta(entries: &[(Field, u64)]) -> crate::ofp::OxmMatch {
+    crate::ofp::OxmMatch {
+        entries: entries
+            .iter()
+            .map(|&(f, v)| crate::ofp::MatchEntry::from_u64(f, v))
+            .collect(),
+    }
+}
+
+#[test]
+fn pause_freezes_every_level_and_resume_runs_them_in_order() {
+    use crate::ofp::{Action, Instruction};
+    let mut b = Bridge::new(5);
+    b.add("table=0,in_port=1,udp,actions=set_field:10.9.9.9->ip_dst,load:0x2a->NXM_NX_REG0[],resubmit(,1),output:3");
+    b.add("table=1,cookie=0x77,actions=controller(pause),load:1->NXM_NX_REG1[],output:2,write_actions(output:4)");
+    let out = b.xlate(UDP);
+    // The rewrite before the pause is committed ahead of the controller action; nothing
+    // after the pause reaches the datapath.
+    assert_eq!(out.actions.len(), 2, "{}", format_actions(&out.actions));
+    assert_eq!(format_actions(&out.actions[..1]), "set(ipv4(dst=10.9.9.9))");
+    assert!(
+        matches!(&out.actions[1], DpAction::Userspace { cookie, .. } if *cookie == USERSPACE_CONTROLLER2)
+    );
+    assert!(out.needs_userspace);
+    let (u, frozen) = paused(&out);
+    assert_eq!((u.reason, u.table_id, u.cookie), (OFPR_ACTION, 1, 0x77));
+    assert_eq!(u.metadata, meta(&[(Field::InPort, 1), (Field::Reg0, 0x2a)]));
+    let output = |port| Action::Output { port, max_len: 0 };
+    assert_eq!(
+        frozen,
+        freeze::Frozen {
+            segments: vec![
+                freeze::FrozenSegment {
+                    table_id: 1,
+                    cookie: 0x77,
+                    actions: vec![
+                        Action::RegLoad {
+                            ofs_nbits: 31,
+                            dst: Field::Reg1.header(false),
+                            value: 1
+                        },
+                        output(2)
+                    ],
+                    instructions: vec![Instruction::WriteActions(vec![output(4)])],
+                },
+                freeze::FrozenSegment {
+                    table_id: 0,
+                    cookie: 0,
+                    actions: vec![output(3)],
+                    instructions: vec![],
+                },
+            ],
+            action_set: vec![],
+        }
+    );
+    // Resumed: the inner rule's rest, the outer rule's rest, then the action set.
+    let r = resume(&b.ctx(), &key(UDP), &u.metadata, &frozen, None);
+    assert_eq!(format_actions(&r.actions), "2,3,4");
+    assert!(r.rules.is_empty(), "no rule is looked up again");
+    assert!(r.tables.is_empty());
+}
+
+#[test]
+fn pause_as_the_last_action_resumes_to_nothing() {
+    let mut b = Bridge::new(3);
+    b.add("table=0,in_port=1,actions=output:2,controller(pause)");
+    let out = b.xlate(UDP);
+    assert_eq!(format_actions(&out.actions[..1]), "2");
+    let (u, frozen) = paused(&out);
+    assert_eq!(frozen, freeze::Frozen::default());
+    let r = resume(&b.ctx(), &key(UDP), &u.metadata, &frozen, None);
+    // No lookup in table 0 again, so no second pause: no loop.
+    assert_eq!(format_actions(&r.actions), "drop");
+    assert!(r.tables.is_empty() && r.packet_ins.is_empty());
+}
+
+#[test]
+fn pending_goto_and_action_set_resume_after_the_pause() {
+    let mut b = Bridge::new(5);
+    b.add("table=0,in_port=1,actions=write_actions(output:5),controller(pause),goto_table:1");
+    b.add("table=1,actions=output:2");
+    let out = b.xlate(UDP);
+    let (u, frozen) = paused(&out);
+    assert_eq!(frozen.segments.len(), 1);
+    // write_actions had not run when the pause came (apply-actions run first).
+    assert_eq!(
+        frozen.segments[0].instructions,
+        [
+            crate::ofp::Instruction::WriteActions(vec![crate::ofp::Action::Output {
+                port: 5,
+                max_len: 0
+            }]),
+            crate::ofp::Instruction::GotoTable(1)
+        ]
+    );
+    let r = resume(&b.ctx(), &key(UDP), &u.metadata, &frozen, None);
+    assert_eq!(format_actions(&r.actions), "2,5");
+    // Only table 1's rule is credited on resume: table 0's was, before the pause.
+    assert_eq!(r.tables, [(1, true)]);
+    assert_eq!(r.rules.len(), 1);
+}
+
+#[test]
+fn resume_sees_the_controllers_metadata_and_can_pause_again() {
+    let mut b = Bridge::new(6);
+    b.add("table=0,in_port=1,actions=controller(pause),resubmit(,1),output:3");
+    b.add("table=1,actions=controller(id=7,pause,userdata=01.02),output:NXM_NX_REG2[0..15]");
+    let out = b.xlate(UDP);
+    let (u, frozen) = paused(&out);
+    assert_eq!(u.controller_id, 0);
+    // The controller changes reg2; the second pause carries the rest of both levels.
+    let md = meta(&[(Field::InPort, 1), (Field::Reg2, 6)]);
+    let r = resume(&b.ctx(), &key(UDP), &md, &frozen, None);
+    let (u2, frozen2) = paused(&r);
+    assert_eq!(u2.controller_id, 7);
+    assert_eq!(u2.userdata.as_deref(), Some(&[1u8, 2][..]));
+    assert_eq!(u2.metadata, md);
+    assert_eq!(
+        frozen2
+            .segments
+            .iter()
+            .map(|s| (s.table_id, s.actions.len()))
+            .collect::<Vec<_>>(),
+        [(1, 1), (0, 1)]
+    );
+    let r2 = resume(&b.ctx(), &key(UDP), &md, &frozen2, None);
+    assert_eq!(format_actions(&r2.actions), "6,3");
+}
+
+#[test]
+fn pause_in_a_group_bucket_is_a_plain_packet_in() {
+    use crate::ofp::multipart::Bucket;
+    use crate::ofp::{Action, GroupMod};
+    let mut b = Bridge::new(3);
+    let gm = GroupMod {
+        command: 0,
+        group_type: 0,
+        group_id: 1,
+        buckets: vec![Bucket {
+            weight: 0,
+            watch_port: 0xffff_ffff,
+            watch_group: 0xffff_ffff,
+            actions: vec![
+                Action::Controller2(vec![crate::ofp::action::Controller2Prop::Pause]),
+                Action::Output {
+                    port: 2,
+                    max_len: 0,
+                },
+            ],
+        }],
+    };
+    let r = b
+        .ofproto
+        .handle(&ConnInfo::new(1, Version::V1_3), &Message::GroupMod(gm), 0);
+    assert!(r.replies.is_ok());
+    b.add("in_port=1,actions=group:1,output:3");
+    let out = b.xlate(UDP);
+    assert_eq!(out.packet_ins.len(), 1);
+    assert_eq!(out.packet_ins[0].userdata.continuation, None);
+    assert_eq!(
+        format_actions(&out.actions[1..]),
+        "2,3",
+        "the bucket and the rule go on"
     );
 }

@@ -142,6 +142,20 @@ impl Drop for Switch {
     }
 }
 
+/// The message of a log line (`TIME|SEQ|MODULE|LEVEL|MESSAGE`, see src/vlog.rs), or the
+/// whole line if it is not one.
+pub fn logged(line: &str) -> &str {
+    let mut fields = line.splitn(5, '|');
+    match (fields.nth(2), fields.next(), fields.next()) {
+        (Some(_), Some(level), Some(message))
+            if ["ERR", "WARN", "INFO", "DBG"].contains(&level) =>
+        {
+            message
+        }
+        _ => line,
+    }
+}
+
 /// A scratch directory removed on drop.
 pub struct TempDir(pub PathBuf);
 

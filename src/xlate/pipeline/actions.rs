@@ -4,31 +4,60 @@ use pmd::actions::{execute, ActionSink, DpAction, VecPacket};
 use pmd::key::{FieldId as K, FlowKey};
 
 use super::super::convert::{is_ip, is_mpls, ETH_TYPE_IPV6, ETH_TYPE_VLAN};
+use super::super::freeze::{Frozen, FrozenSegment};
 use super::super::{
     normal, ControllerUserdata, DropReason, PacketIn, MAX_RESUBMIT_DEPTH, OFPPC_NO_FLOOD,
     OFPPC_NO_FWD, OFPPC_PORT_DOWN, OFPR_ACTION, OFPR_INVALID_TTL, OFPR_NO_MATCH,
-    USERSPACE_CONTROLLER,
 };
-use super::{Flow, Xlate, PACKET_IN_METADATA};
+use super::{Flow, Freezing, Xlate, PACKET_IN_METADATA};
 use crate::ofp::action::Controller2Prop;
 use crate::ofp::oxm::Field;
 use crate::ofp::port::{
     self, OFPP_ALL, OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NORMAL,
     OFPP_TABLE,
 };
-use crate::ofp::{Action, MatchEntry, OxmMatch};
+use crate::ofp::{Action, Instruction, MatchEntry, OxmMatch};
 
 impl Xlate<'_, '_> {
     pub(in crate::xlate) fn do_actions(&mut self, actions: &[Action]) -> Flow {
-        for a in actions {
-            if self.exit || self.error.is_some() {
+        for (i, a) in actions.iter().enumerate() {
+            if self.stopped().is_some() {
                 return Flow::Continue;
             }
-            if self.do_action(a) == Flow::StopList {
+            let flow = self.do_action(a);
+            // A pause below (or this action): this level's rest is frozen, in the context
+            // of the rule it belongs to, after the levels inside it.
+            if let Some(f) = &mut self.freezing {
+                f.frozen.segments.push(FrozenSegment {
+                    table_id: self.table,
+                    cookie: self.cookie,
+                    actions: actions[i + 1..].to_vec(),
+                    instructions: Vec::new(),
+                });
+                return Flow::Continue;
+            }
+            if flow == Flow::StopList {
                 return Flow::StopList;
             }
         }
         Flow::Continue
+    }
+
+    /// Freezes a rule's instructions that had not run when its apply-actions paused; they
+    /// belong to the segment its apply-actions just froze.
+    pub(in crate::xlate) fn freeze_instructions(&mut self, instructions: &[Instruction]) {
+        let pending: Vec<Instruction> = instructions
+            .iter()
+            .filter(|i| !matches!(i, Instruction::ApplyActions(_) | Instruction::Meter(_)))
+            .cloned()
+            .collect();
+        if let Some(seg) = self
+            .freezing
+            .as_mut()
+            .and_then(|f| f.frozen.segments.last_mut())
+        {
+            seg.instructions = pending;
+        }
     }
 
     pub(in crate::xlate) fn do_action(&mut self, a: &Action) -> Flow {
@@ -205,15 +234,22 @@ impl Xlate<'_, '_> {
             } => self.controller(*reason, *max_len, *controller_id),
             Action::Controller2(props) => {
                 let (mut max_len, mut id, mut reason) = (u16::MAX, 0, OFPR_ACTION);
+                let (mut userdata, mut pause) = (None, false);
                 for p in props {
                     match p {
                         Controller2Prop::MaxLen(m) => max_len = *m,
                         Controller2Prop::ControllerId(c) => id = *c,
                         Controller2Prop::Reason(r) => reason = *r,
-                        _ => {}
+                        Controller2Prop::Userdata(u) => userdata = Some(u.clone()),
+                        Controller2Prop::Pause => pause = true,
+                        Controller2Prop::MeterId(_) => {}
                     }
                 }
-                self.controller(reason, max_len, id);
+                if pause && self.no_freeze == 0 {
+                    self.pause(reason, max_len, id, userdata);
+                } else {
+                    self.controller_with(reason, max_len, id, userdata);
+                }
             }
         }
         Flow::Continue
@@ -289,6 +325,17 @@ impl Xlate<'_, '_> {
     }
 
     pub(in crate::xlate) fn controller(&mut self, reason: u8, max_len: u16, controller_id: u16) {
+        self.controller_with(reason, max_len, controller_id, None);
+    }
+
+    /// The packet-in's fields for the current state, after committing the rewrites so far.
+    fn controller_userdata(
+        &mut self,
+        reason: u8,
+        max_len: u16,
+        controller_id: u16,
+        userdata: Option<Vec<u8>>,
+    ) -> ControllerUserdata {
         self.commit();
         let mut metadata = OxmMatch::default();
         metadata.entries.push(MatchEntry::from_u64(
@@ -308,6 +355,8 @@ impl Xlate<'_, '_> {
             max_len,
             cookie: self.cookie,
             metadata,
+            userdata,
+            continuation: None,
         };
         self.note(|| {
             format!(
@@ -320,13 +369,59 @@ impl Xlate<'_, '_> {
                 }
             )
         });
+        userdata
+    }
+
+    fn controller_with(
+        &mut self,
+        reason: u8,
+        max_len: u16,
+        controller_id: u16,
+        userdata: Option<Vec<u8>>,
+    ) {
+        let userdata = self.controller_userdata(reason, max_len, controller_id, userdata);
         let packet = self.packet.map(|p| self.packet_so_far(p));
+        self.emit_controller(userdata, packet);
+    }
+
+    fn emit_controller(&mut self, userdata: ControllerUserdata, packet: Option<Vec<u8>>) {
         self.emit(DpAction::Userspace {
-            cookie: USERSPACE_CONTROLLER,
+            cookie: userdata.cookie(),
             userdata: userdata.encode(),
         });
         self.out.needs_userspace = true;
         self.out.packet_ins.push(PacketIn { userdata, packet });
+    }
+
+    /// `controller(pause)`: the packet-in is taken now, with the rewrites so far; the
+    /// levels above freeze their rest as they unwind, and [`Xlate::emit_pause`] sends it.
+    fn pause(&mut self, reason: u8, max_len: u16, controller_id: u16, userdata: Option<Vec<u8>>) {
+        let userdata = self.controller_userdata(reason, max_len, controller_id, userdata);
+        let packet = self.packet.map(|p| self.packet_so_far(p));
+        self.note(|| "pause: the rest of the pipeline is frozen".into());
+        self.freezing = Some(Freezing {
+            userdata,
+            packet,
+            frozen: Frozen::default(),
+        });
+    }
+
+    /// Emits the controller action of a pause once every level has frozen its rest. Nothing
+    /// ran after the pause, so the action lands where the pause was.
+    pub(in crate::xlate) fn emit_pause(&mut self, f: Freezing) {
+        let Freezing {
+            mut userdata,
+            packet,
+            mut frozen,
+        } = f;
+        frozen.action_set = std::mem::take(&mut self.action_set);
+        match frozen.encode() {
+            Ok(bytes) => {
+                userdata.continuation = Some(bytes);
+                self.emit_controller(userdata, packet);
+            }
+            Err(_) => self.unsupported("pause with actions that cannot be encoded"),
+        }
     }
 
     /// `packet` after the datapath actions emitted so far.
@@ -369,6 +464,7 @@ impl Xlate<'_, '_> {
         let buckets = self.ctx.pipeline.group_buckets(id, hash);
         self.note(|| format!("group:{id} buckets {buckets:?}"));
         self.depth += 1;
+        self.no_freeze += 1;
         for b in buckets {
             let Some(bucket) = g.buckets.get(b) else {
                 continue;
@@ -397,6 +493,7 @@ impl Xlate<'_, '_> {
             }
             (self.key, self.meta, self.dirty, self.base, self.written) = saved;
         }
+        self.no_freeze -= 1;
         self.depth -= 1;
     }
 

@@ -13,13 +13,14 @@ use super::convert::{
     fields_from_key, is_ip, is_mpls, is_pipeline_field, pin_eth_type, store_in_key, wc_to_mask,
     ETH_TYPE_IP, ETH_TYPE_IPV6, VLAN_PRESENT,
 };
+use super::freeze::Frozen;
 use super::{
-    DropReason, XlateCtx, XlateOutput, MAX_RESUBMITS, MAX_RESUBMIT_DEPTH, OFPPC_NO_PACKET_IN,
-    OFPPC_NO_RECV, OFPPC_PORT_DOWN, OFPR_NO_MATCH,
+    ControllerUserdata, DropReason, XlateCtx, XlateOutput, MAX_RESUBMITS, MAX_RESUBMIT_DEPTH,
+    OFPPC_NO_PACKET_IN, OFPPC_NO_RECV, OFPPC_PORT_DOWN, OFPR_NO_MATCH,
 };
 use crate::ofp::oxm::Field;
 use crate::ofp::port::{self, OFPP_IN_PORT};
-use crate::ofp::{Action, Instruction, MatchEntry};
+use crate::ofp::{Action, Instruction, MatchEntry, OxmMatch};
 use crate::ofproto::{FlowFields, Rule};
 
 mod actions;
@@ -85,6 +86,18 @@ pub(super) struct Xlate<'a, 'c> {
     exit: bool,
     error: Option<DropReason>,
     report: Option<Vec<String>>,
+    /// A pause in progress: set by `controller(pause)`, filled while the calls unwind.
+    freezing: Option<Freezing>,
+    /// Inside a group bucket or the action set, where a pause cannot be frozen.
+    no_freeze: u32,
+}
+
+/// What a pause keeps until translation has unwound (see [`super::freeze`]).
+pub(super) struct Freezing {
+    /// The packet-in's fields, taken when the pause ran.
+    userdata: ControllerUserdata,
+    packet: Option<Vec<u8>>,
+    frozen: Frozen,
 }
 
 impl<'a, 'c> Xlate<'a, 'c> {
@@ -140,6 +153,8 @@ impl<'a, 'c> Xlate<'a, 'c> {
             exit: false,
             error: None,
             report: report.then(Vec::new),
+            freezing: None,
+            no_freeze: 0,
         }
     }
 
@@ -207,14 +222,92 @@ impl<'a, 'c> Xlate<'a, 'c> {
             self.error = Some(DropReason::Fragment);
         } else {
             self.run_table(0, true);
-            if self.error.is_none() && !self.exit {
+            if self.stopped().is_none() {
                 self.run_action_set();
             }
         }
         self.finish()
     }
 
+    /// Why the pipeline must not go on, if it must not: an error, `exit`, or a pause.
+    fn stopped(&self) -> Option<&'static str> {
+        if self.error.is_some() {
+            Some("error")
+        } else if self.exit {
+            Some("exit")
+        } else if self.freezing.is_some() {
+            Some("pause")
+        } else {
+            None
+        }
+    }
+
+    /// Sets the pipeline fields an `NXT_RESUME`'s metadata carries.
+    pub(super) fn apply_metadata(&mut self, metadata: &OxmMatch) {
+        for e in &metadata.entries {
+            let (field, value) = match e.field {
+                Field::NxmInPort => {
+                    let p = port::from_of10(u16::from_be_bytes([e.value()[0], e.value()[1]]));
+                    (Field::InPort, p.to_be_bytes().to_vec())
+                }
+                f => (f.canonical(), e.value()[..f.len()].to_vec()),
+            };
+            if !is_pipeline_field(field) || field.len() != value.len() {
+                continue;
+            }
+            let mask = match e.mask_bytes() {
+                Some(m) if e.field != Field::NxmInPort => m[..field.len()].to_vec(),
+                _ => vec![0xff; field.len()],
+            };
+            let cur = self.meta.get(field).to_vec();
+            let new: Vec<u8> = cur
+                .iter()
+                .zip(value.iter().zip(&mask))
+                .map(|(c, (v, m))| (c & !m) | (v & m))
+                .collect();
+            self.meta.set(field, &new);
+        }
+    }
+
+    /// Runs a frozen pipeline (see [`super::resume`]).
+    pub(super) fn run_frozen(mut self, frozen: &Frozen) -> (XlateOutput, Vec<String>, FlowKey) {
+        self.action_set = frozen.action_set.clone();
+        for (i, seg) in frozen.segments.iter().enumerate() {
+            if self.stopped().is_some() {
+                break;
+            }
+            self.table = seg.table_id;
+            self.cookie = seg.cookie;
+            self.do_actions(&seg.actions);
+            let goto = if self.freezing.is_some() {
+                self.freeze_instructions(&seg.instructions);
+                None
+            } else if self.stopped().is_some() {
+                None
+            } else {
+                self.run_tail(&seg.instructions)
+            };
+            if let Some(next) = goto.filter(|&t| t > seg.table_id) {
+                self.run_table(next, true);
+            }
+            // Paused again: what was still frozen comes after what this pause froze.
+            if let Some(f) = &mut self.freezing {
+                f.frozen
+                    .segments
+                    .extend(frozen.segments[i + 1..].iter().cloned());
+                break;
+            }
+        }
+        if self.stopped().is_none() {
+            self.run_action_set();
+        }
+        self.finish()
+    }
+
     fn finish(mut self) -> (XlateOutput, Vec<String>, FlowKey) {
+        if let Some(f) = self.freezing.take() {
+            self.emit_pause(f);
+        }
         self.out.mask = wc_to_mask(&self.wc, &self.orig).or(&self.pinned);
         if let Some(e) = self.error.take() {
             self.out.actions.clear();
@@ -514,7 +607,7 @@ impl<'a, 'c> Xlate<'a, 'c> {
     fn run_table(&mut self, mut table: u8, top: bool) {
         let mut miss_policy = top;
         loop {
-            if self.exit || self.error.is_some() {
+            if self.stopped().is_some() {
                 return;
             }
             let flow = self.fields();
@@ -590,10 +683,20 @@ impl<'a, 'c> Xlate<'a, 'c> {
                 self.do_actions(acts);
             }
         }
-        if self.exit || self.error.is_some() {
+        if self.freezing.is_some() {
+            self.freeze_instructions(&rule.instructions);
             return None;
         }
-        for i in &rule.instructions {
+        if self.stopped().is_some() {
+            return None;
+        }
+        self.run_tail(&rule.instructions)
+    }
+
+    /// Runs the instructions that follow apply-actions (clear/write actions, then
+    /// write_metadata); returns the goto target.
+    fn run_tail(&mut self, instructions: &[Instruction]) -> Option<u8> {
+        for i in instructions {
             match i {
                 Instruction::ClearActions => self.action_set.clear(),
                 Instruction::WriteActions(acts) => {
@@ -604,7 +707,7 @@ impl<'a, 'c> Xlate<'a, 'c> {
                 _ => {}
             }
         }
-        for i in &rule.instructions {
+        for i in instructions {
             if let Instruction::WriteMetadata { metadata, mask } = i {
                 self.write_slot(
                     Field::Metadata,
@@ -613,7 +716,7 @@ impl<'a, 'c> Xlate<'a, 'c> {
                 );
             }
         }
-        rule.instructions.iter().find_map(|i| match i {
+        instructions.iter().find_map(|i| match i {
             Instruction::GotoTable(t) => Some(*t),
             _ => None,
         })
@@ -631,7 +734,9 @@ impl<'a, 'c> Xlate<'a, 'c> {
             set.retain(|a| !matches!(a, Action::Output { .. }));
         }
         self.note(|| "Action set:".into());
+        self.no_freeze += 1;
         self.do_actions(&set);
+        self.no_freeze -= 1;
     }
 
     /// Enters one nested lookup (resubmit, output to TABLE) if the limits allow; the
