@@ -640,6 +640,10 @@ impl UpcallHandler {
         let gone = match self.megaflows.get_mut(&ufid) {
             Some(m) => {
                 m.pmds &= !(1u64 << pmd);
+                m.held &= m.pmds;
+                if m.held == 0 {
+                    self.holding.remove(&ufid);
+                }
                 m.pmds == 0
             }
             None => false,
@@ -792,8 +796,11 @@ impl UpcallHandler {
                     m.packets = stats[i].packets;
                     m.bytes = stats[i].bytes;
                     m.pmds &= !lost[i];
+                    m.held &= m.pmds;
                     if m.pmds == 0 {
                         self.remove_megaflow(ufid);
+                    } else if m.held == 0 {
+                        self.holding.remove(&ufid);
                     }
                 }
                 Verdict::Delete | Verdict::Keep => {

@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Switch, TempDir};
+use common::{logged, Switch, TempDir};
 use e2e::Netns;
 
 /// Marks our frames (first 4 payload bytes).
@@ -234,7 +234,7 @@ fn no_packet_leaves_by_a_deleted_or_changed_rule_after_the_barrier() {
         ],
     );
     switch.wait_stderr(Duration::from_secs(60), |l| {
-        l.starts_with("ferrovs: running with 2 port(s)")
+        logged(l).starts_with("running with 2 port(s)")
     });
 
     // State 0, in place before the first frame is sent.
