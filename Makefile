@@ -6,7 +6,9 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 # Debian packages the build, the tests and the demo need.
-DEB_PACKAGES := libdpdk-dev dpdk libclang-dev pkg-config openvswitch-common python3 python3-venv shellcheck iproute2 iputils-ping ethtool
+# prometheus: promtool and the server the metrics tests start (no daemon is left running; see
+# scripts/install-deps.sh).
+DEB_PACKAGES := libdpdk-dev dpdk libclang-dev pkg-config openvswitch-common python3 python3-venv shellcheck iproute2 iputils-ping ethtool prometheus
 # The benchmark's peers: dpdk-testpmd (dpdk-dev).
 BENCH_PACKAGES := dpdk-dev
 DEMO_DIR ?= /tmp/ferrovs-demo

@@ -22,7 +22,12 @@ table is emptied (`del-flows`, which also removes OVS's default NORMAL flow),
 so both start from zero rules. After the install, `dump-aggregate` must report
 flow_count equal to the number of flows. Memory per rule is the growth of the
 switch process's VmRSS (from /proc/PID/status) across the install, divided by
-the number of flows.
+the number of flows. Switch CPU is the user + system time the switch's threads
+used across the install (for ferrovs, without its PMD thread, which polls its
+ports all the time whatever the control plane does): on a loaded machine it is
+the steadier measure of the work each switch does, while wall time depends on
+what else runs. The ratio is also given per repetition (each ferrovs run against
+the OVS run next to it in time), so its spread shows.
 
 Needs root (DPDK hugepages for ferrovs, ovsdb/ovs-vswitchd, unshare). Build
 ferrovs first with `cargo build --release`; this script builds nothing.
@@ -73,6 +78,25 @@ def rss_bytes(pid):
     raise RuntimeError(f"no VmRSS for PID {pid}")
 
 
+def cpu_seconds(pid):
+    """CPU time (user + system) of every thread of `pid` except DPDK PMD threads
+    (`rte-worker-*`), which poll their ports all the time whatever the control plane does.
+    Threads that ended during the install are not counted (none do)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().startswith("rte-worker"):
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -115,20 +139,22 @@ def aggregate_count(target):
 
 
 def measure(target, pid, flows_file, n):
-    """Empty the table, then time the bundled install; returns (secs, rss_growth)."""
+    """Empty the table, then time the bundled install; returns (secs, rss_growth, cpu)."""
     run(OFCTL + ["del-flows", target])
     if aggregate_count(target) != 0:
         raise RuntimeError("flow table not empty after del-flows")
     time.sleep(0.5)
     rss0 = rss_bytes(pid)
+    cpu0 = cpu_seconds(pid)
     t0 = time.monotonic()
     run(OFCTL + ["--bundle", "add-flows", target, flows_file], timeout=600)
     secs = time.monotonic() - t0
+    cpu = cpu_seconds(pid) - cpu0
     count = aggregate_count(target)
     if count != n:
         raise RuntimeError(f"flow_count={count}, expected {n}")
     rss1 = rss_bytes(pid)
-    return secs, rss1 - rss0
+    return secs, rss1 - rss0, cpu
 
 
 def free_port():
@@ -283,23 +309,31 @@ def main():
           "`priority=100,udp,nw_src=10.0.0.1,nw_dst=172.16.0.1,tp_src=1025,"
           "tp_dst=5001,actions=output:2`; repetitions: "
           f"{args.reps}, fresh process each; {ovs_ver}; kernel {platform.release()}\n")
-    print("| switch | rep | seconds | flows/s | RSS growth (MiB) | RSS growth per rule (bytes) |")
-    print("|---|---|---|---|---|---|")
+    print("| switch | rep | seconds | flows/s | switch CPU (s) | RSS growth (MiB) "
+          "| RSS growth per rule (bytes) |")
+    print("|---|---|---|---|---|---|---|")
     med = {}
     for name, rows in results.items():
-        for i, (secs, grow) in enumerate(rows):
-            print(f"| {name} | {i + 1} | {secs:.3f} | {n / secs:,.0f} | "
+        for i, (secs, grow, cpu) in enumerate(rows):
+            print(f"| {name} | {i + 1} | {secs:.3f} | {n / secs:,.0f} | {cpu:.2f} | "
                   f"{grow / 2**20:.1f} | {grow / n:.0f} |")
         if rows:
-            med[name] = (statistics.median(r[0] for r in rows),
-                         statistics.median(r[1] for r in rows))
+            med[name] = tuple(statistics.median(r[k] for r in rows) for k in range(3))
             print(f"| **{name} median** | | **{med[name][0]:.3f}** | "
-                  f"**{n / med[name][0]:,.0f}** | {med[name][1] / 2**20:.1f} | "
-                  f"**{med[name][1] / n:.0f}** |")
+                  f"**{n / med[name][0]:,.0f}** | **{med[name][2]:.2f}** | "
+                  f"{med[name][1] / 2**20:.1f} | **{med[name][1] / n:.0f}** |")
     for name in ("ferrovs", "ferrovs (unix)"):
         if name in med and "OVS 3.1" in med:
             ratio = med["OVS 3.1"][0] / med[name][0]
             print(f"\nratio {name}/OVS (flows/s, medians): **{ratio:.2f}×** (target ≥ 2×)")
+            # Per repetition: each ferrovs run against the OVS run next to it in time.
+            pairs = [o[0] / f[0] for f, o in zip(results[name], results["OVS 3.1"])]
+            print(f"ratio {name}/OVS per repetition: "
+                  + ", ".join(f"{r:.2f}×" for r in pairs)
+                  + f" (min {min(pairs):.2f}×, max {max(pairs):.2f}×)")
+            if med[name][2] > 0:
+                print(f"switch CPU per install, OVS/{name} (medians): "
+                      f"**{med['OVS 3.1'][2] / med[name][2]:.2f}×**")
     for name, err in errors.items():
         print(f"\n{name} did not run: {err}")
     print("\nCommands:\n")

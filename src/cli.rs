@@ -77,6 +77,10 @@ pub struct RunArgs {
     /// The datapath id, in hex (default: from the bridge's MAC).
     #[arg(long, value_name = "HEX")]
     pub datapath_id: Option<String>,
+    /// Where to serve Prometheus metrics on HTTP /metrics: IP:PORT, or
+    /// off [default: 127.0.0.1:9477].
+    #[arg(long, value_name = "ADDR|off")]
+    pub metrics: Option<String>,
     /// Log levels: LEVEL (off, err, warn, info, dbg) for every module, or
     /// specs as `ovs-appctl vlog/set` takes them, comma-separated, e.g.
     /// `info,connmgr:dbg,file:warn`.

@@ -77,6 +77,10 @@ pub struct SwitchConfig {
     pub connmgr: ConnmgrConfig,
     /// `--datapath-id`.
     pub datapath_id: Option<u64>,
+    /// Where `/metrics` is served; `None` for `--metrics off`.
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Whether the user chose `metrics` (then failing to bind it is an error).
+    pub metrics_explicit: bool,
     /// Log levels (`--log-level`), already checked to parse.
     pub log_level: Option<String>,
     /// `--log-file`: where the `file` log destination writes.
@@ -106,6 +110,7 @@ struct FileConfig {
     port: Vec<FilePort>,
     #[serde(default)]
     patch: Vec<String>,
+    metrics: Option<String>,
     /// Log levels in `vlog/set` syntax, comma-separated (see src/vlog.rs).
     log_level: Option<String>,
     log_file: Option<PathBuf>,
@@ -299,6 +304,12 @@ impl SwitchConfig {
                 .collect(),
             None => Vec::new(),
         };
+        let metrics_text = args.metrics.clone().or(file.metrics);
+        let metrics = parse_metrics_addr(
+            metrics_text
+                .as_deref()
+                .unwrap_or(crate::metrics::DEFAULT_METRICS_ADDR),
+        )?;
         let ctl_path = args
             .ctl
             .clone()
@@ -321,6 +332,8 @@ impl SwitchConfig {
             datapath_id,
             ctl_path,
             ctl_explicit: args.ctl.is_some(),
+            metrics,
+            metrics_explicit: metrics_text.is_some(),
         })
     }
 }
@@ -333,6 +346,16 @@ struct FileOpenflow {
     ssl_private_key: Option<PathBuf>,
     ssl_certificate: Option<PathBuf>,
     ssl_ca_cert: Option<PathBuf>,
+}
+
+/// `--metrics`: `off`, or the IP:PORT to serve `/metrics` on.
+fn parse_metrics_addr(s: &str) -> Result<Option<std::net::SocketAddr>, String> {
+    if s == "off" {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|_| format!("bad metrics address {s:?}: use IP:PORT (e.g. 127.0.0.1:9477) or off"))
 }
 
 /// The management listener `ovs-ofctl` finds beside the control socket.
@@ -429,6 +452,40 @@ mod tests {
         assert!(parse_core_list("3-1").is_err());
         assert!(parse_core_list("x").is_err());
         assert!(parse_core_list("").is_err());
+    }
+
+    #[test]
+    fn metrics_address() {
+        let cfg = SwitchConfig::from_run_args(&args(&[], &[])).unwrap();
+        assert_eq!(cfg.metrics, Some("127.0.0.1:9477".parse().unwrap()));
+        assert!(!cfg.metrics_explicit);
+        let with = |m: &str| {
+            SwitchConfig::from_run_args(&RunArgs {
+                metrics: Some(m.into()),
+                ..RunArgs::default()
+            })
+        };
+        let cfg = with("off").unwrap();
+        assert_eq!((cfg.metrics, cfg.metrics_explicit), (None, true));
+        let file: FileConfig = toml::from_str("metrics = \"127.0.0.1:9100\"\n").unwrap();
+        let cfg = SwitchConfig::resolve(file, &RunArgs::default()).unwrap();
+        assert_eq!(cfg.metrics, Some("127.0.0.1:9100".parse().unwrap()));
+        assert!(cfg.metrics_explicit);
+        // The flag wins over the file.
+        let file: FileConfig = toml::from_str("metrics = \"127.0.0.1:9100\"\n").unwrap();
+        let args = RunArgs {
+            metrics: Some("off".into()),
+            ..RunArgs::default()
+        };
+        assert_eq!(SwitchConfig::resolve(file, &args).unwrap().metrics, None);
+        assert_eq!(
+            with("[::1]:9100").unwrap().metrics,
+            Some("[::1]:9100".parse().unwrap())
+        );
+        assert_eq!(
+            with("9477").unwrap_err(),
+            "bad metrics address \"9477\": use IP:PORT (e.g. 127.0.0.1:9477) or off"
+        );
     }
 
     #[test]

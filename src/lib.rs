@@ -4,7 +4,8 @@
 //! configuration file ([`config`]), controller connections ([`connmgr`]), the control socket ([`ctl`]) with the
 //! datapath commands ([`dpctl`]), the datapath interface ([`dpif`]: the
 //! trait ofproto uses and its DPDK implementation), the OpenFlow codec
-//! ([`ofp`]), the OpenFlow switch core ([`ofproto`]) and the switch's life
+//! ([`ofp`]), Prometheus metrics and the PMD reports ([`metrics`]), the
+//! OpenFlow switch core ([`ofproto`]) and the switch's life
 //! cycle ([`switch`]): EAL start, ports, PMD lcores, the status line, and a
 //! clean stop. The fast path itself is the `pmd` crate.
 
@@ -17,6 +18,7 @@ pub mod coverage;
 pub mod ctl;
 pub mod dpctl;
 pub mod dpif;
+pub mod metrics;
 pub mod ofp;
 pub mod ofproto;
 pub mod ofswitch;

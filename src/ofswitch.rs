@@ -1,17 +1,18 @@
 //! The OpenFlow switch on the control lcore: what joins connmgr, ofproto,
 //! translation and the datapath, and the control-socket commands that look
 //! at all of them (`ofproto/trace`, `fdb/show`, `fdb/flush`,
-//! `bridge/dump-flows`, `memory/show`, `dpif/show`, the `dpctl/*` family).
+//! `bridge/dump-flows`, `memory/show`, `dpif/show`, `add-port`, `del-port`,
+//! `netdev-dpdk/get-mempool-info`, the `dpctl/*` family).
 //!
 //! Called from the switch's main loop only; nothing here blocks longer than
 //! a PMD command round trip.
 
 use std::sync::atomic::AtomicBool;
 
-use crate::bridge::NetdevBridge;
+use crate::bridge::{NetdevBridge, PACKET_POOL_NAME};
 use crate::connmgr::{self, ConnKind, Connmgr};
 use crate::ctl::{Commands, CtlError};
-use crate::dpif::Dpif;
+use crate::dpif::{Dpif, DpifError};
 use crate::ofp::port::OFPP_NORMAL;
 use crate::ofp::{Action, Instruction, OxmMatch};
 use crate::ofproto::{self, Millis, Ofproto, RuleId};
@@ -133,6 +134,9 @@ const COMMANDS: &[(&str, &str, usize, usize)] = &[
     ("bridge/dump-flows", "BRIDGE", 1, 1),
     ("memory/show", "", 0, 0),
     ("dpif/show", "", 0, 0),
+    ("add-port", "NAME DEVARGS", 2, 2),
+    ("del-port", "NAME", 1, 1),
+    ("netdev-dpdk/get-mempool-info", "", 0, 0),
     ("continuation/show", "", 0, 0),
 ];
 
@@ -231,7 +235,74 @@ pub fn command(
                 s.invalidations
             ))
         }
+        "add-port" => add_port(ofproto, &args[0], &args[1], now),
+        "netdev-dpdk/get-mempool-info" => {
+            let (in_use, total) = ofproto.dpif().pool_usage();
+            Ok(format!(
+                "mempool {PACKET_POOL_NAME}\n  size={total}\n  avail_count={}\n  in_use_count={in_use}\n",
+                total.saturating_sub(in_use)
+            ))
+        }
+        "del-port" => del_port(ofproto, upcalls, &args[0], now),
         "continuation/show" => Ok(crate::continuation::show()),
         _ => crate::dpctl::handle(&mut ofproto.dpif_mut().netdev, stop, name, args),
     }
+}
+
+/// `add-port NAME DEVARGS`: probes and opens the device, hands it to the
+/// PMDs and announces it to controllers (PORT_STATUS ADD, sent by the main
+/// loop with ofproto's other events). Returns the reply text or the error
+/// sentence; anything that changes ports at run time (a configuration
+/// reload, say) goes through here and [`del_port`].
+pub fn add_port(
+    ofproto: &mut Ofproto<NetdevBridge>,
+    name: &str,
+    devargs: &str,
+    now: Millis,
+) -> Result<String, String> {
+    match ofproto.add_port(name, devargs, now) {
+        Ok(no) => Ok(format!("added port {name} as port {no}\n")),
+        Err(DpifError::PortExists(_)) => Err(format!(
+            "add-port: a port named {name} exists already; choose another name\n"
+        )),
+        Err(DpifError::Refused(why)) => Err(format!("add-port: {why}\n")),
+        Err(e) => Err(format!("add-port: port {name}: {e}\n")),
+    }
+}
+
+/// `del-port NAME`: the PMDs let go of the port, its megaflows go, ofproto
+/// forgets it (PORT_STATUS DELETE; OpenFlow rules that output to it stay and
+/// output nothing), and the device is closed and removed.
+pub fn del_port(
+    ofproto: &mut Ofproto<NetdevBridge>,
+    upcalls: &mut UpcallHandler,
+    name: &str,
+    now: Millis,
+) -> Result<String, String> {
+    let Some((no, dp_port)) = ofproto
+        .ports()
+        .find(|p| p.desc.name == name)
+        .map(|p| (p.desc.port_no, p.dp_port))
+    else {
+        let mut names: Vec<&str> = ofproto
+            .dpif()
+            .ports
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        names.sort_unstable();
+        return Err(format!(
+            "del-port: no port named {name}; the ports are: {}\n",
+            names.join(", ")
+        ));
+    };
+    ofproto.del_port(no).map_err(|e| match e {
+        DpifError::Refused(why) => format!("del-port: {why}\n"),
+        e => format!("del-port: port {name}: {e}\n"),
+    })?;
+    // Now, not at the next revalidation: flows that no megaflow tracks
+    // (start-up and dpctl flows) must go too, and the port's megaflows must
+    // go whatever revalidation decides about the others.
+    upcalls.forget_port(ofproto, dp_port, now);
+    Ok(format!("deleted port {name} (port {no})\n"))
 }

@@ -6,8 +6,11 @@
 //! starts every port, spreads the rx queues over the PMD lcores, gives every
 //! PMD the start-up flows (`--patch` and `--flows`) before it polls a single
 //! packet, and launches them. The control lcore then serves the control
-//! socket, consumes upcalls and prints a status line once a second until
-//! SIGINT, SIGTERM or `ovs-appctl exit`. The stop
+//! socket and `/metrics`, consumes upcalls and prints a status line once a second until
+//! SIGINT, SIGTERM or `ovs-appctl exit`. Ports are opened by
+//! [`BridgePort::open`], the one way to open a port: here for the start-up
+//! ports, whose queues go to the PMDs before they run, and in the bridge for
+//! `add-port`, whose queues travel over the PMDs' command rings. The stop
 //! is ordered so that nothing leaks: PMDs finish and flush first, then ports
 //! stop and close (a `net_pcap` port writes its file on close), and the pool
 //! is checked to be full again before the EAL is cleaned up.
@@ -25,18 +28,19 @@ use pmd::flow::{FlowTable, PutFlags};
 use pmd::key::{FlowKey, FlowMask};
 use pmd::lcore;
 use pmd::mempool::Mempool;
-use pmd::pmd::{Pmd, PortNo};
-use pmd::port::Port;
+use pmd::pmd::{Pmd, PortNo, PORT_SLOTS};
+use pmd::port::{Port, RxQueue};
 use pmd::stats::PmdStats;
 use pmd::txq::PmdTxQueue;
 use thiserror::Error;
 
-use crate::bridge::{BridgePort, NetdevBridge};
+use crate::bridge::{place_rx_queues, BridgePort, NetdevBridge, PACKET_POOL_NAME};
 use crate::config::SwitchConfig;
 use crate::connmgr::{Connmgr, ConnmgrConfig, ListenTarget};
 use crate::continuation;
 use crate::ctl::{CtlError, CtlServer};
 use crate::dpif::netdev::{NetdevDpif, PmdHandle};
+use crate::metrics::{Metrics, MetricsServer, Sources};
 use crate::ofp::ext::NxMessage;
 use crate::ofp::Message;
 use crate::ofproto::{Ofproto, OfprotoConfig};
@@ -56,6 +60,8 @@ pub enum SwitchError {
     Lcore(#[from] pmd::lcore::LcoreError),
     #[error("port {name} ({devargs}) did not appear after EAL init: DPDK could not probe it; check the devargs and the EAL messages above")]
     PortMissing { name: String, devargs: String },
+    #[error("{0} ports are configured; a bridge holds at most {max}", max = PORT_SLOTS - 1)]
+    TooManyPorts(usize),
     #[error("cannot install the signal handlers: {0}")]
     Signals(std::io::Error),
     #[error("no core is left for the control lcore: --pmd-cores takes every core from 0 up")]
@@ -68,6 +74,8 @@ pub enum SwitchError {
     Flow { origin: String, reason: String },
     #[error(transparent)]
     Connmgr(#[from] crate::connmgr::ConnmgrError),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::HttpError),
 }
 
 /// The LOCAL port's MAC: locally administered, unique per process, so two
@@ -77,10 +85,68 @@ fn local_mac() -> [u8; 6] {
     [0x02, 0xfe, pid[0], pid[1], pid[2], pid[3]]
 }
 
-/// One opened port and its datapath number.
-struct OpenPort {
-    name: String,
-    port: Port,
+/// The start-up ports, opened, with the queues each PMD starts with.
+struct StartupPorts {
+    /// Datapath ports 1, 2, … in the order configured.
+    ports: Vec<BridgePort>,
+    /// Per PMD: the rx queues it polls.
+    rx: Vec<Vec<(PortNo, RxQueue)>>,
+    /// Per PMD: its tx handle on each port, indexed by port number.
+    tx: Vec<Vec<Option<PmdTxQueue>>>,
+}
+
+/// Opens every configured port (already probed by the EAL) from `pool`
+/// and spreads its queues over `n_pmds` PMDs. On failure every port opened
+/// so far is closed again: their queues may hold mbufs of the pool.
+fn open_startup_ports(
+    cfg: &SwitchConfig,
+    pool: &Mempool,
+    n_pmds: usize,
+) -> Result<StartupPorts, SwitchError> {
+    if cfg.ports.len() >= PORT_SLOTS {
+        return Err(SwitchError::TooManyPorts(cfg.ports.len()));
+    }
+    let mut out = StartupPorts {
+        ports: Vec::new(),
+        rx: (0..n_pmds).map(|_| Vec::new()).collect(),
+        tx: (0..n_pmds)
+            .map(|_| vec![None; cfg.ports.len() + 1])
+            .collect(),
+    };
+    for (i, spec) in cfg.ports.iter().enumerate() {
+        let port_no = (i + 1) as PortNo;
+        let opened = Port::by_name(spec.device())
+            .map_err(|_| SwitchError::PortMissing {
+                name: spec.name.clone(),
+                devargs: spec.devargs.clone(),
+            })
+            .and_then(|port| {
+                BridgePort::open(&spec.name, &spec.devargs, port_no, port, pool, n_pmds).map_err(
+                    |(e, port)| {
+                        let _ = port.close();
+                        SwitchError::Port(e)
+                    },
+                )
+            });
+        let mut opened = match opened {
+            Ok(o) => o,
+            Err(e) => {
+                for p in out.ports {
+                    let _ = p.port.close();
+                }
+                return Err(e);
+            }
+        };
+        let choices = place_rx_queues(&out.ports, &mut opened, n_pmds);
+        for (rxq, pmd) in opened.rxqs.drain(..).zip(choices) {
+            out.rx[pmd].push((port_no, rxq));
+        }
+        for (pmd, txq) in opened.txqs.drain(..).enumerate() {
+            out.tx[pmd][port_no as usize] = Some(txq);
+        }
+        out.ports.push(opened.port);
+    }
+    Ok(out)
 }
 
 /// Runs the switch until SIGINT/SIGTERM.
@@ -138,6 +204,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             Eal::version()
         ));
         ofswitch::register_commands(server.commands_mut())?;
+        crate::metrics::register_commands(server.commands_mut())?;
     }
     // Listeners are bound before any port or PMD starts, so a taken port is
     // one sentence and nothing to undo.
@@ -159,59 +226,37 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             .retain(|l| !matches!(l, ListenTarget::Unix(p) if *p == mgmt));
     }
     let mut connmgr = Connmgr::new(connmgr_cfg)?;
+    let metrics_server = match cfg.metrics.map(MetricsServer::bind) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        // As with the control socket, the default is a convenience: say why there is
+        // no listener and run on.
+        Some(Err(e)) if !cfg.metrics_explicit => {
+            log::warn!(
+                "no metrics listener: {e}; choose one with --metrics ADDR (or --metrics off)"
+            );
+            None
+        }
+        Some(Err(e)) => return Err(e.into()),
+    };
     // Refuse bad start-up flows before any port holds mbufs; each PMD then
     // builds its own copy of the same table.
     startup_flows(cfg)?;
-    let pool = Arc::new(Mempool::new("ferrovs_pkts", cfg.mbufs)?);
+    let pool = Arc::new(Mempool::new(PACKET_POOL_NAME, cfg.mbufs)?);
     let n_pmds = cfg.pmd_cores.len();
-    // Datapath port numbers start at 1; index 0 stays unused.
-    let n_slots = cfg.ports.len() + 1;
-
-    let mut ports: Vec<OpenPort> = Vec::new();
-    let mut rx_assign: Vec<Vec<(PortNo, pmd::port::RxQueue)>> =
-        (0..n_pmds).map(|_| Vec::new()).collect();
-    let mut tx_assign: Vec<Vec<Option<PmdTxQueue>>> =
-        (0..n_pmds).map(|_| vec![None; n_slots]).collect();
-    for (i, spec) in cfg.ports.iter().enumerate() {
-        let port_no = (i + 1) as PortNo;
-        let mut port = Port::by_name(spec.device()).map_err(|_| SwitchError::PortMissing {
-            name: spec.name.clone(),
-            devargs: spec.devargs.clone(),
-        })?;
-        let (max_rx, max_tx) = port.max_queues()?;
-        let n_rxq = max_rx.min(1);
-        let n_txq = max_tx.min(n_pmds as u16);
-        if let Err(e) = port
-            .configure(n_rxq, n_txq, &pool)
-            .and_then(|()| port.start())
-        {
-            // Queues may hold mbufs of the pool: close every port before
-            // the pool goes, or the EAL's cleanup frees into a dead pool.
-            let _ = port.close();
-            for p in ports {
-                let _ = p.port.close();
-            }
-            return Err(e.into());
-        }
-        let (rxqs, txqs) = port.queues();
-        for (q, rxq) in rxqs.into_iter().enumerate() {
-            rx_assign[(i + q) % n_pmds].push((port_no, rxq));
-        }
-        for (pmd, txq) in PmdTxQueue::distribute(txqs, n_pmds).into_iter().enumerate() {
-            tx_assign[pmd][port_no as usize] = Some(txq);
-        }
-        ports.push(OpenPort {
-            name: spec.name.clone(),
-            port,
-        });
-    }
+    let StartupPorts {
+        ports,
+        rx: rx_assign,
+        tx: tx_assign,
+    } = open_startup_ports(cfg, &pool, n_pmds)?;
 
     let workers = lcore::workers();
     let mut handles = Vec::new();
     let mut all_stats = Vec::new();
     let mut pmd_handles = Vec::new();
     for (id, (rxqs, txqs)) in rx_assign.into_iter().zip(tx_assign).enumerate() {
-        let stats = Arc::new(PmdStats::new(n_slots));
+        // Counters for every port number a port added later may take.
+        let stats = Arc::new(PmdStats::new(PORT_SLOTS));
         all_stats.push(stats.clone());
         let channels = PmdChannels::new(id)?;
         let mut emc = Emc::default();
@@ -244,11 +289,8 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         names.join(", "),
         n_pmds
     );
-    let bridge_ports = ports
-        .into_iter()
-        .map(|p| BridgePort::new(p.name, p.port))
-        .collect();
-    let bridge = NetdevBridge::new(BRIDGE_NAME, netdev, bridge_ports, pool.clone(), local_mac());
+    let pci = cfg.ports.iter().any(|p| p.is_pci());
+    let bridge = NetdevBridge::new(BRIDGE_NAME, netdev, ports, pool.clone(), local_mac(), pci);
     let mut ofproto = Ofproto::new(
         bridge,
         OfprotoConfig {
@@ -258,6 +300,10 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         pmd::pmd::now_ms(),
     );
     let mut upcalls = UpcallHandler::new(Fdb::new(FDB_IDLE_MS, FDB_MAX), XlateConfig::default());
+    let mut metrics = Metrics::new(metrics_server);
+    if let Some(addr) = metrics.local_addr() {
+        log::info!("metrics on http://{addr}/metrics");
+    }
 
     if server.is_some() {
         log::info!(
@@ -273,8 +319,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         }
     }
 
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let mut status = StatusLine::new(&name_refs, !cfg.quiet);
+    let mut status = StatusLine::new(!cfg.quiet);
     let mut fail_open = false;
     let mut fail_open_rule = None;
     while !stop.load(Ordering::Relaxed) {
@@ -323,7 +368,9 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             upcalls.invalidate(&mut ofproto, now_ms);
         }
 
+        let upcall_start = Instant::now();
         let (n, packet_ins) = upcalls.handle(&mut ofproto, now_ms);
+        metrics.observe_upcalls(n, upcall_start.elapsed());
         work += n;
         events.extend(packet_ins);
         events.extend(ofproto.run(now_ms));
@@ -342,6 +389,9 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         crate::coverage::run(now);
         work += server.as_mut().map_or(0, |server| {
             server.poll(&mut |name: &str, args: &[String]| {
+                if let Some(reply) = metrics.command(ofproto.dpif(), name, args) {
+                    return reply;
+                }
                 ofswitch::command(
                     &mut ofproto,
                     &mut upcalls,
@@ -353,6 +403,15 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
                 )
             })
         });
+        work += metrics.poll(
+            now,
+            &Sources {
+                ofproto: &ofproto,
+                connmgr: &connmgr,
+                pool: &pool,
+                pool_name: PACKET_POOL_NAME,
+            },
+        );
         if work == 0 && events.is_empty() {
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -423,23 +482,23 @@ struct Totals {
     drops: u64,
 }
 
-/// The live status line: at most one a second.
+/// The live status line: at most one a second, one part per port the
+/// bridge has at that moment (ports come and go with add-port, del-port).
 struct StatusLine {
-    names: Vec<String>,
     enabled: bool,
     tty: bool,
     last: Instant,
+    /// The totals at the last line, by datapath port number.
     prev: Vec<Totals>,
 }
 
 impl StatusLine {
-    fn new(names: &[&str], enabled: bool) -> StatusLine {
+    fn new(enabled: bool) -> StatusLine {
         StatusLine {
-            names: names.iter().map(|s| s.to_string()).collect(),
             enabled,
             tty: std::io::stdout().is_terminal(),
             last: Instant::now(),
-            prev: vec![Totals::default(); names.len()],
+            prev: vec![Totals::default(); PORT_SLOTS],
         }
     }
 
@@ -451,32 +510,44 @@ impl StatusLine {
         self.last = Instant::now();
         let secs = elapsed.as_secs_f64().max(1e-3);
         let mut line = String::new();
-        for (i, name) in self.names.iter().enumerate() {
-            let port_no = i + 1;
+        for port in ports {
+            let port_no = port.dp_port as usize;
             let mut t = Totals::default();
-            for s in stats {
-                let c = &s.ports[port_no];
+            for c in stats.iter().filter_map(|s| s.ports.get(port_no)) {
                 t.rx += c.rx_packets.get();
                 t.tx += c.tx_packets.get();
                 t.drops += c.tx_dropped.get();
             }
             // Drops the device saw (no descriptor, no mbuf) count too.
-            if let Ok(dev) = ports[i].port.stats() {
+            if let Ok(dev) = port.port.stats() {
                 t.drops += dev.rx_missed + dev.rx_nombuf;
             }
-            let p = self.prev[i];
-            self.prev[i] = t;
+            let Some(prev) = self.prev.get_mut(port_no) else {
+                continue;
+            };
+            // A port added since the last line (its counters start at 0).
+            let p = if prev.rx > t.rx || prev.tx > t.tx {
+                Totals::default()
+            } else {
+                *prev
+            };
+            *prev = t;
             if !line.is_empty() {
                 line.push_str(" | ");
             }
             line.push_str(&format!(
-                "{name}: rx {} ({}) tx {} ({}) drop {}",
+                "{}: rx {} ({}) tx {} ({}) drop {}",
+                port.name,
                 t.rx,
                 rate((t.rx - p.rx) as f64 / secs),
                 t.tx,
                 rate((t.tx - p.tx) as f64 / secs),
                 t.drops
             ));
+        }
+        if line.is_empty() {
+            // Every port was deleted.
+            return;
         }
         let mut out = std::io::stdout().lock();
         let _ = if self.tty && !last {

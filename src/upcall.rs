@@ -47,6 +47,10 @@
 //! leave by a deleted or changed rule. If a PMD does not answer, every
 //! megaflow is flushed instead: slower, never wrong.
 //!
+//! A port deleted at run time takes its megaflows with it
+//! ([`UpcallHandler::forget_port`]); misses from a port ofproto no longer
+//! knows (queued before the port went) are dropped, not translated.
+//!
 //! Periodic revalidation ([`UpcallHandler::revalidate`], once a second):
 //! pulls each megaflow's counters into the OpenFlow rules that made it (so
 //! `dump-flows` and idle timeouts see datapath traffic) and deletes
@@ -130,6 +134,15 @@ fn uses_normal<D: Dpif>(ofproto: &Ofproto<D>, rules: &[RuleId], groups: &[(u32, 
             .iter()
             .filter_map(|&(g, b)| ofproto.group(g)?.buckets.get(b))
             .any(|b| normal(&b.actions))
+}
+
+/// Whether `actions` output to `dp_port`, at any depth.
+fn sends_to(actions: &[DpAction], dp_port: u32) -> bool {
+    actions.iter().any(|a| match a {
+        DpAction::Output(p) => *p == dp_port,
+        DpAction::Clone(inner) => sends_to(inner, dp_port),
+        _ => false,
+    })
 }
 
 /// What the handler remembers of an installed megaflow.
@@ -457,6 +470,13 @@ impl UpcallHandler {
                         ofproto.datapath_id(),
                     )));
                 }
+                drop(pkt);
+                ofproto.dpif_mut().netdev.recycle(up);
+                continue;
+            }
+            if up.in_port != 0 && ofproto.port(of_port(up.in_port)).is_none() {
+                // Received just before its port was deleted: a megaflow for
+                // it would outlive the port.
                 drop(pkt);
                 ofproto.dpif_mut().netdev.recycle(up);
                 continue;
@@ -899,6 +919,58 @@ impl UpcallHandler {
             self.mark(Scope::Normal);
             self.revalidate_changes(ofproto, now);
         }
+    }
+
+    /// Datapath port `dp_port` was deleted: deletes every datapath flow that
+    /// matches packets from it or sends to it (megaflows, and flows given at
+    /// start-up or with `dpctl/add-flow`), crediting what the megaflows
+    /// counted since the last pull. Other flows stay. Returns how many went.
+    pub fn forget_port(
+        &mut self,
+        ofproto: &mut Ofproto<NetdevBridge>,
+        dp_port: u32,
+        now: Millis,
+    ) -> usize {
+        let Ok((flows, _)) = ofproto.dpif_mut().netdev.flow_dump() else {
+            return 0;
+        };
+        let n_pmds = ofproto.dpif().netdev.pmds().len();
+        let mut n = 0;
+        for f in flows
+            .iter()
+            .filter(|f| f.key.in_port() == dp_port || sends_to(&f.actions, dp_port))
+        {
+            let Some(m) = self.remove_megaflow(f.ufid) else {
+                // Not ours (start-up or dpctl): on every PMD.
+                if ofproto
+                    .dpif_mut()
+                    .netdev
+                    .flow_del(Some(f.ufid), &f.key, &f.mask)
+                    .is_ok()
+                {
+                    n += 1;
+                }
+                continue;
+            };
+            let dp = f.stats.packets.saturating_sub(m.packets);
+            let db = f.stats.bytes.saturating_sub(m.bytes);
+            credit(ofproto, &m.t, dp, db, now);
+            // A megaflow is only on the PMDs that missed it.
+            let mut deleted = false;
+            for pmd in m.pmd_list().filter(|&p| p < n_pmds) {
+                let del = CommandOp::Del {
+                    ufid: Some(f.ufid),
+                    key: f.key,
+                    mask: f.mask,
+                };
+                let r = ofproto.dpif_mut().netdev.call_many(pmd, vec![del]);
+                deleted |= matches!(r.first(), Some(Ok(ReplyBody::Del(Ok(_)))));
+            }
+            if deleted {
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Megaflows the handler installed and still tracks.

@@ -2,10 +2,17 @@
 //! them.
 //!
 //! Vocabulary: a *command* asks one PMD to change or report its flows (the
-//! dpif operations: put, del, flush, dump, execute) and carries a sequence
-//! number; the PMD answers every command with one *reply* carrying the same
-//! number, after the change is in effect for every later packet. An
-//! *upcall* goes the other way with a packet the control side must see.
+//! dpif operations: put, del, flush, dump, execute) or its ports (add a port's
+//! queues, stop polling and sending on a port) and carries a sequence number;
+//! the PMD answers every command with one *reply* carrying the same number,
+//! after the change is in effect for every later packet. An *upcall* goes the
+//! other way with a packet the control side must see.
+//!
+//! Port changes travel as commands so that a PMD's queues change only
+//! between bursts: [`CommandOp::AddPort`] moves a port's rx queues and this
+//! PMD's tx handle into the PMD; the reply to [`CommandOp::DelPort`] means the
+//! PMD sent what it had buffered for the port and will never touch the port
+//! again, so the control side may stop and close it.
 //!
 //! Each PMD has four single-producer single-consumer rings ([`PmdChannels`]):
 //! commands (control to PMD), replies (PMD to control), upcalls (PMD to
@@ -25,7 +32,10 @@ use crate::actions::DpAction;
 use crate::flow::{DpFlow, DpifError, DumpCursor, PutFlags, PutOutcome};
 use crate::key::{FlowKey, FlowMask};
 use crate::mbuf::Mbuf;
+use crate::pmd::PortNo;
+use crate::port::RxQueue;
 use crate::ring::{Ring, RingError};
+use crate::txq::PmdTxQueue;
 
 /// A request to one PMD.
 pub struct Command {
@@ -103,6 +113,24 @@ pub enum CommandOp {
         /// How many of this PMD's upcalls the control side has taken.
         drained: u64,
     },
+    /// Start sending on datapath port `port` through `txq`, and polling the
+    /// rx queues in `rxqs` (often none: a port's rx queues go to one PMD,
+    /// its tx handles to every PMD). The port's counters start from zero.
+    AddPort {
+        /// The datapath port number.
+        port: PortNo,
+        /// Rx queues this PMD is to poll.
+        rxqs: Vec<RxQueue>,
+        /// This PMD's handle on one of the port's tx queues; `None` for a
+        /// port without tx queues.
+        txq: Option<PmdTxQueue>,
+    },
+    /// Send what is buffered for `port`, then drop its rx queues and tx
+    /// handle. Deleting a port this PMD does not have is not an error.
+    DelPort {
+        /// The datapath port number.
+        port: PortNo,
+    },
 }
 
 /// A PMD's answer to one [`Command`].
@@ -140,6 +168,11 @@ pub enum ReplyBody {
     Batch(Vec<ReplyBody>),
     /// Of `Release`: whether the flow now has its real actions.
     Released(Result<bool, DpifError>),
+    /// Of `AddPort`: false when `port` is beyond the PMD's per-port tables
+    /// (the queues were dropped, nothing changed).
+    PortAdded(bool),
+    /// Of `DelPort`.
+    PortDeleted,
     /// Of `Status`.
     Status {
         /// Live flows.

@@ -9,6 +9,13 @@
 //! iteration, so a burst leaves as a burst. Upcalls go to the upcall ring in
 //! packet order as they happen.
 //!
+//! Ports come and go at run time through the command ring
+//! ([`CommandOp::AddPort`], [`CommandOp::DelPort`]): the per-port tables
+//! (tx handles, output buffers) grow when a port with a higher number
+//! arrives, which allocates on the command path, never on the packet path.
+//! A deleted port's buffered packets are sent before its handles are
+//! dropped, so the control side may stop the device once the PMD replied.
+//!
 //! Nothing here blocks, locks against the control lcore or allocates per
 //! packet: rings refuse when full (the packet is dropped and counted),
 //! upcall boxes come from a pool the control side refills, and the clock is
@@ -35,6 +42,10 @@ use crate::txq::PmdTxQueue;
 /// Datapath port numbers index the per-port tables; 0 is unused (OpenFlow
 /// and datapath port numbers start at 1).
 pub type PortNo = u32;
+
+/// Entries in the per-port counter tables ([`PmdStats::ports`]) the switch
+/// creates: datapath ports are 1 to `PORT_SLOTS - 1`.
+pub const PORT_SLOTS: usize = 256;
 
 /// Commands applied per iteration at most, so a flood of flow changes
 /// cannot starve the rx queues.
@@ -88,6 +99,7 @@ impl Pmd {
         let mut holds: Holds<Mbuf> = Holds::default();
         let ms_div = (tsc_hz() / 1000).max(1);
         let mut last = tsc();
+        publish_table_size(&fastpath, &stats);
         while !stop.load(Ordering::Relaxed) {
             fastpath.set_now_ms(last / ms_div);
             let mut sink = PmdSink {
@@ -100,27 +112,22 @@ impl Pmd {
                 upcall_seq: &mut upcall_seq,
                 holds: &mut holds,
             };
-            let mut busy = apply_commands(id, &mut fastpath, &channels, &stats, &mut sink);
+            let mut busy =
+                apply_commands(id, &mut fastpath, &mut rxqs, &channels, &stats, &mut sink);
             for (port, q) in rxqs.iter_mut() {
                 let n = q.rx_burst(&mut rx);
                 if n == 0 {
                     continue;
                 }
                 busy = true;
-                let counters = &stats.ports[*port as usize];
-                counters.rx_packets.add(n as u64);
+                let start = tsc();
                 let bytes: u64 = rx.as_slice().iter().map(|m| u64::from(m.pkt_len())).sum();
-                counters.rx_bytes.add(bytes);
                 fastpath.process(*port, rx.drain(), &stats, &mut sink);
+                stats.count_rx_burst(*port as usize, n, bytes, tsc() - start);
             }
             sink.flush_all();
             let now = tsc();
-            if busy {
-                stats.busy_cycles.add(now - last);
-            } else {
-                stats.idle_cycles.add(now - last);
-            }
-            stats.iterations.add(1);
+            stats.count_iteration(busy, now - last);
             last = now;
         }
         let mut sink = PmdSink {
@@ -143,6 +150,7 @@ impl Pmd {
 fn apply_commands(
     id: usize,
     fastpath: &mut FastPath<Mbuf>,
+    rxqs: &mut Vec<(PortNo, RxQueue)>,
     channels: &PmdChannels,
     stats: &PmdStats,
     sink: &mut PmdSink<'_>,
@@ -154,13 +162,16 @@ fn apply_commands(
         };
         any = true;
         let Command { seq, op } = *cmd;
-        let body = apply(op, fastpath, stats, sink);
+        let body = apply(op, fastpath, rxqs, stats, sink);
         // The control side never has more commands outstanding than the
         // reply ring holds; if it gave up waiting and the ring is full, the
         // reply is dropped (it was for nobody).
         let _ = channels
             .replies
             .enqueue(Box::new(Reply { seq, pmd: id, body }));
+    }
+    if any {
+        publish_table_size(fastpath, stats);
     }
     any
 }
@@ -170,6 +181,7 @@ fn apply_commands(
 fn apply(
     op: CommandOp,
     fastpath: &mut FastPath<Mbuf>,
+    rxqs: &mut Vec<(PortNo, RxQueue)>,
     stats: &PmdStats,
     sink: &mut PmdSink<'_>,
 ) -> ReplyBody {
@@ -249,17 +261,77 @@ fn apply(
         },
         CommandOp::Batch(ops) => ReplyBody::Batch(
             ops.into_iter()
-                .map(|op| apply(op, fastpath, stats, sink))
+                .map(|op| apply(op, fastpath, rxqs, stats, sink))
                 .collect(),
         ),
+        CommandOp::AddPort {
+            port,
+            rxqs: new,
+            txq,
+        } => {
+            let added = sink.add_port(port, txq);
+            if added {
+                rxqs.extend(new.into_iter().map(|q| (port, q)));
+            }
+            ReplyBody::PortAdded(added)
+        }
+        CommandOp::DelPort { port } => {
+            // Send first, then drain: a device that loops its tx back
+            // to its rx (net_ring) gets back what was just sent.
+            sink.del_port(port);
+            for (_, mut q) in extract_port(rxqs, port) {
+                stats.dropped.add(drain_rx(&mut q) as u64);
+            }
+            ReplyBody::PortDeleted
+        }
     }
+}
+
+/// Removes `port`'s rx queues from `rxqs` and returns them.
+fn extract_port(rxqs: &mut Vec<(PortNo, RxQueue)>, port: PortNo) -> Vec<(PortNo, RxQueue)> {
+    let (gone, kept) = std::mem::take(rxqs)
+        .into_iter()
+        .partition(|(p, _)| *p == port);
+    *rxqs = kept;
+    gone
+}
+
+/// Bursts taken from a deleted port's rx queue at most (a source that
+/// never runs dry, such as `net_pcap` with `infinite_rx`, must not hold the
+/// PMD).
+const DRAIN_BURSTS: usize = 64;
+
+/// Frees what waits on a deleted port's rx queue. A NIC frees its rx
+/// descriptors' mbufs when the queue is released, but a software device
+/// (`net_ring`) may keep what is queued in its ring, and those mbufs would
+/// never return to the pool. Returns how many packets were dropped.
+fn drain_rx(q: &mut RxQueue) -> usize {
+    let mut batch = MbufBatch::new();
+    let mut n = 0;
+    for _ in 0..DRAIN_BURSTS {
+        let got = q.rx_burst(&mut batch);
+        if got == 0 {
+            break;
+        }
+        n += got;
+        batch.free_all();
+    }
+    n
+}
+
+/// Publishes the flow and mask counts for metrics: they change only by
+/// commands, so readers never have to ask the PMD.
+fn publish_table_size(fastpath: &FastPath<Mbuf>, stats: &PmdStats) {
+    stats.flows.set(fastpath.flows.len() as u64);
+    stats.masks.set(fastpath.flows.dpcls().n_subtables() as u64);
 }
 
 /// The PMD's [`DatapathSink`]: per-port output buffers and the upcall ring.
 struct PmdSink<'a> {
     id: usize,
-    out: &'a mut [MbufBatch],
-    txqs: &'a mut [Option<PmdTxQueue>],
+    /// Indexed by datapath port number, as `txqs`; both grow together.
+    out: &'a mut Vec<MbufBatch>,
+    txqs: &'a mut Vec<Option<PmdTxQueue>>,
     stats: &'a PmdStats,
     /// Boxes, not values: each one travels through the upcall ring as is.
     #[allow(clippy::vec_box)]
@@ -291,6 +363,44 @@ impl PmdSink<'_> {
         if sent < total {
             counters.tx_dropped.add((total - sent) as u64);
             buf.free_all();
+        }
+    }
+
+    /// Makes `port` sendable through `txq` and zeroes its counters (a port
+    /// number may have been used by a deleted port). False when `port` has
+    /// no counters.
+    fn add_port(&mut self, port: PortNo, txq: Option<PmdTxQueue>) -> bool {
+        let p = port as usize;
+        let Some(counters) = self.stats.ports.get(p) else {
+            return false;
+        };
+        // This PMD is the counters' only writer, so adding the complement
+        // sets each to zero without a second writer.
+        for c in [
+            &counters.rx_packets,
+            &counters.rx_bytes,
+            &counters.tx_packets,
+            &counters.tx_bytes,
+            &counters.tx_dropped,
+        ] {
+            c.add(c.get().wrapping_neg());
+        }
+        if self.txqs.len() <= p {
+            self.txqs.resize_with(p + 1, || None);
+            self.out.resize_with(p + 1, MbufBatch::new);
+        }
+        self.txqs[p] = txq;
+        true
+    }
+
+    /// Sends what is buffered for `port` and forgets its tx handle.
+    fn del_port(&mut self, port: PortNo) {
+        let p = port as usize;
+        if p < self.out.len() && !self.out[p].is_empty() {
+            self.flush(p);
+        }
+        if let Some(q) = self.txqs.get_mut(p) {
+            *q = None;
         }
     }
 

@@ -4,6 +4,11 @@
 //! handed out as [`RxQueue`] / [`TxQueue`] values: each is `Send` but not
 //! `Clone`, so exactly one PMD lcore polls a given queue, which is what DPDK
 //! requires. Statistics and link state may be read from any thread.
+//!
+//! Ports named on the EAL command line are probed by `rte_eal_init` and
+//! found with [`Port::by_name`]; a port added at run time is probed from its
+//! devargs with [`Port::probe`], and [`Port::close_and_remove`] removes its
+//! device again (`rte_dev_remove`), so the same devargs can be probed later.
 
 use std::ffi::{CStr, CString};
 
@@ -24,6 +29,8 @@ pub enum PortError {
         op: &'static str,
         reason: String,
     },
+    #[error("DPDK cannot probe {devargs:?} ({reason}); check the driver name (net_pcap, net_ring, net_null, net_tap, …) and its arguments; DPDK's own message is in the switch's log")]
+    Probe { devargs: String, reason: String },
     #[error("port {name}: it supports at most {max} {kind} queues, {asked} were asked for")]
     TooManyQueues {
         name: String,
@@ -98,6 +105,63 @@ impl Port {
             n_txq: 0,
             started: false,
         })
+    }
+
+    /// Probes the device `devargs` describes (`rte_dev_probe`), e.g.
+    /// `net_pcap3,rx_pcap=in.pcap`, and returns its port. The ethdev must
+    /// be named like the device (the devargs before the first comma), as
+    /// every virtual device's is; otherwise the device is removed again.
+    pub fn probe(devargs: &str) -> Result<Port, PortError> {
+        let probe_err = |reason: String| PortError::Probe {
+            devargs: devargs.to_owned(),
+            reason,
+        };
+        let c = CString::new(devargs).map_err(|_| probe_err("it contains a NUL byte".into()))?;
+        let name = devargs.split(',').next().unwrap_or("");
+        // DPDK's hotplug reports success for a device that exists already
+        // (after syncing other processes), so ask first.
+        if Port::by_name(name).is_ok() {
+            return Err(probe_err("a device of that name exists already".into()));
+        }
+        // SAFETY: c is a valid C string; the EAL is initialised (a Port can
+        // only be asked for after Eal::init) and probing runs on the
+        // control lcore, which DPDK's hotplug requires.
+        let rc = unsafe { dpdk_sys::rte_dev_probe(c.as_ptr()) };
+        if rc < 0 {
+            let reason = if rc == -libc::EEXIST {
+                "a device of that name exists already".to_owned()
+            } else {
+                crate::strerror(-rc)
+            };
+            return Err(probe_err(reason));
+        }
+        Port::by_name(name).map_err(|_| {
+            // Not an ethdev of that name: leave nothing probed behind.
+            if let Ok(dev) = CString::new(name) {
+                // SAFETY: both are valid C strings; the device was just
+                // probed on the vdev bus, where every device named like
+                // this lives.
+                unsafe { dpdk_sys::rte_eal_hotplug_remove(c"vdev".as_ptr(), dev.as_ptr()) };
+            }
+            probe_err(format!("it made no ethernet port named {name}"))
+        })
+    }
+
+    /// Stops and closes the port, then removes its device from its bus
+    /// (`rte_dev_remove`). Only for a port whose queues nobody polls any
+    /// more.
+    pub fn close_and_remove(self) -> Result<(), PortError> {
+        let device = self.info()?.device;
+        let name = self.name.clone();
+        self.close()?;
+        if device.is_null() {
+            return Ok(());
+        }
+        // SAFETY: the device belongs to its bus, not to the ethdev, so it
+        // is still valid after close; nothing else removes it (the control
+        // lcore is the only caller).
+        let rc = unsafe { dpdk_sys::rte_dev_remove(device) };
+        check(rc, &name, "dev_remove")
     }
 
     pub fn id(&self) -> u16 {

@@ -70,9 +70,10 @@ pub fn dpif_show(ofproto: &Ofproto<NetdevBridge>) -> String {
         let kind = if port.dp_port == DP_LOCAL_PORT {
             "internal".to_string()
         } else {
-            let device = usize::try_from(port.dp_port)
-                .ok()
-                .and_then(|i| bridge.ports.get(i.checked_sub(1)?))
+            let device = bridge
+                .ports
+                .iter()
+                .find(|p| p.dp_port == port.dp_port)
                 .map_or("?", |p| p.port.name());
             format!("dpdk: {device}")
         };

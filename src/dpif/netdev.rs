@@ -112,6 +112,8 @@ pub struct StatsSnapshot {
     pub tx_batch_packets: u64,
     pub busy_cycles: u64,
     pub idle_cycles: u64,
+    pub iterations: u64,
+    pub busy_iterations: u64,
 }
 
 impl StatsSnapshot {
@@ -135,6 +137,8 @@ impl StatsSnapshot {
             tx_batch_packets: s.tx_batch_packets.get(),
             busy_cycles: s.busy_cycles.get(),
             idle_cycles: s.idle_cycles.get(),
+            iterations: s.iterations.get(),
+            busy_iterations: s.busy_iterations.get(),
         }
     }
 
@@ -159,6 +163,8 @@ impl StatsSnapshot {
             tx_batch_packets: d(self.tx_batch_packets, base.tx_batch_packets),
             busy_cycles: d(self.busy_cycles, base.busy_cycles),
             idle_cycles: d(self.idle_cycles, base.idle_cycles),
+            iterations: d(self.iterations, base.iterations),
+            busy_iterations: d(self.busy_iterations, base.busy_iterations),
         }
     }
 }
@@ -175,8 +181,9 @@ pub struct UpcallCounts {
 /// The datapath as the control lcore sees it.
 pub struct NetdevDpif {
     pmds: Vec<PmdHandle>,
-    /// Port names; datapath port `i + 1` is `port_names[i]`.
-    port_names: Vec<String>,
+    /// Datapath port numbers and names, sorted by number; kept by the
+    /// bridge as ports come and go ([`Self::port_added`]).
+    port_names: Vec<(u32, String)>,
     seq: u64,
     timeout: Duration,
     /// Per PMD: the counters at the last `pmd-stats-clear`.
@@ -194,12 +201,29 @@ impl NetdevDpif {
         NetdevDpif {
             drained: vec![0; pmds.len()],
             pmds,
-            port_names,
+            port_names: (1..).zip(port_names).collect(),
             seq: 0,
             timeout: DEFAULT_TIMEOUT,
             baseline,
             upcalls: UpcallCounts::default(),
         }
+    }
+
+    /// Names datapath port `port` in `dpctl/show` (a port added at run time).
+    pub fn port_added(&mut self, port: u32, name: &str) {
+        self.port_removed(port);
+        let at = self.port_names.partition_point(|(p, _)| *p < port);
+        self.port_names.insert(at, (port, name.to_owned()));
+    }
+
+    /// Forgets datapath port `port` (deleted at run time).
+    pub fn port_removed(&mut self, port: u32) {
+        self.port_names.retain(|(p, _)| *p != port);
+    }
+
+    /// How long calls wait for a PMD.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Changes how long calls wait for a PMD.
@@ -424,9 +448,11 @@ impl NetdevDpif {
         first_err.map_or(Ok(total), Err)
     }
 
-    /// dpif `flow_flush`: deletes every flow on every PMD and discards the
-    /// upcalls already queued. Returns the number of flows (distinct over
-    /// PMDs: the largest count).
+    /// dpif `flow_flush`: deletes every flow on every PMD. Returns the
+    /// number of flows (distinct over PMDs: the largest count). Upcalls
+    /// already queued stay queued: they are translated against the tables
+    /// as they are when handled, so a flush (every OpenFlow change makes
+    /// one) loses no packet.
     pub fn flow_flush(&mut self) -> Result<usize, DpifCallError> {
         let mut n = 0;
         for pmd in 0..self.pmds.len() {
@@ -435,7 +461,6 @@ impl NetdevDpif {
                 _ => return Err(DpifCallError::Mismatch { pmd }),
             }
         }
-        self.handle_upcalls();
         Ok(n)
     }
 
@@ -633,8 +658,8 @@ impl NetdevDpif {
             t.subtables_probed,
             ratio(t.subtables_probed, hits + t.misses)
         );
-        for (i, name) in self.port_names.iter().enumerate() {
-            let port = i + 1;
+        for (port, name) in &self.port_names {
+            let port = *port as usize;
             let _ = writeln!(out, "  port {port}: {name}");
             if !stats {
                 continue;

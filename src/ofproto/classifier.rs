@@ -12,19 +12,27 @@
 //! prefix tries on the IP addresses (`ofproto/trie.rs`) rule a subtable out at the cost of
 //! only the leading address bits that proved it cannot match.
 //!
+//! Storage is compact, because a table may hold hundreds of thousands of rules: a
+//! subtable keys its rules by a *packed key* (only the bytes its mask covers, ordered stage
+//! by stage so every stage's key is a prefix of the full one; a 5-tuple is 15 bytes, kept
+//! inline), its stage indexes hold only 64-bit hashes of those prefixes, and a stored rule
+//! keeps its match as a [`MiniMatch`] (the runs of masked bytes) rather than a full
+//! [`FlowMatch`]. Per subtable, a priority count gives the highest priority after a
+//! removal without a scan.
+//!
 //! Invariants: a `FlowMatch` value has no bits outside its mask; a (match, priority) pair
 //! is in a classifier at most once.
 //!
 //! Known simplification: `xreg` fields have their own slots rather than aliasing the
 //! 32-bit registers.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::trie::{PrefixLens, PrefixTrie};
 use crate::ofp::oxm::{Field, FIELDS};
 use crate::ofp::port;
-use crate::ofp::OxmMatch;
+use crate::ofp::{Match, OxmMatch};
 
 const N_FIELDS: usize = FIELDS.len();
 
@@ -102,14 +110,6 @@ impl FlowFields {
         self.set(field, &v.to_be_bytes());
     }
 
-    fn and(&self, mask: &FlowFields) -> FlowFields {
-        let mut out = self.clone();
-        for (o, m) in out.bytes.iter_mut().zip(mask.bytes.iter()) {
-            *o &= m;
-        }
-        out
-    }
-
     fn or_assign(&mut self, other: &FlowFields) {
         for (o, m) in self.bytes.iter_mut().zip(other.bytes.iter()) {
             *o |= m;
@@ -171,38 +171,57 @@ pub struct FlowMatch {
     pub mask: FlowFields,
 }
 
+/// An OXM entry's value and mask, moved to where its slot in [`FlowFields`] expects them.
+struct Placed {
+    field: Field,
+    value: [u8; 16],
+    mask: [u8; 16],
+    /// Bytes used in `value` and `mask`.
+    len: usize,
+}
+
+impl Placed {
+    fn new(field: Field, value: &[u8], mask: &[u8]) -> Placed {
+        let mut p = Placed {
+            field,
+            value: [0; 16],
+            mask: [0; 16],
+            len: value.len().min(mask.len()).min(16),
+        };
+        p.value[..p.len].copy_from_slice(&value[..p.len]);
+        p.mask[..p.len].copy_from_slice(&mask[..p.len]);
+        p
+    }
+
+    fn u16(field: Field, value: u16, mask: u16) -> Placed {
+        Placed::new(field, &value.to_be_bytes(), &mask.to_be_bytes())
+    }
+}
+
 /// Where an OXM entry lives in [`FlowFields`], with its value and mask moved there.
-fn place(field: Field, value: &[u8], mask: &[u8]) -> (Field, Vec<u8>, Vec<u8>) {
+fn place(field: Field, value: &[u8], mask: &[u8]) -> Placed {
     match field {
         Field::NxmInPort => {
             let p = port::from_of10(u16::from_be_bytes([value[0], value[1]]));
-            (Field::InPort, p.to_be_bytes().to_vec(), vec![0xff; 4])
+            Placed::new(Field::InPort, &p.to_be_bytes(), &[0xff; 4])
         }
-        Field::NxmIpTos => (Field::IpDscp, vec![value[0] >> 2], vec![mask[0] >> 2]),
+        Field::NxmIpTos => Placed::new(Field::IpDscp, &[value[0] >> 2], &[mask[0] >> 2]),
         // OXM vlan_vid is the TCI's low 13 bits (CFI as "present" + VID).
         Field::VlanVid => {
             let v = u16::from_be_bytes([value[0], value[1]]) & 0x1fff;
             let m = u16::from_be_bytes([mask[0], mask[1]]) & 0x1fff;
-            (
-                Field::VlanVid,
-                v.to_be_bytes().to_vec(),
-                m.to_be_bytes().to_vec(),
-            )
+            Placed::u16(Field::VlanVid, v, m)
         }
-        Field::NxmVlanTci => (Field::VlanVid, value.to_vec(), mask.to_vec()),
+        Field::NxmVlanTci => Placed::new(Field::VlanVid, value, mask),
         Field::VlanPcp => {
             let v = u16::from(value[0] & 7) << 13;
             let m = u16::from(mask[0] & 7) << 13;
-            (
-                Field::VlanVid,
-                v.to_be_bytes().to_vec(),
-                m.to_be_bytes().to_vec(),
-            )
+            Placed::u16(Field::VlanVid, v, m)
         }
         f => {
             let c = f.canonical();
             let target = if c.len() == f.len() { c } else { f };
-            (target, value.to_vec(), mask.to_vec())
+            Placed::new(target, value, mask)
         }
     }
 }
@@ -215,8 +234,9 @@ impl FlowMatch {
             let len = e.field.len();
             let full = [0xffu8; 16];
             let mask = e.mask_bytes().unwrap_or(&full[..len]);
-            let (f, v, mk) = place(e.field, e.value(), mask);
-            let r = range(f);
+            let p = place(e.field, e.value(), mask);
+            let (v, mk) = (&p.value[..p.len], &p.mask[..p.len]);
+            let r = range(p.field);
             let n = r.len();
             for i in 0..n.min(mk.len()) {
                 let at = r.start + n - mk.len().min(n) + i;
@@ -225,6 +245,14 @@ impl FlowMatch {
             }
         }
         fm
+    }
+
+    /// Compiles a flow_mod's match, whatever its wire form.
+    pub fn from_match(m: &Match) -> FlowMatch {
+        match m {
+            Match::Oxm(o) => FlowMatch::from_oxm(o),
+            Match::Of10(_) => FlowMatch::from_oxm(&m.to_oxm()),
+        }
     }
 
     /// Does a packet with these fields match?
@@ -271,17 +299,236 @@ impl FlowMatch {
     }
 }
 
+/// A [`FlowMatch`] in the space its mask needs: what a stored rule keeps.
+///
+/// Encoding: the maximal runs of bytes whose mask is non-zero, in offset order, each as
+/// offset (2 bytes, big-endian), length (1 byte, at most 255; longer runs are split), the
+/// run's mask bytes, then its value bytes. The encoding is canonical, so two matches are
+/// equal exactly when their encodings are. A catch-all is empty and allocates nothing.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MiniMatch(Box<[u8]>);
+
+impl std::fmt::Debug for MiniMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.expand().fmt(f)
+    }
+}
+
+impl MiniMatch {
+    pub fn new(m: &FlowMatch) -> MiniMatch {
+        let mask = &m.mask.bytes;
+        let mut out = Vec::with_capacity(64);
+        let mut i = 0;
+        while i < FLOW_LEN {
+            // Most of the mask is zero: skip it a word at a time.
+            if let Some(w) = mask.get(i..i + 8) {
+                if w.iter().all(|&b| b == 0) {
+                    i += 8;
+                    continue;
+                }
+            }
+            if mask[i] == 0 {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < FLOW_LEN && mask[i] != 0 && i - start < 255 {
+                i += 1;
+            }
+            out.extend_from_slice(&(start as u16).to_be_bytes());
+            out.push((i - start) as u8);
+            out.extend_from_slice(&mask[start..i]);
+            out.extend_from_slice(&m.value.bytes[start..i]);
+        }
+        MiniMatch(out.into_boxed_slice())
+    }
+
+    /// The runs: (offset, mask bytes, value bytes).
+    fn runs(&self) -> impl Iterator<Item = (usize, &[u8], &[u8])> {
+        let mut rest = &self.0[..];
+        std::iter::from_fn(move || {
+            let (head, tail) = rest.split_first_chunk::<3>()?;
+            let off = usize::from(u16::from_be_bytes([head[0], head[1]]));
+            let len = usize::from(head[2]);
+            let (mask, tail) = tail.split_at_checked(len)?;
+            let (value, tail) = tail.split_at_checked(len)?;
+            rest = tail;
+            Some((off, mask, value))
+        })
+    }
+
+    pub fn expand(&self) -> FlowMatch {
+        let mut m = FlowMatch::default();
+        for (off, mask, value) in self.runs() {
+            m.mask.bytes[off..off + mask.len()].copy_from_slice(mask);
+            m.value.bytes[off..off + value.len()].copy_from_slice(value);
+        }
+        m
+    }
+
+    pub fn is_catchall(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The exact value of `field` when this match pins it down completely.
+    pub fn exact(&self, field: Field) -> Option<&[u8]> {
+        let r = range(field);
+        // A field fully masked lies inside one run (runs are maximal, and split only
+        // every 255 bytes, which no field straddles: fields are at most 16 bytes, and a
+        // split there would be caught by the containment test below).
+        self.runs().find_map(|(off, mask, value)| {
+            let end = off + mask.len();
+            (off <= r.start && r.end <= end)
+                .then(|| {
+                    let at = r.start - off..r.end - off;
+                    mask[at.clone()]
+                        .iter()
+                        .all(|&b| b == 0xff)
+                        .then(|| &value[at])
+                })
+                .flatten()
+        })
+    }
+
+    /// Is every packet `self` matches also matched by `wider`?
+    pub fn is_within(&self, wider: &FlowMatch) -> bool {
+        let (wm, wv) = (&wider.mask.bytes, &wider.value.bytes);
+        let mut pos = 0;
+        for (off, mask, value) in self.runs() {
+            // Where `self` is wildcarded, `wider` must be too.
+            if wm[pos..off].iter().any(|&b| b != 0) {
+                return false;
+            }
+            for (i, (&sm, &sv)) in mask.iter().zip(value).enumerate() {
+                let w = wm[off + i];
+                if sm & w != w || (sv ^ wv[off + i]) & w != 0 {
+                    return false;
+                }
+            }
+            pos = off + mask.len();
+        }
+        wm[pos..].iter().all(|&b| b == 0)
+    }
+}
+
+/// A subtable key: the masked bytes of a value at the subtable's key offsets. Most keys
+/// are short (a 5-tuple is 15 bytes) and live inline, without an allocation of their own.
+/// Hashes and compares as the byte slice, so maps keyed by it are searched with `&[u8]`.
+#[derive(Clone)]
+enum Key {
+    Inline { len: u8, bytes: [u8; KEY_INLINE] },
+    Heap(Box<[u8]>),
+}
+
+const KEY_INLINE: usize = 30;
+
+impl Key {
+    fn new(b: &[u8]) -> Key {
+        if b.len() <= KEY_INLINE {
+            let mut bytes = [0u8; KEY_INLINE];
+            bytes[..b.len()].copy_from_slice(b);
+            Key::Inline {
+                len: b.len() as u8,
+                bytes,
+            }
+        } else {
+            Key::Heap(b.into())
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Key::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Key::Heap(b) => b,
+        }
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Key {}
+
+/// The rules that share one masked value in a subtable, highest priority first. Almost
+/// always exactly one, which needs no allocation of its own.
+#[derive(Clone)]
+enum Slot<R> {
+    One((u32, R)),
+    /// Two or more, sorted by priority, highest first.
+    Many(Vec<(u32, R)>),
+}
+
+impl<R: Copy> Slot<R> {
+    fn as_slice(&self) -> &[(u32, R)] {
+        match self {
+            Slot::One(e) => std::slice::from_ref(e),
+            Slot::Many(v) => v,
+        }
+    }
+
+    fn first(&self) -> Option<(u32, R)> {
+        self.as_slice().first().copied()
+    }
+
+    /// Adds (`priority`, `id`) after every entry of equal or higher priority.
+    fn insert(&mut self, priority: u32, id: R) {
+        let mut v = match self {
+            Slot::One(e) => vec![*e],
+            Slot::Many(v) => std::mem::take(v),
+        };
+        let at = v.iter().position(|(p, _)| *p < priority).unwrap_or(v.len());
+        v.insert(at, (priority, id));
+        *self = Slot::Many(v);
+    }
+
+    /// Removes the entry of `priority`: its id, and whether the slot is now empty.
+    fn remove(&mut self, priority: u32) -> Option<(R, bool)> {
+        match self {
+            Slot::One((p, r)) => (*p == priority).then_some((*r, true)),
+            Slot::Many(v) => {
+                let at = v.iter().position(|(p, _)| *p == priority)?;
+                let (_, id) = v.remove(at);
+                if let [only] = v[..] {
+                    *self = Slot::One(only);
+                }
+                Some((id, false))
+            }
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Subtable<R> {
     mask: FlowFields,
-    /// Masked value → (priority, rule), highest priority first.
-    rules: FastMap<FlowFields, Vec<(u32, R)>>,
+    /// The key offsets: every byte where `mask` is non-zero, stage by stage (metadata,
+    /// L2, L3, L4), so that each stage's key is a prefix of the full key.
+    offs: Box<[u16]>,
+    /// Packed masked value → its rules.
+    rules: FastMap<Key, Slot<R>>,
+    /// How many rules have each priority (for `max_priority` after a removal).
+    prios: BTreeMap<u32, u32>,
     max_priority: u32,
     count: usize,
     /// Staged lookup: cumulative masks (metadata, then + L2, then + L3), each with the
-    /// masked values of the rules and how many rules have each. A packet whose value is
-    /// missing at some stage cannot match, and the megaflow needs only that stage's bits.
-    /// The full mask is the last stage and is not listed here.
+    /// hashes of the rules' keys up to that stage and how many rules have each. A packet
+    /// whose hash is missing at some stage cannot match, and the megaflow needs only that
+    /// stage's bits. A hash collision only makes the probe go on to the next stage (more
+    /// bits, never a wrong answer). The full mask is the last stage and is not listed.
     stages: Vec<Stage>,
     /// Per tracked prefix field ([`TRIE_FIELDS`]): the subtable's prefix length on it,
     /// when its mask there is a non-empty prefix.
@@ -294,7 +541,15 @@ struct Subtable<R> {
 #[derive(Clone)]
 struct Stage {
     mask: FlowFields,
-    values: FastMap<FlowFields, u32>,
+    /// Key bytes up to and including this stage.
+    len: usize,
+    values: FastMap<u64, u32>,
+}
+
+fn hash_bytes(b: &[u8]) -> u64 {
+    let mut h = WordHasher::default();
+    h.write(b);
+    h.finish()
 }
 
 /// The fields with prefix tracking, with their width in bits and the field that must be
@@ -386,7 +641,7 @@ fn prefix_mask(len: usize, bits: u32) -> Vec<u8> {
         .collect()
 }
 
-impl<R> Subtable<R> {
+impl<R: Copy> Subtable<R> {
     fn new(mask: &FlowFields) -> Subtable<R> {
         let mut by_stage = [
             FlowFields::default(),
@@ -394,13 +649,16 @@ impl<R> Subtable<R> {
             FlowFields::default(),
             FlowFields::default(),
         ];
+        let mut offs_by_stage: [Vec<u16>; 4] = Default::default();
         for info in FIELDS {
             let r = range(info.field);
             let s = stage_of(info.field);
-            by_stage[s].bytes[r.clone()].copy_from_slice(&mask.bytes[r]);
+            by_stage[s].bytes[r.clone()].copy_from_slice(&mask.bytes[r.clone()]);
+            offs_by_stage[s].extend(r.filter(|&i| mask.bytes[i] != 0).map(|i| i as u16));
         }
         let mut stages = Vec::new();
         let mut cum = FlowFields::default();
+        let mut len = 0;
         let mut trie_stage = None;
         for (s, part) in by_stage.iter().enumerate() {
             if part.is_zero() {
@@ -410,8 +668,10 @@ impl<R> Subtable<R> {
                 trie_stage = Some(stages.len());
             }
             cum.or_assign(part);
+            len += offs_by_stage[s].len();
             stages.push(Stage {
                 mask: cum.clone(),
+                len,
                 values: FastMap::default(),
             });
         }
@@ -420,13 +680,38 @@ impl<R> Subtable<R> {
         let plens = TRIE_FIELDS.map(|(f, _)| prefix_len(mask.get(f)));
         Subtable {
             mask: mask.clone(),
+            offs: offs_by_stage.concat().into_boxed_slice(),
             rules: FastMap::default(),
+            prios: BTreeMap::new(),
             max_priority: 0,
             count: 0,
             trie_stage: trie_stage.unwrap_or(stages.len()),
             stages,
             plens,
         }
+    }
+
+    /// Packs `flow & mask` at key offsets `from..to` into `key`.
+    fn pack(&self, flow: &FlowFields, key: &mut [u8], from: usize, to: usize) {
+        for (k, &o) in key[from..to].iter_mut().zip(&self.offs[from..to]) {
+            let o = usize::from(o);
+            *k = flow.bytes[o] & self.mask.bytes[o];
+        }
+    }
+
+    fn add_priority(&mut self, priority: u32) {
+        *self.prios.entry(priority).or_insert(0) += 1;
+        self.max_priority = self.max_priority.max(priority);
+    }
+
+    fn drop_priority(&mut self, priority: u32) {
+        if let Some(n) = self.prios.get_mut(&priority) {
+            *n -= 1;
+            if *n == 0 {
+                self.prios.remove(&priority);
+            }
+        }
+        self.max_priority = self.prios.keys().next_back().copied().unwrap_or(0);
     }
 }
 
@@ -467,42 +752,54 @@ impl<R: Copy + PartialEq> Classifier<R> {
             }
         };
         let st = &mut self.subtables[idx];
+        let mut key = [0u8; FLOW_LEN];
+        let n = st.offs.len();
+        st.pack(&m.value, &mut key, 0, n);
         for stage in &mut st.stages {
-            *stage.values.entry(m.value.and(&stage.mask)).or_insert(0) += 1;
+            *stage
+                .values
+                .entry(hash_bytes(&key[..stage.len]))
+                .or_insert(0) += 1;
         }
         for (t, plen) in st.plens.iter().enumerate() {
             if let Some(p) = plen {
                 self.tries[t].insert(m.value.get(TRIE_FIELDS[t].0), *p);
             }
         }
-        let list = st.rules.entry(m.value.clone()).or_default();
-        let at = list
-            .iter()
-            .position(|(p, _)| *p < priority)
-            .unwrap_or(list.len());
-        list.insert(at, (priority, id));
+        match st.rules.get_mut(&key[..n]) {
+            Some(slot) => slot.insert(priority, id),
+            None => {
+                st.rules
+                    .insert(Key::new(&key[..n]), Slot::One((priority, id)));
+            }
+        }
         st.count += 1;
-        st.max_priority = st.max_priority.max(priority);
+        let old_max = st.max_priority;
+        st.add_priority(priority);
         self.count += 1;
-        self.sort();
+        if st.max_priority != old_max || st.count == 1 {
+            self.sort();
+        }
     }
 
     /// Removes the rule for (`m`, `priority`); returns its id.
     pub fn remove(&mut self, m: &FlowMatch, priority: u32) -> Option<R> {
         let idx = self.subtables.iter().position(|s| s.mask == m.mask)?;
         let st = &mut self.subtables[idx];
-        let list = st.rules.get_mut(&m.value)?;
-        let at = list.iter().position(|(p, _)| *p == priority)?;
-        let (_, id) = list.remove(at);
-        if list.is_empty() {
-            st.rules.remove(&m.value);
+        let mut key = [0u8; FLOW_LEN];
+        let n = st.offs.len();
+        st.pack(&m.value, &mut key, 0, n);
+        let slot = st.rules.get_mut(&key[..n])?;
+        let (id, empty) = slot.remove(priority)?;
+        if empty {
+            st.rules.remove(&key[..n]);
         }
         for stage in &mut st.stages {
-            let key = m.value.and(&stage.mask);
-            if let Some(n) = stage.values.get_mut(&key) {
-                *n -= 1;
-                if *n == 0 {
-                    stage.values.remove(&key);
+            let h = hash_bytes(&key[..stage.len]);
+            if let Some(c) = stage.values.get_mut(&h) {
+                *c -= 1;
+                if *c == 0 {
+                    stage.values.remove(&h);
                 }
             }
         }
@@ -516,14 +813,12 @@ impl<R: Copy + PartialEq> Classifier<R> {
         if st.count == 0 {
             self.subtables.remove(idx);
         } else {
-            st.max_priority = st
-                .rules
-                .values()
-                .filter_map(|l| l.first().map(|e| e.0))
-                .max()
-                .unwrap_or(0);
+            let old_max = st.max_priority;
+            st.drop_priority(priority);
+            if st.max_priority != old_max {
+                self.sort();
+            }
         }
-        self.sort();
         Some(id)
     }
 
@@ -535,8 +830,12 @@ impl<R: Copy + PartialEq> Classifier<R> {
     /// The rule with exactly this match and priority.
     pub fn find_exact(&self, m: &FlowMatch, priority: u32) -> Option<R> {
         let st = self.subtables.iter().find(|s| s.mask == m.mask)?;
+        let mut key = [0u8; FLOW_LEN];
+        let n = st.offs.len();
+        st.pack(&m.value, &mut key, 0, n);
         st.rules
-            .get(&m.value)?
+            .get(&key[..n])?
+            .as_slice()
             .iter()
             .find(|(p, _)| *p == priority)
             .map(|e| e.1)
@@ -545,13 +844,23 @@ impl<R: Copy + PartialEq> Classifier<R> {
     /// Is there a rule of `priority` that some packet matching `m` would also match?
     pub fn overlaps(&self, m: &FlowMatch, priority: u32) -> bool {
         self.subtables.iter().any(|st| {
-            st.rules.iter().any(|(value, list)| {
-                list.iter().any(|(p, _)| *p == priority)
-                    && FlowMatch {
-                        value: value.clone(),
-                        mask: st.mask.clone(),
-                    }
-                    .overlaps(m)
+            if !st.prios.contains_key(&priority) {
+                return false;
+            }
+            // Only bytes both masks care about can tell the two apart.
+            let shared: Vec<(usize, usize)> = st
+                .offs
+                .iter()
+                .enumerate()
+                .map(|(j, &o)| (j, usize::from(o)))
+                .filter(|&(_, o)| m.mask.bytes[o] != 0)
+                .collect();
+            st.rules.iter().any(|(key, slot)| {
+                let key = key.as_slice();
+                slot.as_slice().iter().any(|(p, _)| *p == priority)
+                    && shared.iter().all(|&(j, o)| {
+                        (key[j] ^ m.value.bytes[o]) & st.mask.bytes[o] & m.mask.bytes[o] == 0
+                    })
             })
         })
     }
@@ -567,6 +876,7 @@ impl<R: Copy + PartialEq> Classifier<R> {
     pub fn lookup(&self, flow: &FlowFields) -> (Option<R>, FlowFields) {
         let mut wc = FlowFields::default();
         let mut best: Option<(u32, R)> = None;
+        let mut key = [0u8; FLOW_LEN];
         // Each trie is walked at most once per lookup, when a subtable first needs it.
         let mut trie_answers: [Option<(PrefixLens, u32)>; TRIE_FIELDS.len()] =
             [None; TRIE_FIELDS.len()];
@@ -576,6 +886,7 @@ impl<R: Copy + PartialEq> Classifier<R> {
                     break;
                 }
             }
+            let mut packed = 0;
             for i in 0..=st.stages.len() {
                 if i == st.trie_stage {
                     for (t, plen) in st.plens.iter().enumerate() {
@@ -603,18 +914,20 @@ impl<R: Copy + PartialEq> Classifier<R> {
                     }
                 }
                 if let Some(stage) = st.stages.get(i) {
-                    if !stage.values.contains_key(&flow.and(&stage.mask)) {
+                    st.pack(flow, &mut key, packed, stage.len);
+                    packed = stage.len;
+                    if !stage.values.contains_key(&hash_bytes(&key[..stage.len])) {
                         wc.or_assign(&stage.mask);
                         continue 'subtables;
                     }
                 }
             }
+            let n = st.offs.len();
+            st.pack(flow, &mut key, packed, n);
             wc.or_assign(&st.mask);
-            if let Some(list) = st.rules.get(&flow.and(&st.mask)) {
-                if let Some(&(p, id)) = list.first() {
-                    if best.map_or(true, |(bp, _)| p > bp) {
-                        best = Some((p, id));
-                    }
+            if let Some((p, id)) = st.rules.get(&key[..n]).and_then(Slot::first) {
+                if best.map_or(true, |(bp, _)| p > bp) {
+                    best = Some((p, id));
                 }
             }
         }
@@ -739,5 +1052,109 @@ mod tests {
         assert!(!other.overlaps(&narrow));
         let src = m(vec![MatchEntry::exact(Field::Ipv4Src, &[1, 2, 3, 4])]);
         assert!(src.overlaps(&other));
+    }
+
+    /// The compact form answers exactly what the full one does, and round-trips.
+    #[test]
+    fn mini_match_agrees_with_the_full_match() {
+        let five = m(vec![
+            MatchEntry::from_u64(Field::EthType, 0x0800),
+            MatchEntry::from_u64(Field::IpProto, 17),
+            MatchEntry::exact(Field::Ipv4Src, &[10, 0, 1, 2]),
+            MatchEntry::masked(Field::Ipv4Dst, &[172, 16, 0, 0], &[255, 255, 0, 0]),
+            MatchEntry::from_u64(Field::UdpDst, 5001),
+        ]);
+        let mini = MiniMatch::new(&five);
+        assert_eq!(mini.expand(), five);
+        // Runs: eth_type (2); ip_proto, ipv4_src and the /16 of ipv4_dst, adjacent (7);
+        // udp_dst (2): 3 headers of 3 bytes, and a mask and a value byte for each of 11.
+        assert_eq!(mini.0.len(), 3 * 3 + 2 * 11);
+        assert_eq!(mini.exact(Field::Ipv4Src), Some(&[10, 0, 1, 2][..]));
+        assert_eq!(mini.exact(Field::Ipv4Dst), None, "a /16 is not exact");
+        assert_eq!(mini.exact(Field::UdpSrc), None);
+        assert_eq!(mini.exact(Field::EthType), Some(&[0x08, 0x00][..]));
+        let wider = [
+            FlowMatch::default(),
+            m(vec![MatchEntry::from_u64(Field::EthType, 0x0800)]),
+            m(vec![
+                MatchEntry::from_u64(Field::EthType, 0x0800),
+                MatchEntry::masked(Field::Ipv4Src, &[10, 0, 0, 0], &[255, 0, 0, 0]),
+            ]),
+            m(vec![
+                MatchEntry::from_u64(Field::EthType, 0x0800),
+                MatchEntry::masked(Field::Ipv4Src, &[11, 0, 0, 0], &[255, 0, 0, 0]),
+            ]),
+            m(vec![MatchEntry::from_u64(Field::UdpSrc, 1)]),
+            m(vec![MatchEntry::exact(Field::Ipv4Dst, &[172, 16, 0, 1])]),
+            five.clone(),
+        ];
+        let expect = [true, true, true, false, false, false, true];
+        for (w, e) in wider.iter().zip(expect) {
+            assert_eq!(mini.is_within(w), e, "{w:?}");
+            assert_eq!(five.is_within(w), e, "{w:?}");
+        }
+        let all = MiniMatch::new(&FlowMatch::default());
+        assert!(all.is_catchall() && all.0.is_empty());
+        assert!(!all.is_within(&wider[1]));
+        assert!(all.is_within(&wider[0]));
+    }
+
+    /// Several priorities on one masked value; removal leaves the rest in order.
+    #[test]
+    fn one_value_many_priorities() {
+        let mut c = Classifier::default();
+        let a = m(vec![MatchEntry::from_u64(Field::InPort, 1)]);
+        c.insert(&a, 10, 1u32);
+        c.insert(&a, 30, 3u32);
+        c.insert(&a, 20, 2u32);
+        let mut f = FlowFields::default();
+        f.set_u64(Field::InPort, 1);
+        assert_eq!(c.lookup(&f).0, Some(3));
+        assert_eq!(c.find_exact(&a, 20), Some(2));
+        assert!(c.overlaps(&FlowMatch::default(), 10));
+        assert!(!c.overlaps(&FlowMatch::default(), 11));
+        assert_eq!(c.remove(&a, 30), Some(3));
+        assert_eq!(c.lookup(&f).0, Some(2));
+        assert_eq!(c.remove(&a, 20), Some(2));
+        assert_eq!(c.lookup(&f).0, Some(1));
+        assert_eq!(c.remove(&a, 20), None);
+        assert_eq!(c.remove(&a, 10), Some(1));
+        assert!(c.is_empty());
+        assert_eq!(c.lookup(&f).0, None);
+        // A key longer than the inline size (both IPv6 addresses: 32 bytes) works alike.
+        let v6 = m(vec![
+            MatchEntry::from_u64(Field::EthType, 0x86dd),
+            MatchEntry::exact(Field::Ipv6Src, &[1; 16]),
+            MatchEntry::exact(Field::Ipv6Dst, &[2; 16]),
+        ]);
+        c.insert(&v6, 5, 6u32);
+        let mut g = FlowFields::default();
+        g.set_u64(Field::EthType, 0x86dd);
+        g.set(Field::Ipv6Src, &[1; 16]);
+        g.set(Field::Ipv6Dst, &[2; 16]);
+        assert_eq!(c.lookup(&g).0, Some(6));
+        g.set(Field::Ipv6Dst, &[3; 16]);
+        assert_eq!(c.lookup(&g).0, None);
+        assert_eq!(c.remove(&v6, 5), Some(6));
+    }
+
+    /// The highest priority left in a subtable decides its place after a removal.
+    #[test]
+    fn removal_lowers_a_subtables_priority() {
+        let mut c = Classifier::default();
+        let port = |p: u64| m(vec![MatchEntry::from_u64(Field::InPort, p)]);
+        let eth = m(vec![MatchEntry::from_u64(Field::EthType, 0x0800)]);
+        c.insert(&port(1), 100, 1u32);
+        c.insert(&port(2), 10, 2u32);
+        c.insert(&eth, 50, 3u32);
+        let mut f = FlowFields::default();
+        f.set_u64(Field::InPort, 2);
+        f.set_u64(Field::EthType, 0x0800);
+        assert_eq!(c.lookup(&f).0, Some(3));
+        c.remove(&port(1), 100);
+        // in_port=2 (priority 10) must not hide eth_type (priority 50) now.
+        assert_eq!(c.lookup(&f).0, Some(3));
+        c.remove(&eth, 50);
+        assert_eq!(c.lookup(&f).0, Some(2));
     }
 }

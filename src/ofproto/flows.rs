@@ -7,14 +7,15 @@
 //! 0`); DELETE also filters by out_port / out_group.
 //!
 //! Invariants: every rule in `Ofproto::rules` is in exactly one table's classifier and id
-//! set; rules are collected before any is changed, so a request is never half-applied.
+//! set, and in `Ofproto::timed` exactly when it has an idle or hard timeout; rules are collected before any is changed, so a request is never half-applied.
 //! Where Open vSwitch of the seed era had a quirk, the OpenFlow 1.3 behaviour wins:
 //! strict requests on table 0xff act on every exact match (one per table), eviction always
 //! reports the removal, and OpenFlow 1.0's cookie is never a selection filter.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
-use super::classifier::{Classifier, FlowMatch};
+use super::classifier::{Classifier, FlowMatch, MiniMatch};
 use super::{
     AsyncEvent, ConnInfo, FlowRemovedEvent, Millis, Ofproto, RemovedReason, MAX_OPENFLOW_PRIORITY,
     OFPTT_ALL,
@@ -41,7 +42,8 @@ pub struct Rule {
     pub priority: u32,
     /// The match as the flow_mod carried it (for replies in the same form).
     pub match_: Match,
-    pub fmatch: FlowMatch,
+    /// The compiled match, compact (a rule keeps only the bytes its mask covers).
+    pub fmatch: MiniMatch,
     pub cookie: u64,
     pub idle_timeout: u16,
     pub hard_timeout: u16,
@@ -162,10 +164,13 @@ impl Table {
 
 /// A flow_mod after the version-specific rules are applied.
 struct Request<'a> {
-    fm: &'a FlowMod,
+    /// Owned when it came from a bundle: its match and instructions move into the rule.
+    fm: Cow<'a, FlowMod>,
     table_id: u8,
     priority: u32,
     fmatch: FlowMatch,
+    /// `fmatch` compact, when the caller had it already.
+    mini: Option<MiniMatch>,
     cookie_mask: u64,
     /// OpenFlow 1.0 semantics: MODIFY of nothing adds, MODIFY sets the cookie, a replaced
     /// rule's counters restart.
@@ -192,6 +197,20 @@ impl<D: Dpif> Ofproto<D> {
         nx: bool,
         now: Millis,
     ) -> Result<(), OfpError> {
+        self.flow_mod_compiled(conn, Cow::Borrowed(fm), nx, None, now)
+    }
+
+    /// [`Self::flow_mod`], for a flow_mod the caller may give away (a bundle's: an added
+    /// rule then takes its match and instructions without copying them) and whose match
+    /// it may have compiled already (`compiled`, from `fm`'s match).
+    pub(crate) fn flow_mod_compiled(
+        &mut self,
+        conn: &ConnInfo,
+        fm: Cow<'_, FlowMod>,
+        nx: bool,
+        compiled: Option<MiniMatch>,
+        now: Millis,
+    ) -> Result<(), OfpError> {
         super::reject_slave(conn)?;
         crate::coverage::OFPROTO_FLOW_MOD.inc();
         let v10 = nx || conn.version == Version::V1_0;
@@ -216,32 +235,37 @@ impl<D: Dpif> Ofproto<D> {
             Match::Of10(m) if m.wildcards & crate::ofp::match10::OFPFW_ALL == 0 => 0xffff,
             _ => u32::from(fm.priority),
         };
+        let command = fm.command;
         let req = Request {
-            fm,
             table_id,
             priority,
-            fmatch: FlowMatch::from_oxm(&fm.match_.to_oxm()),
+            fmatch: compiled
+                .as_ref()
+                .map_or_else(|| FlowMatch::from_match(&fm.match_), MiniMatch::expand),
+            mini: compiled,
             cookie_mask: if v10 { 0 } else { fm.cookie_mask },
             v10,
             reset_counts: !v10 && fm.flags & OFPFF_EMERG_OR_RESET_COUNTS != 0,
+            fm,
         };
-        match fm.command {
+        let fm = &*req.fm;
+        match command {
             OFPFC_ADD | OFPFC_MODIFY | OFPFC_MODIFY_STRICT => {
                 if fm.buffer_id != NO_BUFFER {
                     return Err(OfpError::OFPBRC_BUFFER_UNKNOWN);
                 }
                 self.check_instructions(&fm.instructions)?;
-                if fm.command == OFPFC_ADD {
-                    self.add_flow(&req, now)
+                if command == OFPFC_ADD {
+                    self.add_flow(req, now)
                 } else {
-                    self.modify_flows(&req, fm.command == OFPFC_MODIFY_STRICT, now)
+                    self.modify_flows(req, command == OFPFC_MODIFY_STRICT, now)
                 }
             }
             OFPFC_DELETE | OFPFC_DELETE_STRICT => {
                 let sel = Selector {
                     table_id,
                     fmatch: req.fmatch.clone(),
-                    priority: (fm.command == OFPFC_DELETE_STRICT).then_some(priority),
+                    priority: (command == OFPFC_DELETE_STRICT).then_some(priority),
                     cookie: fm.cookie,
                     cookie_mask: req.cookie_mask,
                     out_port: fm.out_port,
@@ -273,7 +297,7 @@ impl<D: Dpif> Ofproto<D> {
         Ok(())
     }
 
-    fn add_flow(&mut self, req: &Request<'_>, now: Millis) -> Result<(), OfpError> {
+    fn add_flow(&mut self, req: Request<'_>, now: Millis) -> Result<(), OfpError> {
         let table_id = if req.table_id == OFPTT_ALL {
             let t = match &self.choose_table {
                 Some(f) => f(&req.fmatch)?,
@@ -301,19 +325,30 @@ impl<D: Dpif> Ofproto<D> {
                 .ok_or(OfpError::OFPFMFC_TABLE_FULL)?;
             self.delete_rules(&[evict], RemovedReason::Eviction, now);
         }
-        let fm = req.fm;
+        let fm = &*req.fm;
+        let (cookie, idle_timeout, hard_timeout, flags, importance) = (
+            fm.cookie,
+            fm.idle_timeout,
+            fm.hard_timeout,
+            fm.flags,
+            fm.importance,
+        );
+        let (match_, instructions) = match req.fm {
+            Cow::Owned(fm) => (fm.match_, fm.instructions),
+            Cow::Borrowed(fm) => (fm.match_.clone(), fm.instructions.clone()),
+        };
         let mut rule = Rule {
             id: RuleId(self.next_rule_id),
             table_id,
             priority: req.priority,
-            match_: fm.match_.clone(),
-            fmatch: req.fmatch.clone(),
-            cookie: fm.cookie,
-            idle_timeout: fm.idle_timeout,
-            hard_timeout: fm.hard_timeout,
-            flags: fm.flags,
-            importance: fm.importance,
-            instructions: fm.instructions.clone(),
+            match_,
+            fmatch: req.mini.unwrap_or_else(|| MiniMatch::new(&req.fmatch)),
+            cookie,
+            idle_timeout,
+            hard_timeout,
+            flags,
+            importance,
+            instructions,
             created: now,
             modified: now,
             used: now,
@@ -331,14 +366,14 @@ impl<D: Dpif> Ofproto<D> {
                 }
             }
         }
-        self.insert_rule(rule);
+        self.insert_rule(rule, &req.fmatch);
         self.dpif.revalidate();
         Ok(())
     }
 
     fn modify_flows(
         &mut self,
-        req: &Request<'_>,
+        req: Request<'_>,
         strict: bool,
         now: Millis,
     ) -> Result<(), OfpError> {
@@ -362,6 +397,9 @@ impl<D: Dpif> Ofproto<D> {
         }
         for id in ids {
             if let Some(r) = self.rules.get_mut(&id) {
+                if let Some(log) = &mut self.undo {
+                    log.push(super::bundle::Undo::Modified(Box::new(r.clone())));
+                }
                 r.instructions = req.fm.instructions.clone();
                 r.modified = now;
                 if req.v10 {
@@ -386,15 +424,16 @@ impl<D: Dpif> Ofproto<D> {
         } else {
             Vec::new()
         };
+        let strict = sel.priority.map(|_| MiniMatch::new(&sel.fmatch));
         let mut out = Vec::new();
         for t in tables {
             for id in self.table_rules(t) {
                 let Some(r) = self.rules.get(id) else {
                     continue;
                 };
-                let selected = match sel.priority {
-                    Some(p) => r.priority == p && r.fmatch == sel.fmatch,
-                    None => r.fmatch.is_within(&sel.fmatch),
+                let selected = match (sel.priority, &strict) {
+                    (Some(p), Some(m)) => r.priority == p && r.fmatch == *m,
+                    _ => r.fmatch.is_within(&sel.fmatch),
                 };
                 if selected
                     && !r.is_hidden()
@@ -409,18 +448,29 @@ impl<D: Dpif> Ofproto<D> {
         out
     }
 
-    fn insert_rule(&mut self, rule: Rule) {
+    /// Adds `rule`, whose compiled match in full is `fmatch`.
+    pub(super) fn insert_rule(&mut self, rule: Rule, fmatch: &FlowMatch) {
+        if let Some(log) = &mut self.undo {
+            log.push(super::bundle::Undo::Inserted(rule.id));
+        }
         let t = &mut self.tables[usize::from(rule.table_id)];
-        t.cls.insert(&rule.fmatch, rule.priority, rule.id);
+        t.cls.insert(fmatch, rule.priority, rule.id);
         t.ids.insert(rule.id);
+        if rule.expiry().is_some() {
+            self.timed.insert(rule.id);
+        }
         self.rules.insert(rule.id, rule);
     }
 
-    fn remove_rule(&mut self, id: RuleId) -> Option<Rule> {
+    pub(super) fn remove_rule(&mut self, id: RuleId) -> Option<Rule> {
         let rule = self.rules.remove(&id)?;
         let t = &mut self.tables[usize::from(rule.table_id)];
-        t.cls.remove(&rule.fmatch, rule.priority);
+        t.cls.remove(&rule.fmatch.expand(), rule.priority);
         t.ids.remove(&id);
+        self.timed.remove(&id);
+        if let Some(log) = &mut self.undo {
+            log.push(super::bundle::Undo::Removed(Box::new(rule.clone())));
+        }
         Some(rule)
     }
 
@@ -509,9 +559,11 @@ impl<D: Dpif> Ofproto<D> {
 
     /// Removes rules whose hard or idle timeout has passed, announcing each.
     pub(crate) fn expire(&mut self, now: Millis) {
+        // Only rules with a timeout are looked at: a table of permanent rules costs nothing.
         let mut expired: Vec<(RuleId, RemovedReason)> = self
-            .rules
-            .values()
+            .timed
+            .iter()
+            .filter_map(|id| self.rules.get(id))
             .filter_map(|r| {
                 r.expiry()
                     .filter(|(at, _)| *at <= now)
@@ -570,24 +622,27 @@ impl<D: Dpif> Ofproto<D> {
         }
         let id = RuleId(self.next_rule_id);
         self.next_rule_id += 1;
-        self.insert_rule(Rule {
-            id,
-            table_id: table,
-            priority,
-            match_: Match::Oxm(m.clone()),
-            fmatch,
-            cookie: 0,
-            idle_timeout: 0,
-            hard_timeout: 0,
-            flags: 0,
-            importance: 0,
-            instructions,
-            created: now,
-            modified: now,
-            used: now,
-            packet_count: 0,
-            byte_count: 0,
-        });
+        self.insert_rule(
+            Rule {
+                id,
+                table_id: table,
+                priority,
+                match_: Match::Oxm(m.clone()),
+                fmatch: MiniMatch::new(&fmatch),
+                cookie: 0,
+                idle_timeout: 0,
+                hard_timeout: 0,
+                flags: 0,
+                importance: 0,
+                instructions,
+                created: now,
+                modified: now,
+                used: now,
+                packet_count: 0,
+                byte_count: 0,
+            },
+            &fmatch,
+        );
         self.dpif.revalidate();
         Some(id)
     }

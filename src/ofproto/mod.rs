@@ -52,7 +52,7 @@ use crate::ofp::{
     PacketIn, PortDesc, PortStatus, SwitchConfig, Version,
 };
 
-pub use classifier::{FlowFields, FlowMatch};
+pub use classifier::{FlowFields, FlowMatch, MiniMatch};
 pub use flows::{Rule, RuleId};
 pub use groups::{Group, Meter};
 
@@ -320,6 +320,8 @@ pub struct Ofproto<D: Dpif> {
     config: OfprotoConfig,
     tables: Vec<flows::Table>,
     rules: HashMap<RuleId, Rule>,
+    /// The rules with an idle or hard timeout: all that expiry has to look at.
+    timed: BTreeSet<RuleId>,
     next_rule_id: u64,
     ports: BTreeMap<u32, OfPort>,
     groups: BTreeMap<u32, Group>,
@@ -331,6 +333,8 @@ pub struct Ofproto<D: Dpif> {
     table_id_ext: BTreeSet<u64>,
     /// Open bundles by (connection, bundle id).
     bundles: BTreeMap<(u64, u32), bundle::Bundle>,
+    /// While a bundle commits: every rule change so far, to undo them if one fails.
+    undo: Option<Vec<bundle::Undo>>,
 }
 
 /// The OpenFlow port number of a datapath port.
@@ -363,6 +367,7 @@ impl<D: Dpif> Ofproto<D> {
             },
             tables,
             rules: HashMap::new(),
+            timed: BTreeSet::new(),
             next_rule_id: 1,
             ports: BTreeMap::new(),
             groups: BTreeMap::new(),
@@ -372,6 +377,7 @@ impl<D: Dpif> Ofproto<D> {
             events: Vec::new(),
             table_id_ext: BTreeSet::new(),
             bundles: BTreeMap::new(),
+            undo: None,
         };
         for p in o.dpif.port_list() {
             let port = o.make_port(&p, None, now);
@@ -759,6 +765,15 @@ impl<D: Dpif> Ofproto<D> {
             t.lookup_count += lookups;
             t.matched_count += matched;
         }
+    }
+
+    /// Every visible table's counters, for metrics: (table id, rules, lookups, matches).
+    pub fn table_counters(&self) -> Vec<(u8, usize, u64, u64)> {
+        self.tables
+            .iter()
+            .filter(|t| t.exists && !t.hidden)
+            .map(|t| (t.id, t.cls.len(), t.lookup_count, t.matched_count))
+            .collect()
     }
 
     /// Looks a packet up in one table: the winning rule and the bits examined.

@@ -2126,6 +2126,96 @@ fn bundle_commit_is_all_or_nothing() {
     assert_eq!(flows[0].priority, 2);
 }
 
+/// A failed commit takes back modifies, replacements (with the counters the replaced rule
+/// had) and timed rules, and the next commit numbers rules as if it never ran.
+#[test]
+fn failed_commit_undoes_modify_replace_and_timeouts() {
+    use crate::ofp::ext::{OFPBCT_COMMIT_REQUEST, OFPBF_ATOMIC};
+    use crate::ofp::flow::OFPFC_MODIFY;
+    use crate::ofp::{BundleAdd, BundleControl};
+    let v = Version::V1_4;
+    let c = conn(v);
+    let mut o = switch();
+    add(&mut o, v, "priority=1,in_port=1,actions=output:2", 0);
+    add(&mut o, v, "priority=2,in_port=2,actions=output:1", 0);
+    let ids: Vec<RuleId> = o.rules_in_table(0).map(|r| r.id).collect();
+    o.credit_rule(ids[1], 7, 700, 10);
+    let before: Vec<Rule> = o.rules_in_table(0).cloned().collect();
+    let badd = |text: &str, cmd: u8| {
+        let mut bytes = Vec::new();
+        Message::FlowMod(flow(text, v, cmd))
+            .encode(v, 7, &mut bytes)
+            .unwrap();
+        Message::BundleAdd(BundleAdd {
+            bundle_id: 1,
+            flags: OFPBF_ATOMIC,
+            message: bytes,
+            properties: Vec::new(),
+        })
+    };
+    let commit = Message::BundleControl(BundleControl {
+        bundle_id: 1,
+        ctype: OFPBCT_COMMIT_REQUEST,
+        flags: OFPBF_ATOMIC,
+        properties: Vec::new(),
+    });
+    ok(&mut o, &c, badd("in_port=1,actions=drop", OFPFC_MODIFY), 5);
+    ok(
+        &mut o,
+        &c,
+        badd("priority=2,in_port=2,actions=output:3", OFPFC_ADD),
+        5,
+    );
+    ok(
+        &mut o,
+        &c,
+        badd(
+            "priority=9,idle_timeout=1,in_port=3,actions=drop",
+            OFPFC_ADD,
+        ),
+        5,
+    );
+    ok(&mut o, &c, badd("priority=3,actions=group:9", OFPFC_ADD), 5);
+    assert_eq!(
+        err(&o.handle(&c, &commit, 5)),
+        OfpError::OFPBAC_BAD_OUT_GROUP
+    );
+    let after: Vec<Rule> = o.rules_in_table(0).cloned().collect();
+    assert_eq!(after, before);
+    // The timed rule is gone for good: nothing expires later.
+    assert!(o.run(60_000).is_empty());
+    assert_eq!(rule_count(&o), 2);
+    // The same bundle without the bad flow applies; the replaced rule keeps its counters.
+    ok(
+        &mut o,
+        &c,
+        badd("priority=2,in_port=2,actions=output:3", OFPFC_ADD),
+        5,
+    );
+    ok(
+        &mut o,
+        &c,
+        badd(
+            "priority=9,idle_timeout=1,in_port=3,actions=drop",
+            OFPFC_ADD,
+        ),
+        5,
+    );
+    ok(&mut o, &c, commit.clone(), 5);
+    let rules: Vec<&Rule> = o.rules_in_table(0).collect();
+    assert_eq!(rules.len(), 3);
+    assert_eq!((rules[1].priority, rules[1].packet_count), (2, 7));
+    assert_eq!(rules[1].instructions, output(3));
+    assert_eq!(
+        rules[1].id,
+        RuleId(ids[1].0 + 1),
+        "numbering resumed where it was"
+    );
+    // The idle rule expires (not used since 5 ms; 1 s idle timeout).
+    o.run(2_000);
+    assert_eq!(rule_count(&o), 2);
+}
+
 /// An `all` group's packet counts each packet once, its buckets each count it.
 #[test]
 fn all_group_counts_a_packet_once() {
