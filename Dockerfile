@@ -1,16 +1,22 @@
 # syntax=docker/dockerfile:1
 #
 # The ferrovs container image: the switch, the DPDK runtime libraries and poll-mode drivers it
-# needs, and an entrypoint that checks for hugepages before starting it.
+# needs, an entrypoint that checks hugepages and the config file (it reserves and mounts
+# nothing itself), and a HEALTHCHECK that asks the switch over its control socket.
 #
 #   docker build -t ferrovs .
-#   docker run --rm -v /dev/hugepages:/dev/hugepages --cap-add SYS_NICE \
-#       -v "$PWD/traffic:/traffic" ferrovs run \
-#       --port p0=net_pcap0,rx_pcap=/traffic/in.pcap,infinite_rx=1 \
-#       --port p1=net_null0,no-rx=1 --patch p0:p1
+#   docker run -d --name ferrovs \
+#       -v /dev/hugepages:/dev/hugepages --cap-add SYS_NICE \
+#       -v "$PWD/ferrovs.toml:/etc/ferrovs/ferrovs.toml:ro" \
+#       -p 127.0.0.1:6653:6653 -p 127.0.0.1:9477:9477 \
+#       ferrovs run --config /etc/ferrovs/ferrovs.toml \
+#           --listen ptcp:6653:0.0.0.0 --metrics 0.0.0.0:9477
 #
-# Without hugepages the entrypoint explains how to provide them and ferrovs runs with
-# --no-huge. `.dockerignore` keeps the local target/ out of the build context.
+# Inside the container, 127.0.0.1 is the container's own loopback: the OpenFlow listener and
+# the metrics server must bind 0.0.0.0 there to be reachable through -p, which publishes them
+# on the host's loopback only. README.md ("Container") explains each option, the minimal
+# capabilities versus --privileged, and Kubernetes. `.dockerignore` keeps the local target/ out
+# of the build context.
 
 # ---- build: compile ferrovs against Debian's DPDK 22.11 ----
 # Debian's own rustc (1.63) is older than the workspace's rust-version; the official image
@@ -72,10 +78,20 @@ RUN apt-get update \
 
 COPY --from=build /out/ferrovs /usr/local/bin/ferrovs
 COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/ferrovs-entrypoint
+COPY --chmod=0755 docker/healthcheck.sh /usr/local/bin/ferrovs-healthcheck
+COPY docker/ferrovs.example.toml /etc/ferrovs/ferrovs.example.toml
 
 # 6653: OpenFlow (when asked for with --listen ptcp:6653:0.0.0.0).
 # 9477: Prometheus /metrics (when asked for with --metrics 0.0.0.0:9477).
 EXPOSE 6653 9477
 
+# Healthy while the switch answers `version` on its control socket (FERROVS_CTL, default
+# /run/ferrovs/ferrovs.ctl). The start period covers EAL start-up with large hugepage pools.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["/usr/local/bin/ferrovs-healthcheck"]
+
+# SIGTERM (docker stop) makes ferrovs drain and exit 0 within 2 s, well inside Docker's
+# 10 s grace period; SIGHUP (docker kill -s HUP) re-reads the config file.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/ferrovs-entrypoint"]
-CMD ["run"]
+CMD ["run", "--config", "/etc/ferrovs/ferrovs.toml"]

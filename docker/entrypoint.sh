@@ -5,7 +5,9 @@
 # the hugepage directory, and free hugepages in the kernel's accounting. It reserves and mounts
 # nothing itself (a container should not change the host's memory). Without usable hugepages it
 # says how to run the container with them and starts ferrovs anyway: the binary sees the same
-# thing and falls back to DPDK's --no-huge, which works everywhere but is slower. Any other command (check-config, --help, --version) is passed straight through.
+# thing and falls back to DPDK's --no-huge, which works everywhere but is slower. When `run` is
+# given a --config FILE that the container cannot read, it says how to mount one. Any other
+# command (check-config, appctl, --help, --version) is passed straight through.
 #
 # The files it reads can be overridden, so that tests can run it on fake ones:
 #   FERROVS_HUGEPAGE_DIR  hugepage mount point       (default /dev/hugepages)
@@ -55,7 +57,32 @@ explain_no_hugepages() {
     say "--privileged works too, but grants far more than DPDK needs."
 }
 
+# The value of --config FILE or --config=FILE among the arguments, if any.
+config_arg() {
+    want=
+    for arg in "$@"; do
+        if [ -n "$want" ]; then
+            printf '%s\n' "$arg"
+            return 0
+        fi
+        case $arg in
+        --config) want=1 ;;
+        --config=*)
+            printf '%s\n' "${arg#--config=}"
+            return 0
+            ;;
+        esac
+    done
+}
+
 if [ "${1:-}" = run ]; then
+    config=$(config_arg "$@")
+    if [ -n "$config" ] && [ ! -r "$config" ]; then
+        say "cannot read the configuration file $config. Mount yours, e.g."
+        say "  docker run -v \"\$PWD/ferrovs.toml:$config:ro\" IMAGE"
+        say "(an example with every key: /etc/ferrovs/ferrovs.example.toml in the image),"
+        say "or give the settings as flags: docker run IMAGE run --port p0=DEVARGS ..."
+    fi
     free=$(free_hugepages)
     if ! is_hugetlbfs_mount "$hugepage_dir"; then
         explain_no_hugepages "no hugetlbfs is mounted at $hugepage_dir"

@@ -46,6 +46,15 @@ The ferrovs rate is the change of out0's TX packets (`dpctl/show -s` over
 the control socket) over the window; `dpif-netdev/pmd-stats-clear` runs at
 its start and `pmd-stats-show` at its end, so EMC / megaflow / simple-match
 shares, subtables per hit and cycles per packet cover exactly the window.
+--cpu-time also reports the PMD thread's on-CPU time per forwarded packet
+over the window (from /proc/PID/task/TID/schedstat), in ns and in cycles
+at the CPU's nominal clock. Unlike pmd-stats-show's cycles per packet
+(TSC time, which counts the time the PMD is preempted by other work) it
+leaves out time spent descheduled, so two builds compare more fairly on a
+loaded machine. (Instruction counts would be better still, but the VMs
+this runs on expose no hardware counters to `perf stat`; count them with
+callgrind on the criterion benches instead.) --binary runs another build
+(e.g. a saved baseline).
 --ovs runs ../shared/tools/ovs-peer/ovs-anchor.sh for the matching ovs-*
 cases (one run each) and prints ferrovs/OVS; without it, or when OVS
 cannot run, the OVS column is PERF.md's, and the output says so.
@@ -134,6 +143,35 @@ def parse_pmd_stats(text):
     return st
 
 
+def pmd_thread(pid):
+    """The thread id of ferrovs' PMD: DPDK names worker lcore threads
+    `rte-worker-N`; with several, the one that has run the most."""
+    best, best_t = None, -1
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if not (task / "comm").read_text().startswith("rte-worker"):
+                continue
+            t = int((task / "schedstat").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            continue
+        if t > best_t:
+            best, best_t = int(task.name), t
+    return best
+
+
+def on_cpu_ns(pid, tid):
+    """Nanoseconds thread `tid` of `pid` has run on a CPU so far."""
+    return int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+
+
+def cpu_mhz():
+    """The CPU's nominal clock in MHz (the first `cpu MHz` line)."""
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("cpu MHz"):
+            return float(line.split(":")[1])
+    return None
+
+
 OFCTL = ["taskset", "-c", "0", "ovs-ofctl", "-O", "OpenFlow13", "--timeout=60"]
 
 
@@ -188,7 +226,7 @@ def upcall_show(sock):
     return {k: int(v) for k, v in re.findall(r"([a-z_-]+):? (\d+)", out)}
 
 
-def run_ferrovs(pcap, flows_file, warmup, duration, work, of_table=None):
+def run_ferrovs(pcap, flows_file, warmup, duration, work, of_table=None, cpu_time=False):
     """Returns (Mpps sent on out0 over the window, PMD counters of the window).
     ferrovs picks hugepages or --no-huge by itself, as testpmd is told to.
     With `of_table`, ferrovs starts with no datapath flow and the OpenFlow
@@ -200,15 +238,23 @@ def run_ferrovs(pcap, flows_file, warmup, duration, work, of_table=None):
             ofctl(mgmt, "--bundle", "add-flows", str(of_table))
         time.sleep(warmup)
         appctl(sock, "dpif-netdev/pmd-stats-clear")
+        tid = pmd_thread(proc.pid) if cpu_time else None
+        cpu1 = on_cpu_ns(proc.pid, tid) if tid is not None else None
         t1, tx1 = time.monotonic(), port_tx(sock, 2)
         time.sleep(duration)
         t2, tx2 = time.monotonic(), port_tx(sock, 2)
+        cpu2 = on_cpu_ns(proc.pid, tid) if tid is not None else None
         st = parse_pmd_stats(appctl(sock, "dpif-netdev/pmd-stats-show"))
         show = appctl(sock, "dpctl/show")
         m = re.search(r"flows: (\d+)", show)
         st["dp_flows"] = int(m.group(1)) if m else None
         m = re.search(r"masks: hit:\d+ total:(\d+)", show)
         st["masks"] = int(m.group(1)) if m else None
+        if tid is not None and tx2 > tx1:
+            st["cpu_ns_per_pkt"] = (cpu2 - cpu1) / (tx2 - tx1)
+            mhz = cpu_mhz()
+            st["cpu_cycles_per_pkt"] = st["cpu_ns_per_pkt"] * mhz / 1000 if mhz else None
+            st["cpu_share"] = (cpu2 - cpu1) / 1e9 / (t2 - t1)
         return (tx2 - tx1) / (t2 - t1) / 1e6, st
     finally:
         stop_ferrovs(proc)
@@ -592,10 +638,16 @@ def main():
     ap.add_argument("--count", type=int, default=2000, help=argparse.SUPPRESS)
     ap.add_argument("--gap-us", type=int, default=1000, help=argparse.SUPPRESS)
     ap.add_argument("--base", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--cpu-time", action="store_true", help="report the PMD thread's on-CPU time per "
+                    "packet over the window (ns, and cycles at the nominal clock), and its CPU share")
+    ap.add_argument("--binary", help="the ferrovs binary to run (default: target/release/ferrovs)")
     args = ap.parse_args()
     if args.firstpkt_helper:
         firstpkt_helper(args)
         return
+    global FERROVS
+    if args.binary:
+        FERROVS = Path(args.binary).resolve()
 
     if os.geteuid() != 0:
         sys.exit("perf/bench.py: DPDK needs root; run it with sudo")
@@ -636,7 +688,7 @@ def main():
             if case.startswith("ferrovs-of-"):
                 of_table = of_table_file(case.split("-")[2], n, work)
                 fn = lambda: run_ferrovs(pcap, None, args.warmup, args.duration, work,  # noqa: E731
-                                         of_table=of_table)
+                                         of_table=of_table, cpu_time=args.cpu_time)
             elif case.startswith("ferrovs-"):
                 table = case.split("-")[1]
                 flows_file = Path(work) / f"{table}-{n}.flows"
@@ -644,7 +696,8 @@ def main():
                     with open(flows_file, "w") as f:
                         subprocess.run([sys.executable, str(ROOT / "perf" / "gen-flows.py"), table,
                                         "--flows", str(n)], stdout=f, check=True)
-                fn = lambda: run_ferrovs(pcap, flows_file, args.warmup, args.duration, work)  # noqa: E731
+                fn = lambda: run_ferrovs(pcap, flows_file, args.warmup, args.duration, work,  # noqa: E731
+                                         cpu_time=args.cpu_time)
             else:
                 mode = case.split("-")[1]
                 fn = lambda: (run_testpmd(pcap, mode, args.warmup, args.duration, huge), {})  # noqa: E731
@@ -653,7 +706,7 @@ def main():
                 mpps, st = fn()
                 runs.append({"mpps": mpps, **st})
                 log(f"[{case}] run {r + 1}/{args.repeat}: {mpps:.2f} Mpps "
-                    + " ".join(f"{k}={fmt(v)}" for k, v in st.items() if k.endswith(("pct", "per_hit", "pkt"))))
+                    + " ".join(f"{k}={fmt(v)}" for k, v in st.items() if k.endswith(("pct", "per_hit", "pkt", "share"))))
             med = sorted(runs, key=lambda x: x["mpps"])[len(runs) // 2]
             results[case] = {"flows": n, "median": med, "runs": runs}
             if args.ovs and args.interleave and case.startswith("ferrovs-"):
@@ -679,8 +732,10 @@ def main():
           f"({'hugepages' if huge else '--no-huge'}), {args.warmup:g} s warm-up, {args.duration:g} s window, "
           f"one PMD core. OVS: {ovs_src}.\n")
     print("| case | ferrovs | OVS | ferrovs/OVS | target | testpmd macswap | ferrovs/macswap "
-          "| EMC % | megaflow % | simple % | subtables/hit | cycles/pkt | dp flows | masks |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| EMC % | megaflow % | simple % | subtables/hit | cycles/pkt | dp flows | masks |"
+          + (" on-CPU ns/pkt | on-CPU cycles/pkt | PMD CPU share |" if args.cpu_time else ""))
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+          + ("---:|---:|---:|" if args.cpu_time else ""))
     for case, r in results.items():
         if not case.startswith("ferrovs-") or "median" not in r:
             continue
@@ -693,7 +748,9 @@ def main():
               f"| {fmt(tp)} | {fmt(m['mpps'] / tp if tp else None)} | {fmt(m.get('emc_pct'), '{:.1f}')} "
               f"| {fmt(m.get('megaflow_pct'), '{:.1f}')} | {fmt(m.get('simple_pct'), '{:.1f}')} "
               f"| {fmt(m.get('subtables_per_hit'))} | {fmt(m.get('cycles_per_pkt'), '{:.0f}')} "
-              f"| {fmt(m.get('dp_flows'), '{}')} | {fmt(m.get('masks'), '{}')} |")
+              f"| {fmt(m.get('dp_flows'), '{}')} | {fmt(m.get('masks'), '{}')} |"
+              + (f" {fmt(m.get('cpu_ns_per_pkt'), '{:.1f}')} | {fmt(m.get('cpu_cycles_per_pkt'), '{:.0f}')} "
+                 f"| {fmt(m.get('cpu_share'))} |" if args.cpu_time else ""))
     if "ferrovs-setup-100k" in results:
         r = results["ferrovs-setup-100k"]
         o = ovs.get("ovs-setup-100k", {})

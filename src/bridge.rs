@@ -69,10 +69,11 @@ pub struct OpenedPort {
 }
 
 impl BridgePort {
-    /// Configures `port` with one rx queue (filled from `pool`) and a tx
-    /// queue per PMD (fewer if the device has fewer; then PMDs share them),
-    /// and starts it. On failure the port is handed back unclosed, with the
-    /// error: a port probed at run time must also be removed.
+    /// Configures `port` with `rx_queues` rx queues (at least one; fewer if
+    /// the device has fewer; filled from `pool`) and a tx queue per PMD
+    /// (fewer if the device has fewer; then PMDs share them), and starts it.
+    /// On failure the port is handed back unclosed, with the error: a port
+    /// probed at run time must also be removed.
     pub fn open(
         name: &str,
         devargs: &str,
@@ -80,12 +81,13 @@ impl BridgePort {
         mut port: Port,
         pool: &Mempool,
         n_pmds: usize,
+        rx_queues: u16,
     ) -> Result<OpenedPort, (PortError, Port)> {
         let (max_rx, max_tx) = match port.max_queues() {
             Ok(m) => m,
             Err(e) => return Err((e, port)),
         };
-        let n_rxq = max_rx.min(1);
+        let n_rxq = max_rx.min(rx_queues.max(1));
         let n_txq = max_tx.min(u16::try_from(n_pmds).unwrap_or(u16::MAX));
         if let Err(e) = port
             .configure(n_rxq, n_txq, pool)
@@ -124,19 +126,42 @@ impl BridgePort {
     }
 }
 
-/// Gives each rx queue of `opened` a PMD: the one polling the fewest
-/// queues among `placed` and the queues chosen before it, the
-/// lowest-numbered among equals. Records the choices in the port and
+/// Gives each rx queue of `opened` a PMD: a queue pinned in `pins`
+/// (queue, PMD) gets its PMD; each other one the PMD polling the fewest
+/// queues among `placed`, the pinned ones and the queues chosen before it,
+/// the lowest-numbered among equals. Records the choices in the port and
 /// returns them, in queue order.
 pub fn place_rx_queues(
     placed: &[BridgePort],
     opened: &mut OpenedPort,
     n_pmds: usize,
+    pins: &[(usize, usize)],
 ) -> Vec<usize> {
     let taken: Vec<usize> = placed.iter().flat_map(|p| p.rx_pmds.clone()).collect();
-    let choices = spread(&taken, opened.rxqs.len(), n_pmds);
+    let choices = spread_pinned(taken, opened.rxqs.len(), n_pmds, pins);
     opened.port.rx_pmds = choices.clone();
     choices
+}
+
+/// PMDs for `n` queues: pinned ones (`pins`: queue, PMD) to their PMD, the
+/// others as [`spread`] places them after the pinned ones.
+fn spread_pinned(
+    mut taken: Vec<usize>,
+    n: usize,
+    n_pmds: usize,
+    pins: &[(usize, usize)],
+) -> Vec<usize> {
+    let pinned = |q: usize| {
+        pins.iter()
+            .find(|&&(pq, pmd)| pq == q && pmd < n_pmds)
+            .map(|&(_, pmd)| pmd)
+    };
+    taken.extend((0..n).filter_map(pinned));
+    let free = (0..n).filter(|&q| pinned(q).is_none()).count();
+    let mut spread_out = spread(&taken, free, n_pmds).into_iter();
+    (0..n)
+        .map(|q| pinned(q).or_else(|| spread_out.next()).unwrap_or(0))
+        .collect()
 }
 
 /// PMDs for `n` more queues, one at a time to the PMD with the fewest
@@ -331,6 +356,7 @@ impl NetdevBridge {
         let spec = PortSpec {
             name: name.to_owned(),
             devargs: devargs.to_owned(),
+            rx_queues: 1,
         };
         let dev = spec.device();
         if dev.is_empty() {
@@ -384,7 +410,7 @@ impl NetdevBridge {
     fn attach(&mut self, opened: &mut OpenedPort) -> Result<(), AttachError> {
         let n_pmds = self.netdev.pmds().len();
         let dp_port = opened.port.dp_port;
-        let choices = place_rx_queues(&self.ports, opened, n_pmds);
+        let choices = place_rx_queues(&self.ports, opened, n_pmds, &[]);
         let mut rx_for: Vec<Vec<RxQueue>> = (0..n_pmds).map(|_| Vec::new()).collect();
         for (q, pmd) in opened.rxqs.drain(..).zip(choices) {
             rx_for[pmd].push(q);
@@ -490,7 +516,8 @@ impl Dpif for NetdevBridge {
         let port =
             Port::probe(devargs).map_err(|e| DpifError::Refused(format!("port {name}: {e}")))?;
         let n_pmds = self.netdev.pmds().len();
-        let mut opened = match BridgePort::open(name, devargs, dp_port, port, &self.pool, n_pmds) {
+        let mut opened = match BridgePort::open(name, devargs, dp_port, port, &self.pool, n_pmds, 1)
+        {
             Ok(o) => o,
             Err((e, port)) => {
                 // Its queues may hold mbufs: close before reporting.
@@ -663,6 +690,17 @@ mod tests {
         assert_eq!(spread(&[], 2, 1), [0, 0]);
         // A queue placed on a PMD that does not exist counts for nobody.
         assert_eq!(spread(&[7], 1, 1), [0]);
+    }
+
+    #[test]
+    fn pinned_rx_queues_go_to_their_pmd_and_count_for_the_rest() {
+        // Queue 1 pinned to PMD 0: queue 0 then goes to the less loaded PMD 1.
+        assert_eq!(spread_pinned(vec![], 2, 2, &[(1, 0)]), [1, 0]);
+        // Pins to a PMD that does not exist are ignored.
+        assert_eq!(spread_pinned(vec![], 2, 2, &[(0, 5)]), [0, 1]);
+        // Everything pinned, whatever the load.
+        assert_eq!(spread_pinned(vec![1, 1], 2, 2, &[(0, 1), (1, 1)]), [1, 1]);
+        assert_eq!(spread_pinned(vec![0], 3, 3, &[]), spread(&[0], 3, 3));
     }
 
     #[test]

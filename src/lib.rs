@@ -7,8 +7,11 @@
 //! ([`ofp`]), Prometheus metrics and the PMD reports ([`metrics`]), the
 //! OpenFlow switch core ([`ofproto`]) and the switch's life
 //! cycle ([`switch`]): EAL start, ports, PMD lcores, the status line, and a
-//! clean stop. The fast path itself is the `pmd` crate.
+//! clean stop, with live reconfiguration ([`live`]: SIGHUP, `set-controller`).
+//! [`appctl`] is the control socket's client. The fast path itself is the
+//! `pmd` crate.
 
+pub mod appctl;
 pub mod bridge;
 pub mod cli;
 pub mod config;
@@ -18,6 +21,7 @@ pub mod coverage;
 pub mod ctl;
 pub mod dpctl;
 pub mod dpif;
+pub mod live;
 pub mod metrics;
 pub mod ofp;
 pub mod ofproto;

@@ -165,13 +165,14 @@ pub fn command(
     args: &[String],
     now: Millis,
 ) -> Result<String, String> {
+    let bridge = ofproto.dpif().name().to_owned();
     let check_bridge = |b: &str| {
-        if b == BRIDGE_NAME {
+        if b == bridge {
             Ok(())
         } else {
             Err(usage_error(
                 name,
-                format_args!("no bridge named {b} (this switch has {BRIDGE_NAME})"),
+                format_args!("no bridge named {b} (this switch has {bridge})"),
             ))
         }
     };
@@ -223,7 +224,7 @@ pub fn command(
         "upcall/show" => {
             let s = upcalls.stats;
             Ok(format!(
-                "{BRIDGE_NAME}:\n  flows: {} (installed {}, failed {}, expired {})\n  misses: {} translated: {} executed: {}\n  packet-ins: {}\n  invalidations: {}\n",
+                "{bridge}:\n  flows: {} (installed {}, failed {}, expired {})\n  misses: {} translated: {} executed: {}\n  packet-ins: {}\n  invalidations: {}\n",
                 upcalls.n_megaflows(),
                 s.installed,
                 s.install_failed,

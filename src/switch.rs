@@ -6,14 +6,22 @@
 //! starts every port, spreads the rx queues over the PMD lcores, gives every
 //! PMD the start-up flows (`--patch` and `--flows`) before it polls a single
 //! packet, and launches them. The control lcore then serves the control
-//! socket and `/metrics`, consumes upcalls and prints a status line once a second until
-//! SIGINT, SIGTERM or `ovs-appctl exit`. Ports are opened by
-//! [`BridgePort::open`], the one way to open a port: here for the start-up
-//! ports, whose queues go to the PMDs before they run, and in the bridge for
-//! `add-port`, whose queues travel over the PMDs' command rings. The stop
-//! is ordered so that nothing leaks: PMDs finish and flush first, then ports
-//! stop and close (a `net_pcap` port writes its file on close), and the pool
-//! is checked to be full again before the EAL is cleaned up.
+//! socket and `/metrics`, consumes upcalls and prints a status line once a
+//! second until SIGINT, SIGTERM or `ovs-appctl exit`. SIGHUP re-reads the
+//! configuration file and applies what can change live (see `live`). Ports
+//! are opened by [`BridgePort::open`], the one way to open a port: here for
+//! the start-up ports, whose queues go to the PMDs before they run (pinned
+//! rx queues to their PMD), and in the bridge for `add-port`, whose queues
+//! travel over the PMDs' command rings.
+//!
+//! The stop is ordered so that nothing leaks and nothing is cut in half, and
+//! it takes well under 2 s: PMDs finish their burst and flush their tx
+//! buffers first; then every OpenFlow connection gets its queued messages
+//! (whole messages only) and a clean close, for at most
+//! [`CONNMGR_SHUTDOWN`]; then ports stop and close (a `net_pcap` port writes
+//! its file on close), and the pool is checked to be full again before the
+//! EAL is cleaned up. A signal only sets a flag; all of this runs on the
+//! control lcore, outside any signal handler.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,7 +52,7 @@ use crate::metrics::{Metrics, MetricsServer, Sources};
 use crate::ofp::ext::NxMessage;
 use crate::ofp::Message;
 use crate::ofproto::{Ofproto, OfprotoConfig};
-use crate::ofswitch::{self, BRIDGE_NAME, FDB_IDLE_MS, FDB_MAX};
+use crate::ofswitch::{self, FDB_IDLE_MS, FDB_MAX};
 use crate::upcall::UpcallHandler;
 use crate::xlate::{Fdb, XlateConfig};
 
@@ -121,12 +129,19 @@ fn open_startup_ports(
                 devargs: spec.devargs.clone(),
             })
             .and_then(|port| {
-                BridgePort::open(&spec.name, &spec.devargs, port_no, port, pool, n_pmds).map_err(
-                    |(e, port)| {
-                        let _ = port.close();
-                        SwitchError::Port(e)
-                    },
+                BridgePort::open(
+                    &spec.name,
+                    &spec.devargs,
+                    port_no,
+                    port,
+                    pool,
+                    n_pmds,
+                    spec.rx_queues,
                 )
+                .map_err(|(e, port)| {
+                    let _ = port.close();
+                    SwitchError::Port(e)
+                })
             });
         let mut opened = match opened {
             Ok(o) => o,
@@ -137,7 +152,13 @@ fn open_startup_ports(
                 return Err(e);
             }
         };
-        let choices = place_rx_queues(&out.ports, &mut opened, n_pmds);
+        let pins: Vec<(usize, usize)> = cfg
+            .rxq_pins
+            .iter()
+            .filter(|p| p.port == i)
+            .map(|p| (usize::from(p.queue), p.pmd))
+            .collect();
+        let choices = place_rx_queues(&out.ports, &mut opened, n_pmds, &pins);
         for (rxq, pmd) in opened.rxqs.drain(..).zip(choices) {
             out.rx[pmd].push((port_no, rxq));
         }
@@ -149,16 +170,25 @@ fn open_startup_ports(
     Ok(out)
 }
 
+/// How long the OpenFlow connections get to say goodbye when the switch stops.
+pub const CONNMGR_SHUTDOWN: Duration = Duration::from_millis(500);
+
 /// Runs the switch until SIGINT/SIGTERM.
 pub fn run(cfg: SwitchConfig) -> Result<(), SwitchError> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).map_err(SwitchError::Signals)?;
     }
+    let reload = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
+        .map_err(SwitchError::Signals)?;
 
-    let control = (0..)
-        .find(|c| !cfg.pmd_cores.contains(c))
-        .ok_or(SwitchError::NoControlCore)?;
+    let control = match cfg.control_core {
+        Some(c) => c,
+        None => (0..)
+            .find(|c| !cfg.pmd_cores.contains(c))
+            .ok_or(SwitchError::NoControlCore)?,
+    };
     let mut cores = vec![control];
     cores.extend(cfg.pmd_cores.iter().copied());
     let mut eal_args = EalArgs::new(cores);
@@ -181,12 +211,16 @@ pub fn run(cfg: SwitchConfig) -> Result<(), SwitchError> {
         );
     }
     let eal = Eal::init(&eal_args.build())?;
-    let result = run_with_eal(&cfg, &stop);
+    let result = run_with_eal(&cfg, &stop, &reload);
     drop(eal);
     result
 }
 
-fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), SwitchError> {
+fn run_with_eal(
+    cfg: &SwitchConfig,
+    stop: &Arc<AtomicBool>,
+    reload: &AtomicBool,
+) -> Result<(), SwitchError> {
     let mut server = match CtlServer::bind(&cfg.ctl_path) {
         Ok(s) => Some(s),
         // The default path is a convenience: another ferrovs may hold it,
@@ -204,6 +238,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             Eal::version()
         ));
         ofswitch::register_commands(server.commands_mut())?;
+        crate::live::register_commands(server.commands_mut())?;
         crate::metrics::register_commands(server.commands_mut())?;
     }
     // Listeners are bound before any port or PMD starts, so a taken port is
@@ -220,7 +255,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
     if server.is_none() {
         // The management socket lives beside the control socket: when the
         // default place was unusable for one, it is for the other too.
-        let mgmt = crate::config::mgmt_socket_path(&cfg.ctl_path);
+        let mgmt = crate::config::mgmt_socket_path(&cfg.ctl_path, &cfg.bridge);
         connmgr_cfg
             .listeners
             .retain(|l| !matches!(l, ListenTarget::Unix(p) if *p == mgmt));
@@ -250,6 +285,10 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         tx: tx_assign,
     } = open_startup_ports(cfg, &pool, n_pmds)?;
 
+    // The PMDs stop on a flag of their own, raised only once the control
+    // lcore has left its loop: until then it may wait on a PMD's reply
+    // (an upcall's execute, a flow put), which a stopped PMD never sends.
+    let pmd_stop = Arc::new(AtomicBool::new(false));
     let workers = lcore::workers();
     let mut handles = Vec::new();
     let mut all_stats = Vec::new();
@@ -270,7 +309,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
             fastpath,
             channels: channels.clone(),
             stats: stats.clone(),
-            stop: stop.clone(),
+            stop: pmd_stop.clone(),
         };
         handles.push(lcore::launch(workers[id], move || pmd.run())?);
         pmd_handles.push(PmdHandle {
@@ -290,7 +329,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
         n_pmds
     );
     let pci = cfg.ports.iter().any(|p| p.is_pci());
-    let bridge = NetdevBridge::new(BRIDGE_NAME, netdev, ports, pool.clone(), local_mac(), pci);
+    let bridge = NetdevBridge::new(&cfg.bridge, netdev, ports, pool.clone(), local_mac(), pci);
     let mut ofproto = Ofproto::new(
         bridge,
         OfprotoConfig {
@@ -322,8 +361,12 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
     let mut status = StatusLine::new(!cfg.quiet);
     let mut fail_open = false;
     let mut fail_open_rule = None;
+    let mut running = cfg.clone();
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
+        if reload.swap(false, Ordering::Relaxed) {
+            crate::live::reload(&mut running, &mut connmgr, now);
+        }
         let now_ms = pmd::pmd::now_ms();
         let mut work = 0;
         let mut events = Vec::new();
@@ -392,6 +435,11 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
                 if let Some(reply) = metrics.command(ofproto.dpif(), name, args) {
                     return reply;
                 }
+                if let Some(reply) =
+                    crate::live::command(&mut running, &mut connmgr, name, args, now)
+                {
+                    return reply;
+                }
                 ofswitch::command(
                     &mut ofproto,
                     &mut upcalls,
@@ -421,6 +469,14 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
     if let Some(mut server) = server {
         server.poll(&mut |_: &str, _: &[String]| Err("ferrovs is stopping\n".to_string()));
     }
+    // The PMDs finish their burst and flush their tx buffers while the
+    // connections are closed.
+    pmd_stop.store(true, Ordering::Relaxed);
+    let unsent = connmgr.shutdown(Instant::now() + CONNMGR_SHUTDOWN);
+    if unsent > 0 {
+        log::warn!("{unsent} OpenFlow connection(s) stopped reading; closed with messages unsent");
+    }
+    drop(connmgr);
     for h in handles {
         h.join();
     }
@@ -428,7 +484,6 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
     let NetdevBridge { netdev, ports, .. } = bridge;
     // Upcalls still queued hold mbufs: free them before counting the pool.
     drop(netdev);
-    drop(connmgr);
     status.tick(&all_stats, &ports, true);
     for p in ports {
         p.port.close()?;
@@ -444,7 +499,7 @@ fn run_with_eal(cfg: &SwitchConfig, stop: &Arc<AtomicBool>) -> Result<(), Switch
 /// The flows every PMD starts with: `--patch A:B` as `in_port(A),
 /// actions:B` (every packet from A), then the `--flows` file.
 fn startup_flows(cfg: &SwitchConfig) -> Result<FlowTable, SwitchError> {
-    let mut table = FlowTable::default();
+    let mut table = FlowTable::new(cfg.flow_limit);
     for &(from, to) in &cfg.patches {
         let mut key = FlowKey::default();
         key.set_in_port((from + 1) as PortNo);

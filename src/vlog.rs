@@ -50,6 +50,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// module of the crate is here (a unit test checks `lib.rs`); `other` takes records whose target
 /// is not a ferrovs module.
 pub const MODULES: &[&str] = &[
+    "appctl",
     "bridge",
     "cli",
     "config",
@@ -59,6 +60,7 @@ pub const MODULES: &[&str] = &[
     "ctl",
     "dpctl",
     "dpif",
+    "live",
     "metrics",
     "ofp",
     "ofproto",

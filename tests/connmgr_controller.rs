@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use connmgr_common::*;
-use ferrovs::connmgr::{CloseReason, ConnKind, ConnmgrConfig, FailMode};
+use ferrovs::connmgr::{CloseReason, ConnKind, ConnmgrConfig, ControllerTarget, FailMode};
 
 /// A loopback port nobody listens on (for now).
 fn free_port() -> u16 {
@@ -177,4 +177,76 @@ fn controller_silent_after_hello_is_dropped_and_retried() {
         probes += 1;
     }
     assert_eq!(probes, 2);
+}
+
+/// Accepts the switch's connection on `listener` (polling connmgr meanwhile) and completes the
+/// OpenFlow 1.3 handshake.
+fn accept_controller(h: &mut Local, listener: &TcpListener) -> Peer {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let sock = loop {
+        if let Ok((s, _)) = listener.accept() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the switch did not connect");
+        h.pump();
+    };
+    sock.set_nonblocking(false).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut peer = Peer { sock };
+    peer.handshake(&HELLO13);
+    h.pump();
+    peer
+}
+
+#[test]
+fn set_controllers_keeps_staying_connections_and_closes_removed_ones() {
+    let (la, lb) = (
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+    );
+    let target = |l: &TcpListener| -> ControllerTarget {
+        format!("tcp:{}", l.local_addr().unwrap()).parse().unwrap()
+    };
+    let (ta, tb) = (target(&la), target(&lb));
+    let mut h = Local::new(ConnmgrConfig {
+        controllers: vec![ta.clone()],
+        ..controller_config(free_port())
+    });
+    let mut a = accept_controller(&mut h, &la);
+    let id_a = h.cm.controllers()[0].connected.expect("a is connected");
+
+    // Adding b keeps a's connection (same id), and connects b.
+    h.cm.set_controllers(&[ta.clone(), tb.clone()], h.now)
+        .unwrap();
+    assert_eq!(h.cm.config().controllers, [ta.clone(), tb.clone()]);
+    let mut b = accept_controller(&mut h, &lb);
+    let st = h.cm.controllers();
+    assert_eq!(st[0].connected, Some(id_a));
+    let id_b = st[1].connected.expect("b is connected");
+
+    // Removing a closes its connection cleanly; b's stays.
+    h.cm.set_controllers(std::slice::from_ref(&tb), h.now)
+        .unwrap();
+    h.pump();
+    assert!(a.closed(), "a's connection was not closed");
+    let closed = h.cm.take_closed();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(
+        (closed[0].id, closed[0].reason),
+        (id_a, CloseReason::Unconfigured)
+    );
+    assert_eq!(h.cm.controllers().len(), 1);
+    assert_eq!(h.cm.controllers()[0].connected, Some(id_b));
+    assert_eq!(h.cm.controllers()[0].attempts, 1, "b was not reconnected");
+
+    // An ssl: target without TLS files changes nothing.
+    let ssl: ControllerTarget = "ssl:127.0.0.1:1".parse().unwrap();
+    assert!(h.cm.set_controllers(&[ssl], h.now).is_err());
+    assert_eq!(h.cm.config().controllers, [tb]);
+
+    // Shutdown: b gets an end of stream, nothing is left unsent.
+    assert_eq!(h.cm.shutdown(Instant::now() + Duration::from_secs(1)), 0);
+    assert!(b.closed());
+    assert_eq!(h.cm.connections().count(), 0);
 }

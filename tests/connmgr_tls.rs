@@ -250,3 +250,55 @@ fn ssl_target_without_tls_files_is_a_config_error() {
         "{missing}"
     );
 }
+
+/// Shutdown on a TLS controller connection: what was queued arrives, then a close_notify
+/// (a clean end, not a truncation), then the end of the TCP stream.
+#[test]
+fn shutdown_ends_a_tls_connection_with_close_notify() {
+    let pki = Pki::new("shutdown");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = rustls_server(&pki, "controller");
+    let ctl = std::thread::spawn(move || {
+        let (sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let conn = rustls::ServerConnection::new(server).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        let mut hello = [0u8; 16];
+        tls.read_exact(&mut hello).unwrap();
+        tls.write_all(&HELLO13).unwrap();
+        for xid in 0..20u8 {
+            tls.write_all(&[0x04, 0x02, 0x00, 0x08, 0, 0, 0, xid])
+                .unwrap();
+        }
+        let mut rest = Vec::new();
+        let end = tls.read_to_end(&mut rest).map_err(|e| e.kind());
+        (end, rest)
+    });
+    let mut h = Local::new(ConnmgrConfig {
+        controllers: vec![format!("ssl:127.0.0.1:{port}").parse().unwrap()],
+        tls: Some(pki.files("switch")),
+        ..ConnmgrConfig::default()
+    });
+    let end = Instant::now() + Duration::from_secs(5);
+    while echoes_received(&h) < 20 && Instant::now() < end {
+        h.cm.poll(h.now, &mut switch_handler);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(echoes_received(&h), 20);
+    assert_eq!(h.cm.shutdown(Instant::now() + Duration::from_secs(2)), 0);
+    let (end, rest) = ctl.join().unwrap();
+    assert_eq!(end, Ok(rest.len()), "no clean close_notify");
+    let replies = split_messages(&rest);
+    assert_eq!(replies.len(), 20, "{}", hex(&rest));
+    for (xid, r) in replies.iter().enumerate() {
+        assert_eq!(r, &[0x04, 0x03, 0x00, 0x08, 0, 0, 0, xid as u8]);
+    }
+}
+
+/// Echo requests the controller connection has received so far.
+fn echoes_received(h: &Local) -> u64 {
+    h.cm.connections()
+        .map(|(_, st)| st.msgs_in.get(&2).copied().unwrap_or(0))
+        .sum()
+}

@@ -731,6 +731,7 @@ fn switch_commands_through_appctl() {
     let mut want =
         String::from("                 console    file\n                 -------    ------\n");
     for module in [
+        "appctl",
         "bridge",
         "cli",
         "config",
@@ -740,6 +741,7 @@ fn switch_commands_through_appctl() {
         "ctl",
         "dpctl",
         "dpif",
+        "live",
         "metrics",
         "ofp",
         "ofproto",
@@ -857,7 +859,7 @@ fn switch_commands_through_appctl() {
             .skip(2)
             .filter(|l| l.ends_with("  DBG        DBG"))
             .count(),
-        18,
+        20,
         "{table}"
     );
 

@@ -1,8 +1,12 @@
-//! The container entrypoint (`docker/entrypoint.sh`) run on its own, without a container engine:
-//! fake mount tables and meminfo files stand in for the kernel's, and a stand-in `ferrovs` on
-//! PATH prints the arguments and environment it was started with, then exits with a code of its
-//! own so the test sees that the entrypoint `exec`s it. No DPDK runs here; the real binary
-//! always gives DPDK `--no-pci` unless a port names a PCI device.
+//! The container's scripts run on their own, without a container engine. The entrypoint
+//! (`docker/entrypoint.sh`): fake mount tables and meminfo files stand in for the kernel's, and
+//! a stand-in `ferrovs` on PATH prints the arguments and environment it was started with, then
+//! exits with a code of its own so the test sees that the entrypoint `exec`s it. The
+//! HEALTHCHECK (`docker/healthcheck.sh`) runs against the real binary on a real control socket.
+//! The Dockerfile is checked for what it refers to. Only the healthcheck test starts DPDK, and
+//! the real binary always gives DPDK `--no-pci` unless a port names a PCI device.
+
+mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -12,6 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 const ENTRYPOINT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docker/entrypoint.sh");
 const RUNTIME_PACKAGES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docker/runtime-packages.sh");
+const HEALTHCHECK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docker/healthcheck.sh");
+const DOCKERFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile");
 
 const STUB: &str = r#"#!/bin/sh
 printf 'ferrovs-stub:'
@@ -247,7 +253,7 @@ fn missing_binary_fails_like_a_missing_command() {
 #[test]
 fn scripts_pass_shellcheck() {
     let Ok(output) = Command::new("shellcheck")
-        .args(["--shell=sh", ENTRYPOINT, RUNTIME_PACKAGES])
+        .args(["--shell=sh", ENTRYPOINT, RUNTIME_PACKAGES, HEALTHCHECK])
         .output()
     else {
         eprintln!("shellcheck is not installed; skipping the lint");
@@ -262,7 +268,7 @@ fn scripts_pass_shellcheck() {
 
 #[test]
 fn scripts_are_executable() {
-    for script in [ENTRYPOINT, RUNTIME_PACKAGES] {
+    for script in [ENTRYPOINT, RUNTIME_PACKAGES, HEALTHCHECK] {
         let mode = fs::metadata(Path::new(script))
             .unwrap()
             .permissions()
@@ -295,4 +301,168 @@ fn runtime_packages_maps_libraries_to_debian_packages() {
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
+}
+
+#[test]
+fn an_unreadable_config_file_is_explained() {
+    let scene = Scene::new(MOUNTS_WITH_HUGETLBFS, &meminfo("8"));
+    for args in [
+        &["run", "--config", "/nonexistent/ferrovs.toml"][..],
+        &["run", "--config=/nonexistent/ferrovs.toml"][..],
+    ] {
+        let result = scene.run(args, &[], true);
+        assert_eq!(
+            result.code,
+            Some(7),
+            "ferrovs still runs and says why itself"
+        );
+        assert!(
+            result.stderr.starts_with(
+                "ferrovs-entrypoint: cannot read the configuration file /nonexistent/ferrovs.toml. Mount yours, e.g.\n\
+                 ferrovs-entrypoint:   docker run -v \"$PWD/ferrovs.toml:/nonexistent/ferrovs.toml:ro\" IMAGE\n"
+            ),
+            "{}",
+            result.stderr
+        );
+    }
+    // A readable file needs no explanation.
+    let config = scene.dir.join("ferrovs.toml");
+    fs::write(&config, "").unwrap();
+    let result = scene.run(&["run", "--config", config.to_str().unwrap()], &[], true);
+    assert_eq!(
+        result.stderr,
+        "ferrovs-entrypoint: hugepages: 8 free, hugetlbfs mounted at /dev/hugepages\n"
+    );
+}
+
+/// Runs the HEALTHCHECK script with the real binary first on PATH.
+fn healthcheck(ctl: &Path) -> Outcome {
+    let bin_dir = common::binary().parent().unwrap().to_path_buf();
+    let output = Command::new("/bin/sh")
+        .arg(HEALTHCHECK)
+        .env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+        .env("FERROVS_CTL", ctl)
+        .output()
+        .expect("run /bin/sh");
+    Outcome {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn healthcheck_asks_the_switch_over_its_control_socket() {
+    let dir = common::TempDir::new("healthcheck");
+    let ctl = dir.path("ferrovs.ctl");
+    // Nothing there yet.
+    assert_eq!(
+        healthcheck(&ctl),
+        outcome(
+            1,
+            &format!(
+                "unhealthy: no control socket at {} (still starting, or ferrovs runs with another --ctl: set FERROVS_CTL)\n",
+                ctl.display()
+            ),
+            ""
+        )
+    );
+    // A socket file nobody serves (left by a dead switch).
+    drop(std::os::unix::net::UnixListener::bind(&ctl).unwrap());
+    let stale = healthcheck(&ctl);
+    assert_eq!(stale.code, Some(1));
+    assert!(
+        stale.stdout.starts_with(&format!(
+            "unhealthy: {} does not answer: ferrovs: error: cannot connect to {}",
+            ctl.display(),
+            ctl.display()
+        )),
+        "{}",
+        stale.stdout
+    );
+    fs::remove_file(&ctl).unwrap();
+
+    let mut sw = common::Switch::start(&[
+        "run",
+        "--port",
+        "p0=net_null0,no-rx=1",
+        "--ctl",
+        ctl.to_str().unwrap(),
+        "--quiet",
+    ]);
+    sw.wait_stderr(std::time::Duration::from_secs(30), |l| {
+        common::logged(l).starts_with("control socket")
+    });
+    let healthy = healthcheck(&ctl);
+    assert_eq!((healthy.code, healthy.stderr.as_str()), (Some(0), ""));
+    assert!(
+        healthy
+            .stdout
+            .starts_with(&format!("healthy: ferrovs {} (", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        healthy.stdout
+    );
+    let status = sw.signal_and_wait(libc::SIGTERM);
+    assert_eq!(status.code(), Some(0));
+}
+
+/// What the Dockerfile refers to exists: the files it copies, the HEALTHCHECK command, and
+/// every flag of the documented `docker run` line.
+#[test]
+fn dockerfile_refers_to_what_exists() {
+    let text = fs::read_to_string(DOCKERFILE).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut destinations = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from"))
+    {
+        let words: Vec<&str> = line
+            .split_whitespace()
+            .filter(|w| !w.starts_with("--"))
+            .collect();
+        let (src, dst) = (words[1], words[2]);
+        if src != "." {
+            assert!(root.join(src).exists(), "COPY {src}: no such file");
+        }
+        destinations.push(dst.to_owned());
+    }
+    let health = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("CMD [\"")
+                .filter(|c| c.contains("health"))
+        })
+        .expect("a HEALTHCHECK CMD");
+    let health = health.split('"').next().unwrap();
+    assert!(
+        destinations.iter().any(|d| d == health),
+        "{health} is not copied into the image"
+    );
+    assert!(text.contains("HEALTHCHECK --interval="));
+
+    // The documented run line: the lines of the header comment from `docker run` on.
+    let header: Vec<&str> = text
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .skip_while(|l| !l.contains("docker run"))
+        .take_while(|l| l.trim_end().ends_with('\\') || l.contains("ferrovs run"))
+        .collect();
+    let run_flags: Vec<&str> = header
+        .iter()
+        .skip_while(|l| !l.contains("ferrovs run"))
+        .flat_map(|l| l.split_whitespace())
+        .filter(|w| w.starts_with("--"))
+        .collect();
+    assert!(run_flags.contains(&"--config"), "{header:#?}");
+    let help = Command::new(common::binary())
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in run_flags {
+        assert!(help.contains(flag), "ferrovs run has no {flag}");
+    }
 }

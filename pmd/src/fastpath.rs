@@ -12,9 +12,10 @@
 //! walks the subtables once for the burst); insert megaflow hits into the
 //! EMC with the EMC's probability; then run each packet's actions in arrival
 //! order, so a port's packets (and its miss and action upcalls) stay in
-//! order. Flow statistics are summed per flow over the burst and written
-//! once per flow; PMD counters are summed in locals and written once per
-//! pass.
+//! order. Flow statistics are summed per run of consecutive packets on one
+//! flow (OVS batches per flow instead, which reorders) and written once per
+//! run; a run of lone-output packets to one port goes to the sink in one
+//! call; PMD counters are summed in locals and written once per pass.
 //!
 //! The simple-match shortcut: when the receiving port's only megaflow
 //! matches just in_port (port-to-port forwarding) and outputs to one port,
@@ -68,6 +69,15 @@ pub enum UpcallKind<'a> {
 pub trait DatapathSink<P> {
     /// Queue the packet for transmission on datapath port `port`.
     fn output(&mut self, port: u32, pkt: P);
+    /// Queue every packet of `pkts`, in order, on port `port`; the same as
+    /// calling [`DatapathSink::output`] on each, which a sink may do with
+    /// fewer checks.
+    #[inline]
+    fn output_many<I: Iterator<Item = P>>(&mut self, port: u32, pkts: I) {
+        for pkt in pkts {
+            self.output(port, pkt);
+        }
+    }
     /// Queue an upcall; give the packet back if there is no room, and the
     /// pipeline counts it lost and drops it. Must not block.
     fn upcall(&mut self, kind: UpcallKind<'_>, pkt: P, key: &FlowKey) -> Result<(), P>;
@@ -92,17 +102,18 @@ pub struct FastPath<P> {
 struct Scratch {
     keys: [FlowKey; BURST],
     hashes: [u32; BURST],
+    /// `keys[i].tail_map()`, known without a scan for fast-parsed packets.
+    tails: [u16; BURST],
+    /// Frame lengths, read once when the packet is parsed.
+    lens: [usize; BURST],
     /// Header layouts from the parse, valid where `parsed` has the bit.
     infos: [ParseInfo; BURST],
     /// Bit `i`: `infos[i]` describes packet `i` (not so after recirculation).
     parsed: u32,
     depth: [u8; BURST],
     found: [Option<FlowRef>; BURST],
-    /// Distinct flows hit in the pass and their summed stats.
-    hit_flows: [Option<FlowRef>; BURST],
-    hit_packets: [u32; BURST],
-    hit_bytes: [u64; BURST],
-    hit_flags: [u16; BURST],
+    /// Packet `i`'s output port when its flow's actions are a lone output.
+    lone: [Option<u32>; BURST],
 }
 
 /// Counters of one pass, written to [`PmdStats`] once.
@@ -128,14 +139,13 @@ impl<P: PacketBuf> FastPath<P> {
             scratch: Box::new(Scratch {
                 keys: [FlowKey::default(); BURST],
                 hashes: [0; BURST],
+                tails: [0; BURST],
+                lens: [0; BURST],
                 infos: [ParseInfo::default(); BURST],
                 parsed: 0,
                 depth: [0; BURST],
                 found: [None; BURST],
-                hit_flows: [None; BURST],
-                hit_packets: [0; BURST],
-                hit_bytes: [0; BURST],
-                hit_flags: [0; BURST],
+                lone: [None; BURST],
             }),
             batch: Vec::with_capacity(BURST),
             recirc: Vec::with_capacity(RECIRC_QUEUE),
@@ -174,14 +184,27 @@ impl<P: PacketBuf> FastPath<P> {
             let n = self.batch.len();
             let sc = &mut *self.scratch;
             for (i, pkt) in self.batch.iter().enumerate() {
-                parse_fresh(pkt.data(), in_port, &mut sc.keys[i], &mut sc.infos[i]);
+                let data = pkt.data();
+                sc.lens[i] = data.len();
+                let key = &mut sc.keys[i];
+                // The fast parse leaves the tail zero: no scan for the map.
+                sc.tails[i] = if parse_fresh(data, in_port, key, &mut sc.infos[i]) {
+                    0
+                } else {
+                    key.tail_map()
+                };
                 sc.depth[i] = 0;
             }
             // Hashes in a loop of their own: each is a chain of dependent
             // multiplies, and with no call in between the CPU overlaps the
-            // chains of different packets.
+            // chains of different packets. A zero tail is not read.
             for i in 0..n {
-                sc.hashes[i] = sc.keys[i].hash();
+                let key = &sc.keys[i];
+                sc.hashes[i] = if sc.tails[i] == 0 {
+                    key.hash_zero_tail()
+                } else {
+                    key.hash()
+                };
             }
             sc.parsed = if n == BURST { u32::MAX } else { (1 << n) - 1 };
             self.pass(n, stats, sink);
@@ -273,7 +296,7 @@ impl<P: PacketBuf> FastPath<P> {
         }
         let mut emc_miss = 0u32;
         for i in 0..n {
-            sc.found[i] = emc.lookup(&sc.keys[i], sc.hashes[i], flows);
+            sc.found[i] = emc.lookup_with_tail(&sc.keys[i], sc.hashes[i], sc.tails[i], flows);
             if sc.found[i].is_some() {
                 counts.emc_hits += 1;
             } else {
@@ -294,71 +317,80 @@ impl<P: PacketBuf> FastPath<P> {
             }
         }
 
-        // Sum the stats per flow (a burst usually hits a handful). With many
-        // flows each is a cache miss: start them all first.
-        for r in sc.found[..n].iter().flatten() {
-            flows.prefetch_stats(*r);
-        }
-        let mut n_hit = 0usize;
-        for (i, pkt) in batch.iter().enumerate() {
-            let Some(r) = sc.found[i] else { continue };
-            let bytes = pkt.data().len() as u64;
-            let flags = sc.keys[i].tcp_flags();
-            match sc.hit_flows[..n_hit].iter().position(|&f| f == Some(r)) {
-                Some(j) => {
-                    sc.hit_packets[j] += 1;
-                    sc.hit_bytes[j] += bytes;
-                    sc.hit_flags[j] |= flags;
-                }
-                None => {
-                    sc.hit_flows[n_hit] = Some(r);
-                    sc.hit_packets[n_hit] = 1;
-                    sc.hit_bytes[n_hit] = bytes;
-                    sc.hit_flags[n_hit] = flags;
-                    n_hit += 1;
-                }
+        // Stats per run of consecutive packets on one flow (a burst from
+        // one flow is one run): one write per run, no search. The flow's
+        // lone output port, from the flow table's compact array, is looked
+        // up once per run too. With many flows each run's stats are a cache
+        // miss: start them all first.
+        let mut prev = None;
+        for &r in sc.found[..n].iter().flatten() {
+            if prev != Some(r) {
+                flows.prefetch_stats(r);
+                prev = Some(r);
             }
         }
-        for j in 0..n_hit {
-            let Some(r) = sc.hit_flows[j] else { continue };
-            flows.record_hit(
-                r,
-                u64::from(sc.hit_packets[j]),
-                sc.hit_bytes[j],
-                sc.hit_flags[j],
-                *now_ms,
-            );
+        let mut run: Option<FlowRef> = None;
+        let (mut run_packets, mut run_bytes, mut run_flags) = (0u64, 0u64, 0u16);
+        let mut run_port = None;
+        for i in 0..n {
+            let found = sc.found[i];
+            if found != run {
+                if let Some(r) = run {
+                    flows.record_hit(r, run_packets, run_bytes, run_flags, *now_ms);
+                }
+                run = found;
+                (run_packets, run_bytes, run_flags) = (0, 0, 0);
+                run_port = found.and_then(|r| flows.lone_output(r));
+            }
+            run_packets += 1;
+            run_bytes += sc.lens[i] as u64;
+            run_flags |= sc.keys[i].tcp_flags();
+            sc.lone[i] = run_port;
+        }
+        if let Some(r) = run {
+            flows.record_hit(r, run_packets, run_bytes, run_flags, *now_ms);
         }
 
-        // Actions, in arrival order.
-        for (i, pkt) in batch.drain(..n).enumerate() {
-            // The common case, a lone output, reads only the flow table's
-            // compact array and skips the executor.
-            if let Some(port) = sc.found[i].and_then(|r| flows.lone_output(r)) {
-                sink.output(port, pkt);
-                continue;
-            }
-            let key = &mut sc.keys[i];
-            let flow = sc.found[i].and_then(|r| flows.flow(r));
-            let Some(flow) = flow else {
-                counts.misses += 1;
-                if let Err(pkt) = sink.upcall(UpcallKind::Miss, pkt, key) {
-                    counts.miss_lost += 1;
-                    sink.drop(pkt);
+        // Actions, in arrival order. The common case, a lone output, skips
+        // the executor, and consecutive packets to one port go to the sink
+        // together (one port check for the lot).
+        let mut pkts = batch.drain(..n);
+        let mut i = 0;
+        while i < n {
+            if let Some(port) = sc.lone[i] {
+                let mut end = i + 1;
+                while end < n && sc.lone[end] == Some(port) {
+                    end += 1;
                 }
+                sink.output_many(port, pkts.by_ref().take(end - i));
+                i = end;
                 continue;
-            };
-            let mut exec = ExecSink {
-                out: sink,
-                recirc,
-                depth: sc.depth[i],
-                counts: &mut counts,
-            };
-            if sc.parsed & (1 << i) != 0 {
-                execute_parsed(&flow.actions, pkt, key, sc.infos[i], &mut exec);
-            } else {
-                execute(&flow.actions, pkt, key, &mut exec);
             }
+            let Some(pkt) = pkts.next() else { break };
+            let key = &mut sc.keys[i];
+            match sc.found[i].and_then(|r| flows.flow(r)) {
+                None => {
+                    counts.misses += 1;
+                    if let Err(pkt) = sink.upcall(UpcallKind::Miss, pkt, key) {
+                        counts.miss_lost += 1;
+                        sink.drop(pkt);
+                    }
+                }
+                Some(flow) => {
+                    let mut exec = ExecSink {
+                        out: sink,
+                        recirc,
+                        depth: sc.depth[i],
+                        counts: &mut counts,
+                    };
+                    if sc.parsed & (1 << i) != 0 {
+                        execute_parsed(&flow.actions, pkt, key, sc.infos[i], &mut exec);
+                    } else {
+                        execute(&flow.actions, pkt, key, &mut exec);
+                    }
+                }
+            }
+            i += 1;
         }
         counts.write(stats);
     }
@@ -373,6 +405,8 @@ impl<P: PacketBuf> FastPath<P> {
                 for (i, (pkt, key, depth)) in self.next_recirc.drain(..take).enumerate() {
                     self.scratch.keys[i] = key;
                     self.scratch.hashes[i] = key.hash();
+                    self.scratch.tails[i] = key.tail_map();
+                    self.scratch.lens[i] = pkt.data().len();
                     self.scratch.depth[i] = depth;
                     self.batch.push(pkt);
                 }

@@ -52,6 +52,13 @@ pub struct FlowRef {
 }
 
 impl FlowRef {
+    /// A handle no table ever issues (slot index `u32::MAX`, beyond any
+    /// table), so it is never live: fills empty cache entries.
+    pub(crate) const DANGLING: FlowRef = FlowRef {
+        index: u32::MAX,
+        generation: 0,
+    };
+
     /// The slab slot this handle points at (for per-flow side arrays).
     #[inline]
     pub fn index(self) -> u32 {

@@ -413,8 +413,12 @@ fn hash_finish(mut h: u64) -> u32 {
 }
 
 /// Words that are non-zero in nearly every key: in_port, Ethernet and the
-/// IPv4 5-tuple (see the layout above).
-const HOT_WORDS: usize = 5;
+/// IPv4 5-tuple (see the layout above). The rest is the key's *tail*.
+pub const HOT_WORDS: usize = 5;
+
+/// Number of tail words (`KEY_WORDS - HOT_WORDS`); a tail map has this
+/// many bits.
+pub const TAIL_WORDS: usize = KEY_WORDS - HOT_WORDS;
 
 /// The four-lane word hash over `word(0..KEY_WORDS)`.
 ///
@@ -458,6 +462,25 @@ impl FlowKey {
     #[inline]
     pub fn hash(&self) -> u32 {
         hash_words(|i| self.words[i])
+    }
+
+    /// [`FlowKey::hash`] of a key whose tail is all zero (the caller knows
+    /// it, e.g. from the parser's fast path): the five hot words only, with
+    /// no tail scan. Equal to `self.hash()` whenever `self.tail_map() == 0`.
+    #[inline]
+    pub fn hash_zero_tail(&self) -> u32 {
+        hash_words(|i| if i < HOT_WORDS { self.words[i] } else { 0 })
+    }
+
+    /// Bit `j` set iff tail word `HOT_WORDS + j` is non-zero. 0 for an
+    /// untagged IPv4 key; the EMC stores only the words this names.
+    #[inline]
+    pub fn tail_map(&self) -> u16 {
+        let mut map = 0u16;
+        for j in 0..TAIL_WORDS {
+            map |= u16::from(self.words[HOT_WORDS + j] != 0) << j;
+        }
+        map
     }
 
     /// The hash of `self.masked(mask)`, without building the masked key.
@@ -670,6 +693,20 @@ mod tests {
         assert_ne!(a.hash(), b.hash());
         assert_eq!(a.masked(&m).ipv4_dst(), Ipv4Addr::new(10, 0, 0, 0));
         assert_eq!(a.masked(&FlowMask::exact()), a);
+    }
+
+    #[test]
+    fn tail_map_and_zero_tail_hash() {
+        let mut k = FlowKey::default();
+        k.set_in_port(3);
+        k.set_ipv4_dst(Ipv4Addr::new(10, 0, 0, 1));
+        k.set_tp_dst(80);
+        assert_eq!(k.tail_map(), 0);
+        assert_eq!(k.hash_zero_tail(), k.hash());
+        k.set_vlan_outer_tci(5); // word 5: tail bit 0
+        k.set_nd_tll([0, 0, 0, 0, 0, 1]); // word 18: tail bit 13
+        assert_eq!(k.tail_map(), 1 | 1 << 13);
+        assert_ne!(k.hash_zero_tail(), k.hash());
     }
 
     #[test]

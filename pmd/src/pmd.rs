@@ -436,6 +436,35 @@ impl DatapathSink<Mbuf> for PmdSink<'_> {
         }
     }
 
+    /// The port is checked once for the run; per packet only the
+    /// buffer's room is.
+    #[inline]
+    fn output_many<I: Iterator<Item = Mbuf>>(&mut self, port: u32, pkts: I) {
+        let p = port as usize;
+        let Some(buf) = self
+            .out
+            .get_mut(p)
+            .filter(|_| matches!(self.txqs.get(p), Some(Some(_))))
+        else {
+            // No such port, or one this PMD cannot send on.
+            let mut n = 0;
+            for pkt in pkts {
+                n += 1;
+                drop(pkt);
+            }
+            return self.stats.dropped.add(n);
+        };
+        let mut buf = buf;
+        for pkt in pkts {
+            if let Err(pkt) = buf.push(pkt) {
+                self.flush(p);
+                buf = &mut self.out[p];
+                // The buffer was just emptied (sent or freed).
+                let _ = buf.push(pkt);
+            }
+        }
+    }
+
     fn upcall(&mut self, kind: UpcallKind<'_>, pkt: Mbuf, key: &FlowKey) -> Result<(), Mbuf> {
         // A packet of a held flow that parks stays here (see crate::hold).
         let held = match kind {

@@ -17,7 +17,10 @@
 //! ([`Connmgr::fail_open`]) and the switch acts.
 //!
 //! Who calls it: the control lcore's loop calls [`Connmgr::poll`] every iteration and
-//! [`Connmgr::send_async`] when ofproto has something to tell controllers. Nothing blocks:
+//! [`Connmgr::send_async`] when ofproto has something to tell controllers; it changes
+//! controllers and fail mode at run time with [`Connmgr::set_controllers`] and
+//! [`Connmgr::set_fail_mode`], and ends every connection cleanly with [`Connmgr::shutdown`]
+//! (the only call that waits, up to its deadline) when the switch stops. Otherwise nothing blocks:
 //! sockets are non-blocking, connects are asynchronous, TLS is driven by hand, and each poll
 //! does a bounded amount of work per connection.
 //!
@@ -248,6 +251,10 @@ pub enum CloseReason {
     QueueOverflow,
     /// The connection took longer than the backoff interval to connect.
     ConnectTimeout,
+    /// Its controller target was removed from the configuration at run time.
+    Unconfigured,
+    /// The switch is stopping.
+    Shutdown,
 }
 
 /// A connection that ended, for logs and tests.
@@ -426,6 +433,122 @@ impl Connmgr {
                 last_close: s.last_close,
             })
             .collect()
+    }
+
+    /// Replaces the controller targets at run time. A target that stays keeps its connection
+    /// (and its role, async config and backoff); a removed one is closed after what is queued
+    /// for it is sent; a new one is connected from the next poll. Listeners and service
+    /// connections are untouched. Refused, with nothing changed, when a new `ssl:` target
+    /// has no TLS files to use.
+    pub fn set_controllers(
+        &mut self,
+        targets: &[ControllerTarget],
+        now: Instant,
+    ) -> Result<(), ConnmgrError> {
+        if self.tls.is_none() {
+            if let Some(t) = targets
+                .iter()
+                .find(|t| matches!(t, ControllerTarget::Ssl(_)))
+            {
+                let files = self
+                    .config
+                    .tls
+                    .as_ref()
+                    .ok_or_else(|| ConnmgrError::TlsMissing {
+                        target: t.to_string(),
+                    })?;
+                self.tls = Some(TlsConfigs::load(files)?);
+            }
+        }
+        if self.slots.is_empty() && !targets.is_empty() {
+            // A controller that was never configured has not been "missing" until now:
+            // fail-open starts counting from here.
+            self.last_controller = now;
+        }
+        let mut old: Vec<Option<ControllerSlot>> = std::mem::take(&mut self.slots)
+            .into_iter()
+            .map(Some)
+            .collect();
+        // Old slot index -> new slot index, for the connections that stay.
+        let mut moved: Vec<Option<usize>> = vec![None; old.len()];
+        for t in targets {
+            if self.slots.iter().any(|s| s.target == *t) {
+                continue;
+            }
+            let kept = old
+                .iter()
+                .position(|s| s.as_ref().is_some_and(|s| s.target == *t));
+            let slot = match kept.and_then(|j| old[j].take().map(|s| (j, s))) {
+                Some((j, slot)) => {
+                    moved[j] = Some(self.slots.len());
+                    slot
+                }
+                None => ControllerSlot {
+                    target: t.clone(),
+                    state: SlotState::Idle { next_attempt: now },
+                    backoff: self.config.backoff_min,
+                    attempts: 0,
+                    last_close: None,
+                },
+            };
+            self.slots.push(slot);
+        }
+        for c in &mut self.conns {
+            if let Some(j) = c.controller {
+                c.controller = moved.get(j).copied().flatten();
+                if c.controller.is_none() {
+                    c.close_after_flush(CloseReason::Unconfigured);
+                }
+            }
+        }
+        self.config.controllers = self.slots.iter().map(|s| s.target.clone()).collect();
+        Ok(())
+    }
+
+    /// Changes the fail mode at run time; [`Connmgr::fail_open`] answers by it from now on.
+    pub fn set_fail_mode(&mut self, mode: FailMode) {
+        self.config.fail_mode = mode;
+    }
+
+    /// Stops every connection cleanly: whatever is queued is written (replies and async
+    /// messages are queued whole, so a peer that reads everything gets whole messages only),
+    /// then each side gets a TLS close_notify and a FIN, and what the peer still sends is
+    /// drained until it closes too, so the kernel never resets a connection whose last bytes
+    /// the peer has not read yet. Returns at `deadline` at the latest, with how many
+    /// connections still had queued bytes then (a peer that stopped reading).
+    pub fn shutdown(&mut self, deadline: Instant) -> usize {
+        for c in &mut self.conns {
+            c.close_after_flush(CloseReason::Shutdown);
+        }
+        // A closing connection turns closed once its queue and its TLS records are all out
+        // (or on a write error).
+        loop {
+            for c in &mut self.conns {
+                c.flush();
+            }
+            if self.conns.iter().all(Ofconn::is_closed) || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let unsent = self.conns.iter().filter(|c| !c.is_closed()).count();
+        for c in &mut self.conns {
+            c.half_close();
+        }
+        let mut done = vec![false; self.conns.len()];
+        loop {
+            for (c, done) in self.conns.iter_mut().zip(done.iter_mut()) {
+                *done = *done || c.discard_input();
+            }
+            if done.iter().all(|&d| d) || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.conns.clear();
+        self.slots.clear();
+        self.listeners.clear();
+        unsent
     }
 
     /// Connections that ended since the last call, oldest first (at most 64 are kept).

@@ -163,6 +163,22 @@ impl Ofconn {
         }
     }
 
+    /// Sends our end-of-stream (see [`Stream::shutdown_write`]).
+    pub fn half_close(&mut self) {
+        self.stream.shutdown_write();
+    }
+
+    /// Reads and throws away what the peer sends; true once it has closed its side (or the
+    /// stream failed), so that closing ours now cannot reset the connection.
+    pub fn discard_input(&mut self) -> bool {
+        // One bounded read per call: a peer that keeps sending cannot hold the caller.
+        let mut sink = Vec::new();
+        !matches!(
+            self.stream.read_into(&mut sink, READ_PER_POLL),
+            Ok(ReadOutcome::Open)
+        )
+    }
+
     /// Bytes queued and not yet taken by the stream.
     pub fn queued(&self) -> usize {
         self.output.len() - self.written

@@ -252,6 +252,25 @@ impl Stream {
         }
     }
 
+    /// Says goodbye without losing anything: a TLS close_notify, then a FIN. The socket stays
+    /// open for reading so that the peer's last bytes can be drained before it is closed:
+    /// closing with unread input makes the kernel send a reset, which may destroy bytes the
+    /// peer has received but not yet read.
+    pub fn shutdown_write(&mut self) {
+        let sock_result = match self {
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Tls(t) => {
+                t.tls.send_close_notify();
+                // Best effort: the queue was flushed before, so the socket has room for it.
+                let _ = t.flush_records();
+                t.sock.shutdown(std::net::Shutdown::Write)
+            }
+        };
+        // The peer may be gone already; there is nothing left to tell it then.
+        let _ = sock_result;
+    }
+
     /// True while bytes accepted by [`Stream::write_from`] still wait inside the stream.
     pub fn has_buffered_output(&self) -> bool {
         match self {

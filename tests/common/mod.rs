@@ -105,6 +105,11 @@ impl Switch {
         }
     }
 
+    /// The PID of the running process, for signals the test sends itself.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// Sends `sig` and waits (up to 10 s) for the exit.
     pub fn signal_and_wait(&mut self, sig: i32) -> ExitStatus {
         let child = self.child.as_mut().expect("running");
