@@ -16,6 +16,32 @@ flows from perf/gen-flows.py, which documents how each table is built):
                             tracking (7,563 flows in 9 masks at 100k)
   ferrovs-exact-100k        100,000 exact 5-tuple megaflows
   tp-{io,macswap}-{1,1k,100k}  dpdk-testpmd --forward-mode=io / macswap
+OpenFlow-driven cases (no hand-written datapath flows: ferrovs starts with an
+empty datapath, the table is loaded with `ovs-ofctl --bundle add-flows` over
+its management socket, and every megaflow comes from upcalls; compared with
+the ovs-* case of the same table):
+  ferrovs-of-p2p-N          in_port=1,actions=output:2
+  ferrovs-of-normal-N       actions=NORMAL (OVS adds a static FDB entry for
+                            the destination; ferrovs has no fdb/add, so its
+                            NORMAL floods to out0 and LOCAL: see the report)
+  ferrovs-of-acl-N          the anchor's 1,000-rule ACL (gen_pcap.py --acl)
+  ferrovs-of-exact-100k     the same ACL with nw_src masked 0.255.255.255:
+                            not a prefix, so prefix tracking cannot help and
+                            every flow needs its own megaflow (OVS gets there
+                            with prefixes=none, which ferrovs does not have)
+  ferrovs-setup-100k        flow setups per second: per round, del-flows
+                            (every megaflow goes), then the exact table is
+                            added back and the 100k-flow pcap's first pass is
+                            timed until 100,000 flows were translated;
+                            compared with ovs-setup-100k
+  firstpkt                  first-packet latency p50/p99 of new flows, and of
+                            a known flow's packets, through ferrovs and, with
+                            --ovs, through OVS-DPDK on the same net_af_packet
+                            ports: two veth pairs in a network namespace the
+                            script creates and deletes, new flows sent one by
+                            one from Python raw sockets with their send time
+                            in the payload. Python's own timing (tens of us)
+                            is in both figures; compare the two switches.
 The ferrovs rate is the change of out0's TX packets (`dpctl/show -s` over
 the control socket) over the window; `dpif-netdev/pmd-stats-clear` runs at
 its start and `pmd-stats-show` at its end, so EMC / megaflow / simple-match
@@ -35,6 +61,7 @@ cannot run, the OVS column is PERF.md's, and the output says so.
 
   sudo perf/bench.py                                   # everything
   sudo perf/bench.py --cases 'ferrovs-acl-*' --warmup 2 --duration 4 --repeat 1
+  sudo perf/bench.py --cases 'ferrovs-of-*,ferrovs-setup-100k,firstpkt' --ovs
 
 DPDK always gets --no-pci. Hugepages are used when mounted and free
 (--setup-hugepages reserves 1 GiB as root); otherwise both switches run
@@ -145,23 +172,70 @@ def cpu_mhz():
     return None
 
 
-def run_ferrovs(pcap, flows_file, warmup, duration, work, cpu_time=False):
-    """Returns (Mpps sent on out0 over the window, PMD counters of the window).
-    ferrovs picks hugepages or --no-huge by itself, as testpmd is told to."""
+OFCTL = ["taskset", "-c", "0", "ovs-ofctl", "-O", "OpenFlow13", "--timeout=60"]
+
+
+def ofctl(mgmt, *args):
+    """`ovs-ofctl -O OpenFlow13 ARGS` against ferrovs' management socket; a
+    flow_mod command returns only after the switch's barrier reply."""
+    cmd = list(OFCTL)
+    target = f"unix:{mgmt}"
+    # Options first, then the command, the target and its arguments.
+    opts = [a for a in args if a.startswith("--")]
+    rest = [a for a in args if not a.startswith("--")]
+    return subprocess.run(cmd + opts + [rest[0], target] + rest[1:], check=True, capture_output=True,
+                          text=True, timeout=120).stdout
+
+
+def start_ferrovs(ports, work, flows_file=None, ns=None):
+    """Starts ferrovs on `ports` (NAME=DEVARGS); returns (process, ctl socket,
+    management socket) once the control socket is up."""
     sock = Path(work) / f"ctl-{os.getpid()}.sock"
-    cmd = [str(FERROVS), "run", "--pmd-cores", "1", "--mbufs", str(MBUFS),
-           "--port", f"in0=net_pcap0,rx_pcap={pcap},infinite_rx=1",
-           "--port", "out0=net_null0,no-rx=1", "--flows", str(flows_file), "--ctl", str(sock)]
-    proc = subprocess.Popen(["taskset", "-c", "0,1"] + cmd, stdout=subprocess.DEVNULL,
+    mgmt = Path(work) / "br0.mgmt"
+    cmd = [str(FERROVS), "run", "--quiet", "--pmd-cores", "1", "--mbufs", str(MBUFS), "--ctl", str(sock)]
+    for p in ports:
+        cmd += ["--port", p]
+    if flows_file:
+        cmd += ["--flows", str(flows_file)]
+    wrap = ["ip", "netns", "exec", ns] if ns else []
+    proc = subprocess.Popen(wrap + ["taskset", "-c", "0,1"] + cmd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120  # 100k flows take a while to load
+    while not (sock.exists() and mgmt.exists()):
+        if proc.poll() is not None:
+            raise RuntimeError("ferrovs exited: " + proc.stderr.read()[-2000:])
+        if time.monotonic() > deadline:
+            stop_ferrovs(proc)
+            raise RuntimeError("ferrovs did not open its control sockets")
+        time.sleep(0.2)
+    return proc, sock, mgmt
+
+
+def stop_ferrovs(proc):
+    proc.send_signal(signal.SIGTERM)
     try:
-        deadline = time.monotonic() + 120  # 100k flows take a while to load
-        while not sock.exists():
-            if proc.poll() is not None:
-                raise RuntimeError("ferrovs exited: " + proc.stderr.read()[-2000:])
-            if time.monotonic() > deadline:
-                raise RuntimeError("ferrovs did not open its control socket")
-            time.sleep(0.2)
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def upcall_show(sock):
+    """ferrovs' `upcall/show` counters as a dict (flows, installed, translated, ...)."""
+    out = appctl(sock, "upcall/show")
+    return {k: int(v) for k, v in re.findall(r"([a-z_-]+):? (\d+)", out)}
+
+
+def run_ferrovs(pcap, flows_file, warmup, duration, work, of_table=None, cpu_time=False):
+    """Returns (Mpps sent on out0 over the window, PMD counters of the window).
+    ferrovs picks hugepages or --no-huge by itself, as testpmd is told to.
+    With `of_table`, ferrovs starts with no datapath flow and the OpenFlow
+    table is loaded (bundle, barrier) before the warm-up."""
+    ports = [f"in0=net_pcap0,rx_pcap={pcap},infinite_rx=1", "out0=net_null0,no-rx=1"]
+    proc, sock, mgmt = start_ferrovs(ports, work, None if of_table else flows_file)
+    try:
+        if of_table:
+            ofctl(mgmt, "--bundle", "add-flows", str(of_table))
         time.sleep(warmup)
         appctl(sock, "dpif-netdev/pmd-stats-clear")
         tid = pmd_thread(proc.pid) if cpu_time else None
@@ -183,12 +257,7 @@ def run_ferrovs(pcap, flows_file, warmup, duration, work, cpu_time=False):
             st["cpu_share"] = (cpu2 - cpu1) / 1e9 / (t2 - t1)
         return (tx2 - tx1) / (t2 - t1) / 1e6, st
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_ferrovs(proc)
 
 
 def run_testpmd(pcap, mode, warmup, duration, huge):
@@ -229,6 +298,258 @@ def run_testpmd(pcap, mode, warmup, duration, huge):
     return int(m.group(1)) / 1e6
 
 
+ANCHOR_DIR = ROOT.parent / "shared" / "tools" / "ovs-peer"
+
+
+def of_table_file(table, n, work):
+    """The OpenFlow table of an ferrovs-of-* case, in ovs-ofctl syntax, as
+    the OVS anchor installs it for the ovs-* case of the same name."""
+    path = Path(work) / f"of-{table}.flows"
+    if path.exists():
+        return path
+    if table == "p2p":
+        path.write_text("in_port=1,actions=output:2\n")
+    elif table == "normal":
+        path.write_text("actions=NORMAL\n")
+    else:
+        acl = Path(work) / "of-acl-anchor.flows"
+        if not acl.exists():
+            subprocess.run([sys.executable, str(ANCHOR_DIR / "gen_pcap.py"), "--acl", "--out", str(acl)],
+                           check=True)
+        text = acl.read_text()
+        if table == "exact":
+            # A non-prefix mask: no prefix tracking, one megaflow per flow.
+            text = re.sub(r"nw_src=([\d.]+)", r"nw_src=\1/0.255.255.255", text)
+        path.write_text(text)
+    return path
+
+
+def run_ferrovs_setup(pcap, table_file, rounds, work):
+    """Flow setups per second: per round, every rule goes (del-flows, so
+    revalidation deletes every megaflow and the port's packets hit one drop
+    megaflow), then the exact table is added back (bundle, barrier) and the
+    first pass over the 100k-flow pcap is timed until 100,000 flows were
+    translated (`upcall/show`). Returns a summary dict."""
+    ports = [f"in0=net_pcap0,rx_pcap={pcap},infinite_rx=1", "out0=net_null0,no-rx=1"]
+    proc, sock, mgmt = start_ferrovs(ports, work)
+    res = {"rounds": []}
+    try:
+        for r in range(rounds):
+            ofctl(mgmt, "del-flows")
+            time.sleep(0.5)
+            base = upcall_show(sock)
+            appctl(sock, "dpif-netdev/pmd-stats-clear")
+            t0 = time.monotonic()
+            ofctl(mgmt, "--bundle", "add-flows", str(table_file))
+            t_up = time.monotonic()
+            t_done = None
+            while time.monotonic() - t_up < 60:
+                cur = upcall_show(sock)
+                if cur.get("translated", 0) - base.get("translated", 0) >= 100000:
+                    t_done = time.monotonic()
+                    break
+                time.sleep(0.01)
+            time.sleep(1)
+            cur = upcall_show(sock)
+            st = parse_pmd_stats(appctl(sock, "dpif-netdev/pmd-stats-show"))
+            rd = {"round": r + 1, "load_s": t_up - t0,
+                  "first_pass_s": (t_done - t_up) if t_done else None,
+                  "translated": cur.get("translated", 0) - base.get("translated", 0),
+                  "installed": cur.get("installed", 0) - base.get("installed", 0),
+                  "misses": st.get("misses"), "lost": None}
+            lost = re.search(r"miss with failed upcall:\s+(\d+)",
+                             appctl(sock, "dpif-netdev/pmd-stats-show"))
+            rd["lost"] = int(lost.group(1)) if lost else None
+            rd["flows_per_s"] = 100000 / rd["first_pass_s"] if rd["first_pass_s"] else None
+            log(f"[ferrovs-setup-100k] round {r + 1}: " + " ".join(f"{k}={fmt(v)}" for k, v in rd.items()))
+            res["rounds"].append(rd)
+    finally:
+        stop_ferrovs(proc)
+    fps = sorted(x["flows_per_s"] for x in res["rounds"] if x["flows_per_s"])
+    res["flows_per_s"] = fps[len(fps) // 2] if fps else None
+    res["mpps"] = None
+    return res
+
+
+# ---- first-packet latency -------------------------------------------------
+
+FP_MAGIC = 0xF1257B07
+
+
+def firstpkt_helper(args):
+    """Runs inside the namespace: sends `count` new flows one by one into
+    t0 (each packet a new UDP 5-tuple), then `count` packets of one known
+    flow, and prints one JSON line of latencies in microseconds (receive
+    time on t1 minus send time, both CLOCK_MONOTONIC)."""
+    import select
+    import socket
+    import struct
+    ETH_P_ALL = 3
+    tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    tx.bind(("t0", 0))
+    rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    rx.bind(("t1", 0))
+    rx.setblocking(False)
+
+    def frame(i, kind, t_ns):
+        src = (10 << 24) | (args.base + i)
+        payload = struct.pack("!IBIQ", FP_MAGIC, kind, i, t_ns) + bytes(4)
+        udp = struct.pack("!HHHH", 1024 + (i % 60000), 5001, 8 + len(payload), 0) + payload
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                         struct.pack("!I", src), bytes([172, 16, 0, 1]))
+        words = struct.unpack("!10H", ip)
+        c = sum(words)
+        c = (c & 0xFFFF) + (c >> 16)
+        c = (c & 0xFFFF) + (c >> 16)
+        ip = ip[:10] + struct.pack("!H", ~c & 0xFFFF) + ip[12:]
+        return bytes.fromhex("020000000002020000000001") + b"\x08\x00" + ip + udp
+
+    lat = {0: [], 1: []}
+
+    def drain(until_ns):
+        while True:
+            left = (until_ns - time.monotonic_ns()) / 1e9
+            r, _, _ = select.select([rx], [], [], max(left, 0))
+            if not r:
+                return
+            try:
+                data = rx.recv(2048)
+            except BlockingIOError:
+                continue
+            now = time.monotonic_ns()
+            if len(data) < 59 or data[12:14] != b"\x08\x00" or data[23] != 17:
+                continue
+            magic, kind, _i, t = struct.unpack("!IBIQ", data[42:59])
+            if magic == FP_MAGIC:
+                lat[kind].append((now - t) / 1000)
+
+    gap = args.gap_us * 1000
+    # Kind 1: one known flow, warmed up first.
+    tx.send(frame(0, 1, time.monotonic_ns()))
+    drain(time.monotonic_ns() + 200_000_000)
+    lat[1].clear()
+    for kind in (0, 1):
+        for i in range(args.count):
+            idx = (i + 1) if kind == 0 else 0
+            tx.send(frame(idx, kind, time.monotonic_ns()))
+            drain(time.monotonic_ns() + gap)
+    drain(time.monotonic_ns() + 500_000_000)
+    print(json.dumps({"new": lat[0], "known": lat[1], "sent": args.count}))
+
+
+def pctl(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(q * len(v)))] if v else None
+
+
+def netns_create(name):
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    ns = ["ip", "-n", name]
+    subprocess.run(ns + ["link", "set", "lo", "up"], check=True)
+    for s_if, t_if in (("s0", "t0"), ("s1", "t1")):
+        subprocess.run(ns + ["link", "add", s_if, "type", "veth", "peer", "name", t_if], check=True)
+        for i in (s_if, t_if):
+            subprocess.run(ns + ["link", "set", i, "up"], check=True)
+    for k in ("all", "default"):
+        subprocess.run(["ip", "netns", "exec", name, "sysctl", "-qw", f"net.ipv6.conf.{k}.disable_ipv6=1"],
+                       check=True)
+
+
+def run_firstpkt_helper(ns, count, gap_us, base):
+    out = subprocess.run(["ip", "netns", "exec", ns, "taskset", "-c", "0", sys.executable, __file__,
+                          "--firstpkt-helper", "--count", str(count), "--gap-us", str(gap_us),
+                          "--base", str(base)], check=True, capture_output=True, text=True, timeout=600)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"new_p50_us": pctl(r["new"], 0.5), "new_p99_us": pctl(r["new"], 0.99),
+            "known_p50_us": pctl(r["known"], 0.5), "known_p99_us": pctl(r["known"], 0.99),
+            "new_received": len(r["new"]), "known_received": len(r["known"]), "sent": r["sent"]}
+
+
+def run_ferrovs_firstpkt(table_file, count, gap_us, work):
+    ns = f"fvs-bench-{os.getpid()}"
+    netns_create(ns)
+    try:
+        ports = ["in0=net_af_packet0,iface=s0", "out0=net_af_packet1,iface=s1"]
+        proc, sock, mgmt = start_ferrovs(ports, work, ns=ns)
+        try:
+            ofctl(mgmt, "--bundle", "add-flows", str(table_file))
+            return run_firstpkt_helper(ns, count, gap_us, 1)
+        finally:
+            stop_ferrovs(proc)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def run_ovs_firstpkt(table_file, count, gap_us, work):
+    """OVS 3.1 with DPDK on the same net_af_packet ports, in the namespace,
+    started as ../shared/tools/ovs-peer/README.md describes (private
+    database and sockets, --no-pci, PMD on core 1)."""
+    vswitchd = os.environ.get("OVS_VSWITCHD", "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk")
+    if not Path(vswitchd).exists():
+        log("OVS (openvswitch-switch-dpdk) is not installed; no OVS first-packet figures")
+        return None
+    ns = f"fvs-bench-ovs-{os.getpid()}"
+    run = Path(tempfile.mkdtemp(prefix="ovs-firstpkt-"))
+    db = f"unix:{run}/db.sock"
+    vsctl = ["ovs-vsctl", f"--db={db}", "--timeout=60"]
+    env = dict(os.environ, OVS_RUNDIR=str(run), OVS_LOGDIR=str(run), OVS_DBDIR=str(run))
+    pids = []
+    netns_create(ns)
+    try:
+        subprocess.run(["ovsdb-tool", "create", str(run / "conf.db"),
+                        "/usr/share/openvswitch/vswitch.ovsschema"], check=True, env=env)
+        subprocess.run(["ovsdb-server", str(run / "conf.db"), f"--remote=punix:{run}/db.sock",
+                        f"--pidfile={run}/ovsdb-server.pid", f"--unixctl={run}/ovsdb-server.ctl",
+                        f"--log-file={run}/ovsdb-server.log", "--detach", "--no-chdir", "-vconsole:off"],
+                       check=True, env=env)
+        pids.append((run / "ovsdb-server.pid", run / "ovsdb-server.ctl"))
+        subprocess.run(vsctl + ["--no-wait", "init"], check=True, env=env)
+        subprocess.run(vsctl + ["--no-wait", "set", "Open_vSwitch", ".", "other_config:dpdk-init=true",
+                                f"other_config:dpdk-extra=--no-pci --no-telemetry --file-prefix=fvs-fp-{os.getpid()}",
+                                "other_config:dpdk-lcore-mask=0x1", "other_config:pmd-cpu-mask=0x2",
+                                "other_config:dpdk-socket-mem=512", "other_config:dpdk-socket-limit=1024"],
+                       check=True, env=env)
+        subprocess.run(["ip", "netns", "exec", ns, "taskset", "-c", "0", vswitchd, db,
+                        f"--pidfile={run}/ovs-vswitchd.pid", f"--unixctl={run}/ovs-vswitchd.ctl",
+                        f"--log-file={run}/ovs-vswitchd.log", "--detach", "--no-chdir", "-vconsole:off"],
+                       check=True, env=env)
+        pids.append((run / "ovs-vswitchd.pid", run / "ovs-vswitchd.ctl"))
+        subprocess.run(vsctl + ["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"],
+                       check=True, env=env)
+        for name, dev, no in (("in0", "net_af_packet0,iface=s0", 1), ("out0", "net_af_packet1,iface=s1", 2)):
+            subprocess.run(vsctl + ["add-port", "br0", name, "--", "set", "Interface", name, "type=dpdk",
+                                    f"options:dpdk-devargs={dev}", f"ofport_request={no}"], check=True, env=env)
+        subprocess.run(vsctl + ["--", "--id=@ft", "create", "Flow_Table", "name=exact", "prefixes=none",
+                                "--", "set", "Bridge", "br0", "flow_tables:0=@ft"], check=True,
+                       capture_output=True)
+        mgmt = run / "br0.mgmt"
+        subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "replace-flows", f"unix:{mgmt}", str(table_file)],
+                       check=True, env=env)
+        return run_firstpkt_helper(ns, count, gap_us, 1)
+    finally:
+        for pidfile, ctl in reversed(pids):
+            try:
+                pid = int(pidfile.read_text())
+            except (OSError, ValueError):
+                continue
+            subprocess.run(["ovs-appctl", "-t", str(ctl), "exit", "--cleanup"], capture_output=True,
+                           timeout=30, env=env)
+            # Only the PID we started, and only while it is still that daemon.
+            for _ in range(50):
+                try:
+                    comm = Path(f"/proc/{pid}/comm").read_text().strip()
+                except OSError:
+                    break
+                if not comm.startswith("ovs"):
+                    break
+                time.sleep(0.1)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run(["rm", "-rf", str(run), f"/var/run/dpdk/fvs-fp-{os.getpid()}"], check=False)
+
+
 LABEL = {1: "1", 1000: "1k", 100000: "100k"}
 TABLES = ("p2p", "acl", "exact")
 
@@ -248,10 +569,24 @@ def all_cases(flows_list):
             if table == "exact" and n != 100000:
                 continue  # one megaflow per flow is only the 100k case's point
             cases.append((f"ferrovs-{table}-{LABEL.get(n, n)}", n))
+    for table in ("p2p", "normal", "acl"):
+        for n in flows_list:
+            cases.append((f"ferrovs-of-{table}-{LABEL.get(n, n)}", n))
+    if 100000 in flows_list:
+        cases.append(("ferrovs-of-exact-100k", 100000))
+        cases.append(("ferrovs-setup-100k", 100000))
     for mode in ("io", "macswap"):
         for n in flows_list:
             cases.append((f"tp-{mode}-{LABEL.get(n, n)}", n))
+    cases.append(("firstpkt", 0))
     return cases
+
+
+def ovs_name(case):
+    """The ovs-anchor case a ferrovs case is compared with."""
+    if case.startswith("ferrovs-of-"):
+        return "ovs-" + case[len("ferrovs-of-"):]
+    return case.replace("ferrovs-", "ovs-")
 
 
 def run_ovs_anchor(cases, warmup, duration, out_dir):
@@ -261,7 +596,7 @@ def run_ovs_anchor(cases, warmup, duration, out_dir):
     if not anchor.exists() or not Path("/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk").exists():
         log("OVS peer unavailable (harness or openvswitch-switch-dpdk missing)")
         return None
-    names = [c.replace("ferrovs-", "ovs-") for c, _ in cases if c.startswith("ferrovs-")]
+    names = list(dict.fromkeys(ovs_name(c) for c, _ in cases if c.startswith("ferrovs-")))
     if not names:
         return {}
     log(f"[ovs] running {anchor} --cases {','.join(names)}")
@@ -274,7 +609,7 @@ def run_ovs_anchor(cases, warmup, duration, out_dir):
     except (OSError, ValueError):
         log("OVS peer failed; see " + str(Path(out_dir) / "anchor.log"))
         return None
-    return {s["case"]: s for s in sums if s.get("mpps") is not None}
+    return {s["case"]: s for s in sums if s.get("mpps") is not None or s.get("kind") == "setup"}
 
 
 def fmt(v, spec="{:.2f}"):
@@ -296,10 +631,20 @@ def main():
     ap.add_argument("--ovs-out", help="directory for the OVS peer's raw output (default: a temporary one)")
     ap.add_argument("--setup-hugepages", action="store_true", help="reserve 1 GiB of 2 MB hugepages (root)")
     ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--setup-rounds", type=int, default=3, help="rounds of ferrovs-setup-100k")
+    ap.add_argument("--firstpkt-count", type=int, default=2000, help="new flows sent by firstpkt")
+    ap.add_argument("--firstpkt-gap-us", type=int, default=1000, help="time between firstpkt packets")
+    ap.add_argument("--firstpkt-helper", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--count", type=int, default=2000, help=argparse.SUPPRESS)
+    ap.add_argument("--gap-us", type=int, default=1000, help=argparse.SUPPRESS)
+    ap.add_argument("--base", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--cpu-time", action="store_true", help="report the PMD thread's on-CPU time per "
                     "packet over the window (ns, and cycles at the nominal clock), and its CPU share")
     ap.add_argument("--binary", help="the ferrovs binary to run (default: target/release/ferrovs)")
     args = ap.parse_args()
+    if args.firstpkt_helper:
+        firstpkt_helper(args)
+        return
     global FERROVS
     if args.binary:
         FERROVS = Path(args.binary).resolve()
@@ -322,8 +667,29 @@ def main():
     with tempfile.TemporaryDirectory(prefix="ferrovs-bench-") as work:
         ovs_root = args.ovs_out or os.path.join(work, "ovs")
         for case, n in cases:
+            if case == "firstpkt":
+                r = {"ferrovs": run_ferrovs_firstpkt(of_table_file("exact", n, work), args.firstpkt_count,
+                                                     args.firstpkt_gap_us, work)}
+                log(f"[firstpkt] ferrovs: {r['ferrovs']}")
+                if args.ovs:
+                    r["ovs"] = run_ovs_firstpkt(of_table_file("acl", n, work), args.firstpkt_count,
+                                                args.firstpkt_gap_us, work)
+                    log(f"[firstpkt] ovs: {r['ovs']}")
+                results[case] = r
+                continue
             pcap = pcap_for(n, work)
-            if case.startswith("ferrovs-"):
+            if case == "ferrovs-setup-100k":
+                results[case] = run_ferrovs_setup(pcap, of_table_file("exact", n, work), args.setup_rounds,
+                                                  work)
+                if args.ovs and args.interleave:
+                    got = run_ovs_anchor([(case, n)], args.warmup, args.duration, os.path.join(ovs_root, case))
+                    ovs_interleaved.update(got or {})
+                continue
+            if case.startswith("ferrovs-of-"):
+                of_table = of_table_file(case.split("-")[2], n, work)
+                fn = lambda: run_ferrovs(pcap, None, args.warmup, args.duration, work,  # noqa: E731
+                                         of_table=of_table, cpu_time=args.cpu_time)
+            elif case.startswith("ferrovs-"):
                 table = case.split("-")[1]
                 flows_file = Path(work) / f"{table}-{n}.flows"
                 if not flows_file.exists():
@@ -331,7 +697,7 @@ def main():
                         subprocess.run([sys.executable, str(ROOT / "perf" / "gen-flows.py"), table,
                                         "--flows", str(n)], stdout=f, check=True)
                 fn = lambda: run_ferrovs(pcap, flows_file, args.warmup, args.duration, work,  # noqa: E731
-                                         args.cpu_time)
+                                         cpu_time=args.cpu_time)
             else:
                 mode = case.split("-")[1]
                 fn = lambda: (run_testpmd(pcap, mode, args.warmup, args.duration, huge), {})  # noqa: E731
@@ -347,7 +713,7 @@ def main():
                 got = run_ovs_anchor([(case, n)], args.warmup, args.duration, os.path.join(ovs_root, case))
                 if got:
                     ovs_interleaved.update(got)
-                    log(f"[{case.replace('ferrovs-', 'ovs-')}] {next(iter(got.values()))['mpps']:.2f} Mpps")
+                    log(f"[{ovs_name(case)}] {fmt(next(iter(got.values())).get('mpps'))} Mpps")
         ovs, ovs_src = None, "PERF.md (2026-11-21, median of 6; not this run)"
         if args.ovs and args.interleave:
             if ovs_interleaved:
@@ -371,11 +737,11 @@ def main():
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
           + ("---:|---:|---:|" if args.cpu_time else ""))
     for case, r in results.items():
-        if not case.startswith("ferrovs-"):
+        if not case.startswith("ferrovs-") or "median" not in r:
             continue
         m = r["median"]
-        label = case.split("-", 2)[2]
-        o = ovs.get(case.replace("ferrovs-", "ovs-"), {}).get("mpps")
+        label = case.rsplit("-", 1)[1]
+        o = ovs.get(ovs_name(case), {}).get("mpps")
         tp = results.get(f"tp-macswap-{label}", {}).get("median", {}).get("mpps")
         target = 2.0 if label == "100k" else 1.5
         print(f"| {case} | {m['mpps']:.2f} | {fmt(o)} | {fmt(m['mpps'] / o if o else None)} | {target:.1f}x "
@@ -385,6 +751,29 @@ def main():
               f"| {fmt(m.get('dp_flows'), '{}')} | {fmt(m.get('masks'), '{}')} |"
               + (f" {fmt(m.get('cpu_ns_per_pkt'), '{:.1f}')} | {fmt(m.get('cpu_cycles_per_pkt'), '{:.0f}')} "
                  f"| {fmt(m.get('cpu_share'))} |" if args.cpu_time else ""))
+    if "ferrovs-setup-100k" in results:
+        r = results["ferrovs-setup-100k"]
+        o = ovs.get("ovs-setup-100k", {})
+        print("\n| flow setup (100k new flows, first pass) | ferrovs | OVS | target |")
+        print("|---|---:|---:|---:|")
+        print(f"| flows/s, wall clock, median of {len(r['rounds'])} | {fmt(r['flows_per_s'], '{:.0f}')} "
+              f"| {fmt(o.get('first_pass_fps'), '{:.0f}')} | 1000000 |")
+        print(f"| OVS upcalls/s from its PMD cycles per upcall | - | {fmt(o.get('upcalls_per_s'), '{:.0f}')} | |")
+        for rd in r["rounds"]:
+            print(f"| ferrovs round {rd['round']}: table load s / first pass s / translated / lost upcalls "
+                  f"| {fmt(rd['load_s'])} / {fmt(rd['first_pass_s'])} / {rd['translated']} / {fmt(rd['lost'], '{}')} | | |")
+    if "firstpkt" in results:
+        r = results["firstpkt"]
+        print("\n| first-packet latency, us (Python sender/receiver included) | new p50 | new p99 "
+              "| known p50 | known p99 | new received/sent |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for who in ("ferrovs", "ovs"):
+            x = r.get(who)
+            if x:
+                print(f"| {who} | {fmt(x['new_p50_us'], '{:.0f}')} | {fmt(x['new_p99_us'], '{:.0f}')} "
+                      f"| {fmt(x['known_p50_us'], '{:.0f}')} | {fmt(x['known_p99_us'], '{:.0f}')} "
+                      f"| {x['new_received']}/{x['sent']} |")
+        print("target (PERF.md): new-flow p99 <= 200 us")
     tp_cases = [c for c in results if c.startswith("tp-")]
     if tp_cases:
         print("\n| testpmd case | Mpps | PERF.md |")

@@ -25,8 +25,8 @@
 //!   switch translates and executes it right after the request returns, before
 //!   the next request on any connection is handled;
 //! - "the tables changed" marks every installed megaflow suspect; the switch
-//!   revalidates before the next upcall and before any barrier reply
-//!   ([`NetdevBridge::take_revalidate`]).
+//!   revalidates them (crate::upcall) before the next upcall and before any
+//!   barrier reply ([`NetdevBridge::take_revalidate`]).
 //!
 //! Called from the control lcore only.
 
@@ -656,8 +656,10 @@ impl Dpif for NetdevBridge {
     }
 
     fn barrier(&mut self) -> Result<(), DpifError> {
-        // Suspect megaflows are dropped before the barrier answers: the next
-        // packet of each is translated against the tables as they are now.
+        // The switch revalidates (UpcallHandler::revalidate_changes) before
+        // it hands a barrier to ofproto, so nothing is pending here. A change
+        // made by this very request cannot be revalidated from inside
+        // ofproto's call: drop every megaflow then, which is never wrong.
         if self.take_revalidate() {
             self.netdev
                 .flow_flush()

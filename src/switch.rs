@@ -378,16 +378,25 @@ fn run_with_eal(
                 return Ok(vec![]);
             }
             let conn = ofswitch::ofproto_conn(info);
+            // A barrier is answered only once every PMD obeys every change
+            // before it: the megaflows those changes made suspect are
+            // revalidated (fixed or deleted) first.
+            if matches!(req.message, Message::BarrierRequest) {
+                upcalls.revalidate_changes(&mut ofproto, now_ms);
+            }
             let outcome = ofproto.handle(&conn, req.message, now_ms);
-            // A request takes effect before the next one is read: packet-outs
-            // leave now, and megaflows made by changed rules go now.
+            // Packet-outs leave before the next request is read. Table
+            // changes are revalidated together, after this round of requests
+            // or at the next barrier, whichever comes first.
             ofswitch::run_packet_outs(&mut ofproto, &upcalls, now_ms);
             if ofproto.dpif_mut().take_revalidate() {
-                upcalls.invalidate(&mut ofproto, now_ms);
+                upcalls.tables_changed();
             }
             events.extend(outcome.events);
             outcome.replies
         });
+        // No upcall is translated while a megaflow is stale.
+        upcalls.revalidate_changes(&mut ofproto, now_ms);
         for closed in connmgr.take_closed() {
             ofproto.conn_closed(closed.id.0);
         }
@@ -410,8 +419,9 @@ fn run_with_eal(
         events.extend(ofproto.run(now_ms));
         events.extend(ofproto.take_events());
         if ofproto.dpif_mut().take_revalidate() {
-            upcalls.invalidate(&mut ofproto, now_ms);
+            upcalls.tables_changed();
         }
+        upcalls.revalidate_changes(&mut ofproto, now_ms);
         upcalls.revalidate(&mut ofproto, now_ms, false);
         upcalls.age_fdb(&mut ofproto, now_ms);
         for ev in &events {

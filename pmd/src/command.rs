@@ -90,6 +90,29 @@ pub enum CommandOp {
     /// Report table sizes; also a barrier: the reply means every earlier
     /// command is in effect.
     Status,
+    /// Several operations applied in order in one go, between two rx
+    /// bursts, with one reply ([`ReplyBody::Batch`]): how the control side
+    /// sends a drain's executes, puts and releases to a PMD.
+    Batch(Vec<CommandOp>),
+    /// Ends the hold of a flow put with [`crate::hold::hold_actions`]:
+    /// replaces its actions with `actions`, but only if every upcall the
+    /// hold (or a miss before the hold) may have sent up for it is among the
+    /// first `drained` upcalls of this PMD, which the control side has taken
+    /// and whose executes it queued before this command. Otherwise the flow
+    /// stays held (its packets park in the PMD) and the reply says so; the
+    /// control side asks again after its next drain. See [`crate::hold`].
+    Release {
+        /// The held flow.
+        ufid: u128,
+        /// Its key (masked) and mask.
+        key: FlowKey,
+        /// The mask.
+        mask: FlowMask,
+        /// The flow's real actions.
+        actions: Arc<[DpAction]>,
+        /// How many of this PMD's upcalls the control side has taken.
+        drained: u64,
+    },
     /// Start sending on datapath port `port` through `txq`, and polling the
     /// rx queues in `rxqs` (often none: a port's rx queues go to one PMD,
     /// its tx handles to every PMD). The port's counters start from zero.
@@ -141,6 +164,10 @@ pub enum ReplyBody {
     },
     /// Of `Execute`.
     Executed,
+    /// Of `Batch`: one outcome per operation, in order.
+    Batch(Vec<ReplyBody>),
+    /// Of `Release`: whether the flow now has its real actions.
+    Released(Result<bool, DpifError>),
     /// Of `AddPort`: false when `port` is beyond the PMD's per-port tables
     /// (the queues were dropped, nothing changed).
     PortAdded(bool),
@@ -178,6 +205,8 @@ pub struct Upcall {
     pub in_port: u32,
     /// The PMD that sent it.
     pub pmd: usize,
+    /// How many upcalls the PMD queued before this one (its number).
+    pub seq: u64,
     /// The `userspace` action's cookie (0 for a miss).
     pub cookie: u64,
     /// The `userspace` action's extra bytes (empty for a miss). Its
@@ -198,6 +227,7 @@ impl Upcall {
             key: FlowKey::default(),
             in_port: 0,
             pmd,
+            seq: 0,
             cookie: 0,
             userdata: Vec::with_capacity(UPCALL_USERDATA_ROOM),
         })

@@ -17,6 +17,7 @@ pub mod eal;
 pub mod emc;
 pub mod fastpath;
 pub mod flow;
+pub mod hold;
 pub mod key;
 pub mod lcore;
 pub mod mbuf;

@@ -30,6 +30,8 @@ use crate::command::{
     Command, CommandOp, PmdChannels, Reply, ReplyBody, Upcall, UpcallType, UPCALL_RING_SIZE,
 };
 use crate::fastpath::{DatapathSink, FastPath, UpcallKind};
+use crate::flow::{DpifError, PutFlags};
+use crate::hold::{hold_ufid, Holds};
 use crate::key::FlowKey;
 use crate::lcore::{tsc, tsc_hz};
 use crate::mbuf::{Mbuf, MbufBatch};
@@ -93,6 +95,8 @@ impl Pmd {
             .map(|_| Upcall::spare(id))
             .collect();
         let mut rx = MbufBatch::new();
+        let mut upcall_seq = 0u64;
+        let mut holds: Holds<Mbuf> = Holds::default();
         let ms_div = (tsc_hz() / 1000).max(1);
         let mut last = tsc();
         publish_table_size(&fastpath, &stats);
@@ -105,6 +109,8 @@ impl Pmd {
                 stats: &stats,
                 spare: &mut spare,
                 channels: &channels,
+                upcall_seq: &mut upcall_seq,
+                holds: &mut holds,
             };
             let mut busy =
                 apply_commands(id, &mut fastpath, &mut rxqs, &channels, &stats, &mut sink);
@@ -131,6 +137,8 @@ impl Pmd {
             stats: &stats,
             spare: &mut spare,
             channels: &channels,
+            upcall_seq: &mut upcall_seq,
+            holds: &mut holds,
         };
         sink.flush_all();
         0
@@ -154,66 +162,7 @@ fn apply_commands(
         };
         any = true;
         let Command { seq, op } = *cmd;
-        let body = match op {
-            CommandOp::Put {
-                ufid,
-                key,
-                mask,
-                actions,
-                flags,
-            } => ReplyBody::Put(fastpath.flows.put(ufid, &key, &mask, actions, flags)),
-            CommandOp::Del { ufid, key, mask } => ReplyBody::Del(match ufid {
-                Some(u) => fastpath.flows.del_ufid(u),
-                None => fastpath.flows.del(&key, &mask),
-            }),
-            CommandOp::Flush => {
-                let n = fastpath.flows.len();
-                fastpath.flows.flush();
-                ReplyBody::Flushed(n)
-            }
-            CommandOp::Dump { cursor, max } => {
-                let mut flows = Vec::with_capacity(max.min(DUMP_CHUNK));
-                let next = fastpath.flows.dump(cursor, max.min(DUMP_CHUNK), &mut flows);
-                ReplyBody::Dump {
-                    flows,
-                    next,
-                    now_ms: fastpath.now_ms(),
-                }
-            }
-            CommandOp::Execute {
-                pkt,
-                in_port,
-                actions,
-            } => {
-                fastpath.execute(pkt, in_port, &actions, stats, sink);
-                ReplyBody::Executed
-            }
-            CommandOp::Status => ReplyBody::Status {
-                n_flows: fastpath.flows.len(),
-                n_subtables: fastpath.flows.dpcls().n_subtables(),
-                now_ms: fastpath.now_ms(),
-            },
-            CommandOp::AddPort {
-                port,
-                rxqs: new,
-                txq,
-            } => {
-                let added = sink.add_port(port, txq);
-                if added {
-                    rxqs.extend(new.into_iter().map(|q| (port, q)));
-                }
-                ReplyBody::PortAdded(added)
-            }
-            CommandOp::DelPort { port } => {
-                // Send first, then drain: a device that loops its tx back
-                // to its rx (net_ring) gets back what was just sent.
-                sink.del_port(port);
-                for (_, mut q) in extract_port(rxqs, port) {
-                    stats.dropped.add(drain_rx(&mut q) as u64);
-                }
-                ReplyBody::PortDeleted
-            }
-        };
+        let body = apply(op, fastpath, rxqs, stats, sink);
         // The control side never has more commands outstanding than the
         // reply ring holds; if it gave up waiting and the ring is full, the
         // reply is dropped (it was for nobody).
@@ -225,6 +174,117 @@ fn apply_commands(
         publish_table_size(fastpath, stats);
     }
     any
+}
+
+/// Applies one operation (a batch: each of its operations, in order, before
+/// any packet is received) and returns its outcome.
+fn apply(
+    op: CommandOp,
+    fastpath: &mut FastPath<Mbuf>,
+    rxqs: &mut Vec<(PortNo, RxQueue)>,
+    stats: &PmdStats,
+    sink: &mut PmdSink<'_>,
+) -> ReplyBody {
+    match op {
+        CommandOp::Put {
+            ufid,
+            key,
+            mask,
+            actions,
+            flags,
+        } => {
+            let r = fastpath
+                .flows
+                .put(ufid, &key, &mask, actions.clone(), flags);
+            // A hold that did not go in holds nothing.
+            if matches!(r, Ok(_) | Err(DpifError::Exists)) {
+                sink.holds.on_put(&actions, *sink.upcall_seq);
+            }
+            ReplyBody::Put(r)
+        }
+        CommandOp::Release {
+            ufid,
+            key,
+            mask,
+            actions,
+            drained,
+        } => ReplyBody::Released(match sink.holds.try_release(ufid, drained) {
+            Some(parked) => {
+                // Parked packets first, then the flow forwards itself.
+                for (in_port, pkt) in parked {
+                    fastpath.execute(pkt, in_port, &actions, stats, sink);
+                }
+                fastpath
+                    .flows
+                    .put(Some(ufid), &key, &mask, actions, PutFlags::MODIFY)
+                    .map(|_| true)
+            }
+            None => Ok(false),
+        }),
+        CommandOp::Del { ufid, key, mask } => {
+            let r = match ufid {
+                Some(u) => fastpath.flows.del_ufid(u),
+                None => fastpath.flows.del(&key, &mask),
+            };
+            if let Ok(f) = &r {
+                sink.holds.forget(f.ufid);
+            }
+            ReplyBody::Del(r)
+        }
+        CommandOp::Flush => {
+            let n = fastpath.flows.len();
+            fastpath.flows.flush();
+            sink.holds.clear();
+            ReplyBody::Flushed(n)
+        }
+        CommandOp::Dump { cursor, max } => {
+            let mut flows = Vec::with_capacity(max.min(DUMP_CHUNK));
+            let next = fastpath.flows.dump(cursor, max.min(DUMP_CHUNK), &mut flows);
+            ReplyBody::Dump {
+                flows,
+                next,
+                now_ms: fastpath.now_ms(),
+            }
+        }
+        CommandOp::Execute {
+            pkt,
+            in_port,
+            actions,
+        } => {
+            fastpath.execute(pkt, in_port, &actions, stats, sink);
+            ReplyBody::Executed
+        }
+        CommandOp::Status => ReplyBody::Status {
+            n_flows: fastpath.flows.len(),
+            n_subtables: fastpath.flows.dpcls().n_subtables(),
+            now_ms: fastpath.now_ms(),
+        },
+        CommandOp::Batch(ops) => ReplyBody::Batch(
+            ops.into_iter()
+                .map(|op| apply(op, fastpath, rxqs, stats, sink))
+                .collect(),
+        ),
+        CommandOp::AddPort {
+            port,
+            rxqs: new,
+            txq,
+        } => {
+            let added = sink.add_port(port, txq);
+            if added {
+                rxqs.extend(new.into_iter().map(|q| (port, q)));
+            }
+            ReplyBody::PortAdded(added)
+        }
+        CommandOp::DelPort { port } => {
+            // Send first, then drain: a device that loops its tx back
+            // to its rx (net_ring) gets back what was just sent.
+            sink.del_port(port);
+            for (_, mut q) in extract_port(rxqs, port) {
+                stats.dropped.add(drain_rx(&mut q) as u64);
+            }
+            ReplyBody::PortDeleted
+        }
+    }
 }
 
 /// Removes `port`'s rx queues from `rxqs` and returns them.
@@ -277,6 +337,10 @@ struct PmdSink<'a> {
     #[allow(clippy::vec_box)]
     spare: &'a mut Vec<Box<Upcall>>,
     channels: &'a PmdChannels,
+    /// Upcalls queued so far: the next one's number.
+    upcall_seq: &'a mut u64,
+    /// Held flows (see [`crate::hold`]).
+    holds: &'a mut Holds<Mbuf>,
 }
 
 impl PmdSink<'_> {
@@ -402,6 +466,14 @@ impl DatapathSink<Mbuf> for PmdSink<'_> {
     }
 
     fn upcall(&mut self, kind: UpcallKind<'_>, pkt: Mbuf, key: &FlowKey) -> Result<(), Mbuf> {
+        // A packet of a held flow that parks stays here (see crate::hold).
+        let held = match kind {
+            UpcallKind::Action { cookie, userdata } => hold_ufid(cookie, userdata),
+            UpcallKind::Miss => None,
+        };
+        if let Some(u) = held.filter(|&u| self.holds.is_parking(u)) {
+            return self.holds.park(u, key.in_port(), pkt);
+        }
         let Some(mut up) = self.take_box() else {
             return Err(pkt);
         };
@@ -422,8 +494,16 @@ impl DatapathSink<Mbuf> for PmdSink<'_> {
         up.in_port = key.in_port();
         up.pmd = self.id;
         up.pkt = Some(pkt);
+        let seq = *self.upcall_seq;
+        up.seq = seq;
         match self.channels.upcalls.enqueue(up) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                *self.upcall_seq = seq + 1;
+                if let Some(u) = held {
+                    self.holds.sent(u, seq);
+                }
+                Ok(())
+            }
             Err(mut up) => {
                 let pkt = up.pkt.take();
                 self.spare.push(up);

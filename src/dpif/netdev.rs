@@ -12,17 +12,20 @@
 //! same sums.
 //!
 //! Who calls it: the control lcore only (the switch's main loop, the
-//! control socket's handler). A call sends a command and waits, with a
-//! timeout, for the PMD's reply, which the PMD sends once the change is in
-//! effect for its next packet; so when a call returns, every PMD obeys it
-//! (a barrier). Replies to calls that timed out are recognised by their
-//! sequence number and discarded.
+//! upcall handler, the control socket's handler). A call sends a command and
+//! waits, with a timeout, for the PMD's reply, which the PMD sends once the
+//! change is in effect for its next packet; so when a call returns, every
+//! PMD obeys it (a barrier). [`NetdevDpif::call_many`] pipelines many
+//! commands to one PMD in one round trip (the upcall handler's batches).
+//! Replies to calls that timed out are recognised by their sequence number
+//! and discarded.
 //!
-//! Upcalls: until the translation layer exists, [`NetdevDpif::handle_upcalls`]
-//! is the consumer: it counts miss and action upcalls, frees their packets
-//! and hands the boxes back to their PMD.
+//! Upcalls: the upcall handler (crate::upcall) takes them with
+//! [`NetdevDpif::take_upcalls`], which also remembers how many of each PMD's
+//! numbered upcalls were taken ([`NetdevDpif::drained`]); after a flush,
+//! [`NetdevDpif::handle_upcalls`] frees whatever was still queued.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +41,15 @@ use thiserror::Error;
 
 /// How long a call waits for a PMD by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Commands [`NetdevDpif::call_many`] keeps in flight to one PMD: well under
+/// the command and reply rings' room, so neither ever refuses.
+pub const PIPELINE_DEPTH: usize = 128;
+
+/// Operations per [`CommandOp::Batch`]: enough to make a drain one round
+/// trip, few enough that applying one batch keeps a PMD from its rx queues
+/// for only tens of microseconds.
+pub const BATCH_OPS: usize = 256;
 
 /// Why a datapath call failed.
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +189,8 @@ pub struct NetdevDpif {
     /// Per PMD: the counters at the last `pmd-stats-clear`.
     baseline: Vec<StatsSnapshot>,
     upcalls: UpcallCounts,
+    /// Per PMD: one past the number of the last upcall taken from it.
+    drained: Vec<u64>,
 }
 
 impl NetdevDpif {
@@ -185,6 +199,7 @@ impl NetdevDpif {
     pub fn new(pmds: Vec<PmdHandle>, port_names: Vec<String>) -> NetdevDpif {
         let baseline = vec![StatsSnapshot::default(); pmds.len()];
         NetdevDpif {
+            drained: vec![0; pmds.len()],
             pmds,
             port_names: (1..).zip(port_names).collect(),
             seq: 0,
@@ -253,6 +268,112 @@ impl NetdevDpif {
                 std::thread::sleep(Duration::from_micros(20));
             }
         }
+    }
+
+    /// Sends `ops` to PMD `pmd` and waits for every outcome: the operations
+    /// travel in [`CommandOp::Batch`]es of up to [`BATCH_OPS`], each applied
+    /// by the PMD in one go between two rx bursts, and the batches are
+    /// pipelined, so a drain's worth of executes, puts and releases costs
+    /// one round trip, not one per operation. The PMD applies them in order,
+    /// so executes put before a flow's put leave before the flow takes
+    /// effect. Outcomes come back in the order of `ops`; operations the PMD
+    /// did not answer in time get [`DpifCallError::Timeout`].
+    pub fn call_many(
+        &mut self,
+        pmd: usize,
+        ops: Vec<CommandOp>,
+    ) -> Vec<Result<ReplyBody, DpifCallError>> {
+        let mut sizes = Vec::with_capacity(ops.len() / BATCH_OPS + 1);
+        let mut batches = Vec::with_capacity(ops.len() / BATCH_OPS + 1);
+        let mut ops = ops.into_iter().peekable();
+        while ops.peek().is_some() {
+            let chunk: Vec<CommandOp> = ops.by_ref().take(BATCH_OPS).collect();
+            sizes.push(chunk.len());
+            batches.push(CommandOp::Batch(chunk));
+        }
+        let mut out = Vec::with_capacity(sizes.iter().sum());
+        for (r, n) in self.pipeline(pmd, batches).into_iter().zip(sizes) {
+            match r {
+                Ok(ReplyBody::Batch(bodies)) if bodies.len() == n => {
+                    out.extend(bodies.into_iter().map(Ok));
+                }
+                Ok(_) => out.extend((0..n).map(|_| Err(DpifCallError::Mismatch { pmd }))),
+                Err(e) => out.extend((0..n).map(|_| Err(e))),
+            }
+        }
+        out
+    }
+
+    /// Sends `ops` to PMD `pmd` back to back, at most [`PIPELINE_DEPTH`] in
+    /// flight so the reply ring (shared with nobody: one control lcore)
+    /// never overflows, and waits for every reply. Results come back in the
+    /// order of `ops`; a command the PMD did not answer in time gets
+    /// [`DpifCallError::Timeout`].
+    fn pipeline(
+        &mut self,
+        pmd: usize,
+        ops: Vec<CommandOp>,
+    ) -> Vec<Result<ReplyBody, DpifCallError>> {
+        let n = ops.len();
+        let mut results: Vec<Option<Result<ReplyBody, DpifCallError>>> =
+            (0..n).map(|_| None).collect();
+        let first = self.seq + 1;
+        self.seq += n as u64;
+        let ch = self.pmds[pmd].channels.clone();
+        let mut queue: VecDeque<(usize, CommandOp)> = ops.into_iter().enumerate().collect();
+        let (mut in_flight, mut done) = (0usize, 0usize);
+        let mut deadline = Instant::now() + self.timeout;
+        let mut spins = 0u32;
+        while done < n {
+            let mut progress = false;
+            while in_flight < PIPELINE_DEPTH {
+                let Some((i, op)) = queue.pop_front() else {
+                    break;
+                };
+                let cmd = Box::new(Command {
+                    seq: first + i as u64,
+                    op,
+                });
+                if let Err(cmd) = ch.commands.enqueue(cmd) {
+                    // Full: keep it first in line and wait for replies.
+                    queue.push_front((i, cmd.op));
+                    break;
+                }
+                in_flight += 1;
+                progress = true;
+            }
+            while let Some(reply) = ch.replies.dequeue() {
+                // Replies of calls that timed out earlier fall outside the range.
+                let Some(i) = reply.seq.checked_sub(first).map(|i| i as usize) else {
+                    continue;
+                };
+                if i < n && results[i].is_none() {
+                    results[i] = Some(Ok(reply.body));
+                    in_flight -= 1;
+                    done += 1;
+                    progress = true;
+                }
+            }
+            if progress {
+                deadline = Instant::now() + self.timeout;
+                spins = 0;
+                continue;
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            spins += 1;
+            if spins < 100 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::sleep(Duration::from_micros(20));
+            }
+        }
+        let ms = self.timeout.as_millis();
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(DpifCallError::Timeout { pmd, ms })))
+            .collect()
     }
 
     /// dpif `flow_put` on every PMD. Returns the stats before the change
@@ -431,12 +552,21 @@ impl NetdevDpif {
             }
         }
         for up in &out[start..] {
+            if let Some(d) = self.drained.get_mut(up.pmd) {
+                *d = (*d).max(up.seq + 1);
+            }
             match up.kind {
                 UpcallType::Miss => self.upcalls.misses += 1,
                 UpcallType::Action => self.upcalls.actions += 1,
             }
         }
         out.len() - start
+    }
+
+    /// How many of PMD `pmd`'s upcalls have been taken (the number of the
+    /// next one expected), for [`CommandOp::Release`].
+    pub fn drained(&self, pmd: usize) -> u64 {
+        self.drained.get(pmd).copied().unwrap_or(0)
     }
 
     /// Hands an upcall box (its packet already taken or freed) back to its PMD.
@@ -461,6 +591,9 @@ impl NetdevDpif {
                 }
                 n += batch.len();
                 for mut up in batch.drain(..) {
+                    if let Some(d) = self.drained.get_mut(up.pmd) {
+                        *d = (*d).max(up.seq + 1);
+                    }
                     match up.kind {
                         UpcallType::Miss => self.upcalls.misses += 1,
                         UpcallType::Action => self.upcalls.actions += 1,
