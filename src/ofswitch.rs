@@ -224,7 +224,7 @@ pub fn command(
         "upcall/show" => {
             let s = upcalls.stats;
             Ok(format!(
-                "{bridge}:\n  flows: {} (installed {}, failed {}, expired {})\n  misses: {} translated: {} executed: {}\n  packet-ins: {}\n  invalidations: {}\n",
+                "{bridge}:\n  flows: {} (installed {}, failed {}, expired {})\n  misses: {} translated: {} executed: {} held: {}\n  packet-ins: {}\n  revalidations: {} (fixed {}, deleted {}, flushed all {})\n",
                 upcalls.n_megaflows(),
                 s.installed,
                 s.install_failed,
@@ -232,8 +232,12 @@ pub fn command(
                 s.misses,
                 s.translations,
                 s.executed,
+                s.held,
                 s.packet_ins,
-                s.invalidations
+                s.invalidations,
+                s.fixed,
+                s.revalidated_away,
+                s.flushes
             ))
         }
         "add-port" => add_port(ofproto, &args[0], &args[1], now),

@@ -411,9 +411,8 @@ fn run_with_eal(
             upcalls.invalidate(&mut ofproto, now_ms);
         }
 
-        let upcall_start = Instant::now();
         let (n, packet_ins) = upcalls.handle(&mut ofproto, now_ms);
-        metrics.observe_upcalls(n, upcall_start.elapsed());
+        metrics.observe_upcalls(upcalls.last_latencies());
         work += n;
         events.extend(packet_ins);
         events.extend(ofproto.run(now_ms));

@@ -337,6 +337,11 @@ pub struct UpcallHandler {
     // Boxes travel through the rings and are recycled; they stay boxed.
     #[allow(clippy::vec_box)]
     batch: Vec<Box<Upcall>>,
+    /// When each upcall of the last drain was queued by its PMD (TSC).
+    queued_tscs: Vec<u64>,
+    /// Seconds from queueing to the end of its drain, per upcall of the
+    /// last drain: the upcall latency histogram's samples.
+    latencies: Vec<f64>,
     last_revalidate: Instant,
     pub stats: UpcallStats,
 }
@@ -379,6 +384,8 @@ impl UpcallHandler {
             dirty: None,
             holding: HashSet::new(),
             batch: Vec::with_capacity(BATCH),
+            queued_tscs: Vec::with_capacity(BATCH),
+            latencies: Vec::with_capacity(BATCH),
             last_revalidate: Instant::now(),
             stats: UpcallStats::default(),
         }
@@ -438,6 +445,7 @@ impl UpcallHandler {
         self.revalidate_changes(ofproto, now);
         let mut events = Vec::new();
         self.batch.clear();
+        self.latencies.clear();
         let n = ofproto
             .dpif_mut()
             .netdev
@@ -453,6 +461,9 @@ impl UpcallHandler {
         // (megaflow, PMD) pairs with a put in this drain's batches.
         let mut queued: HashSet<(u128, usize)> = HashSet::new();
         let mut batch = std::mem::take(&mut self.batch);
+        self.queued_tscs.clear();
+        self.queued_tscs
+            .extend(batch.iter().map(|up| up.queued_tsc));
         for mut up in batch.drain(..) {
             let Some(pkt) = up.pkt.take() else {
                 ofproto.dpif_mut().netdev.recycle(up);
@@ -572,10 +583,24 @@ impl UpcallHandler {
             }
         }
         self.send_batches(ofproto, per_pmd);
+        // Every upcall of the drain is now installed, executed or answered.
+        let done = pmd::lcore::tsc();
+        let hz = pmd::lcore::tsc_hz().max(1) as f64;
+        self.latencies.extend(
+            self.queued_tscs
+                .iter()
+                .map(|&q| done.saturating_sub(q) as f64 / hz),
+        );
         // MAC learning during this drain may have changed where NORMAL sends
         // traffic: fix those megaflows now, before anything else runs.
         self.revalidate_changes(ofproto, now);
         (n, events)
+    }
+
+    /// Per upcall of the last [`UpcallHandler::handle`]: seconds from the
+    /// PMD queueing it to the end of the drain that handled it.
+    pub fn last_latencies(&self) -> &[f64] {
+        &self.latencies
     }
 
     /// Whether every meter of `t` admits a packet of `len` bytes; counts

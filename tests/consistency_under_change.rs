@@ -454,6 +454,27 @@ fn no_packet_leaves_by_a_deleted_or_changed_rule_after_the_barrier() {
         sent,
         received.len()
     );
+    // Revalidation did the work, not a flush: megaflows of changed rules
+    // were fixed in place, those of deleted rules were deleted, and no PMD
+    // ever failed to answer.
+    let show = e2e::appctl(&ctl, &["upcall/show"]);
+    let reval = show
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("revalidations: "))
+        .unwrap_or_else(|| panic!("no revalidations line: {show}"));
+    let count = |label: &str| -> u64 {
+        let at = reval
+            .find(label)
+            .unwrap_or_else(|| panic!("{label}: {show}"))
+            + label.len();
+        reval[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{label}: {show}"))
+    };
+    assert!(count("fixed ") > 0 && count("deleted ") > 0, "{show}");
+    assert_eq!(count("flushed all "), 0, "{show}");
     let status = switch.signal_and_wait(libc::SIGTERM);
     assert!(status.success(), "{:#?}", switch.stderr_lines);
 }

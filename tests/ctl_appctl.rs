@@ -695,7 +695,23 @@ fn switch_commands_through_appctl() {
     );
     assert_eq!(s.ok(&["fdb/flush"]), "table successfully flushed\n");
     assert_eq!(s.ok(&["fdb/flush", "br0"]), "table successfully flushed\n");
-    assert!(s.ok(&["upcall/show"]).starts_with("br0:\n  flows: 0 "));
+    let upcalls = s.ok(&["upcall/show"]);
+    let lines: Vec<&str> = upcalls.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "br0:",
+            "  flows: 0 (installed 0, failed 0, expired 0)",
+            "  misses: 0 translated: 0 executed: 0 held: 0",
+            "  packet-ins: 0",
+        ],
+        "{upcalls}"
+    );
+    assert!(
+        lines[4].starts_with("  revalidations: ")
+            && lines[4].ends_with(" (fixed 0, deleted 0, flushed all 0)"),
+        "{upcalls}"
+    );
     assert_eq!(s.ok(&["dpif-netdev/pmd-stats-clear"]), "");
 
     // The one flow_mod shows in the 5-second rate once a sample has been taken, and in the

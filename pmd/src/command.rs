@@ -207,6 +207,9 @@ pub struct Upcall {
     pub pmd: usize,
     /// How many upcalls the PMD queued before this one (its number).
     pub seq: u64,
+    /// The TSC when the PMD queued it, so the handler can measure how long
+    /// each upcall waited and took (the upcall latency histogram).
+    pub queued_tsc: u64,
     /// The `userspace` action's cookie (0 for a miss).
     pub cookie: u64,
     /// The `userspace` action's extra bytes (empty for a miss). Its
@@ -228,6 +231,7 @@ impl Upcall {
             in_port: 0,
             pmd,
             seq: 0,
+            queued_tsc: 0,
             cookie: 0,
             userdata: Vec::with_capacity(UPCALL_USERDATA_ROOM),
         })

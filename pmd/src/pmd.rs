@@ -494,6 +494,7 @@ impl DatapathSink<Mbuf> for PmdSink<'_> {
         up.in_port = key.in_port();
         up.pmd = self.id;
         up.pkt = Some(pkt);
+        up.queued_tsc = crate::lcore::tsc();
         let seq = *self.upcall_seq;
         up.seq = seq;
         match self.channels.upcalls.enqueue(up) {

@@ -191,12 +191,11 @@ impl Metrics {
         self.server.as_ref().map(MetricsServer::local_addr)
     }
 
-    /// Records that one batch of `n` upcalls took `elapsed` to handle: each counts the batch's
-    /// average, so the histogram's sum is the handler's total time.
-    pub fn observe_upcalls(&mut self, n: usize, elapsed: Duration) {
-        if n > 0 {
-            self.upcall_latency
-                .observe_n(elapsed.as_secs_f64() / n as f64, n as u64);
+    /// Records each upcall's latency (seconds from its PMD queueing it to
+    /// the end of the drain that handled it).
+    pub fn observe_upcalls(&mut self, latencies: &[f64]) {
+        for &v in latencies {
+            self.upcall_latency.observe_n(v, 1);
         }
     }
 
