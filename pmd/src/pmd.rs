@@ -102,6 +102,7 @@ impl Pmd {
         publish_table_size(&fastpath, &stats);
         while !stop.load(Ordering::Relaxed) {
             fastpath.set_now_ms(last / ms_div);
+            let upcalls_before = upcall_seq;
             let mut sink = PmdSink {
                 id,
                 out: &mut out,
@@ -126,6 +127,9 @@ impl Pmd {
                 stats.count_rx_burst(*port as usize, n, bytes, tsc() - start);
             }
             sink.flush_all();
+            if upcall_seq != upcalls_before {
+                channels.doorbell.ring();
+            }
             let now = tsc();
             stats.count_iteration(busy, now - last);
             last = now;

@@ -23,6 +23,8 @@ pub enum RingError {
         size: u32,
         reason: String,
     },
+    #[error("cannot create a PMD's doorbell (eventfd): {0}")]
+    Doorbell(std::io::Error),
 }
 
 /// A value that can travel through a ring as a pointer.
