@@ -313,7 +313,10 @@ fn scrape_during_traffic_passes_promtool_and_prometheus_reads_it_back() {
     // The burst histogram's packets are the packets the PMD received.
     let burst_sum = value(&s2, "ferrovs_pmd_rx_burst_packets_sum{pmd=\"1\"}");
     let burst_count = value(&s2, "ferrovs_pmd_rx_burst_packets_count{pmd=\"1\"}");
-    assert!(burst_count > 0.0 && burst_sum >= burst_count && burst_sum <= 32.0 * burst_count);
+    assert!(
+        burst_count > 0.0 && burst_sum >= burst_count && burst_sum <= 32.0 * burst_count,
+        "burst histogram: sum {burst_sum}, count {burst_count}"
+    );
 
     // Other paths and methods.
     assert_eq!(http(addr, "GET", "/").0, 404);

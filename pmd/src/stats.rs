@@ -154,13 +154,20 @@ impl PmdStats {
     /// Counts a non-empty rx burst from datapath port `port`: its packets,
     /// bytes, size bucket, and the cycles spent processing it.
     #[inline]
+    ///
+    /// The burst is counted before its packets, so a reader that takes the
+    /// packets first and the bursts second never sees more packets than
+    /// its bursts can hold (the burst histogram's sum against its count).
     pub fn count_rx_burst(&self, port: usize, packets: usize, bytes: u64, cycles: u64) {
+        self.rx_bursts[rx_burst_bucket(packets)].add(1);
+        // Orders the burst before the packets for a reader with the
+        // matching acquire fence (a compiler barrier only, on x86).
+        std::sync::atomic::fence(Ordering::Release);
         if let Some(c) = self.ports.get(port) {
             c.rx_packets.add(packets as u64);
             c.rx_bytes.add(bytes);
             c.rx_cycles.add(cycles);
         }
-        self.rx_bursts[rx_burst_bucket(packets)].add(1);
     }
 
     /// Counts one poll iteration that took `cycles`.

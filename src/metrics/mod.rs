@@ -512,17 +512,21 @@ impl Metrics {
             vec![sample(&[], self.started_unix, G)],
         );
         let l = [("pool", src.pool_name)];
+        // One read of the free count, so in use + free is the pool's size
+        // even while packets move.
+        let free = src.pool.available();
+        let in_use = src.pool.capacity().saturating_sub(free);
         e.add(
             "ferrovs_mempool_in_use_mbufs",
             "Mbufs of the packet pool in use (in queues, rings and buffers).",
             G,
-            vec![sample(&l, f64::from(src.pool.in_use()), G)],
+            vec![sample(&l, f64::from(in_use), G)],
         );
         e.add(
             "ferrovs_mempool_free_mbufs",
             "Mbufs of the packet pool free for receive.",
             G,
-            vec![sample(&l, f64::from(src.pool.available()), G)],
+            vec![sample(&l, f64::from(free), G)],
         );
         let version = env!("CARGO_PKG_VERSION");
         let dpdk = env!("FERROVS_DPDK_BUILD_VERSION");
@@ -770,8 +774,12 @@ fn sample(pairs: &[(&str, &str)], v: f64, ty: MetricType) -> Metric {
 /// A PMD's rx burst size histogram; its sum is the packets received in those bursts.
 fn burst_histogram(pairs: &[(&str, &str)], s: &PmdStats) -> Metric {
     let bounds: Vec<f64> = RX_BURST_BOUNDS.iter().map(|&b| b as f64).collect();
-    let counts: Vec<u64> = s.rx_bursts.iter().map(|c| c.get()).collect();
+    // Packets first, bursts second: the PMD counts in the other order (see
+    // `PmdStats::count_rx_burst`), so the sum never runs ahead of the count
+    // while traffic flows.
     let sum: u64 = s.ports.iter().map(|p| p.rx_packets.get()).sum();
+    std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+    let counts: Vec<u64> = s.rx_bursts.iter().map(|c| c.get()).collect();
     let mut m = Metric::default();
     m.set_label(labels(pairs));
     m.set_histogram(histogram_proto(&bounds, &counts, sum as f64));
