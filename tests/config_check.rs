@@ -1,5 +1,7 @@
 //! `ferrovs check-config FILE` on the real binary: every mistake is reported with its line,
-//! the exit code is 1, and no input makes it panic. Nothing here starts DPDK.
+//! the exit code is 1, and no input makes it panic. Nothing here starts DPDK with a device:
+//! `run` refuses a broken file before the EAL starts, and the binary gives DPDK `--no-pci`
+//! itself (pmd::eal::EalArgs) whenever it does start it.
 
 mod common;
 

@@ -2,7 +2,8 @@
 //! the real `ovs-appctl` (Debian `openvswitch-common`), on `net_pcap`/`net_null` ports.
 //!
 //! The numbers that do not depend on timing are checked exactly (packets, hits, upcalls); the
-//! ones that do (Kpps, cycles, usage percentages) are checked for shape and bounds.
+//! ones that do (Kpps, cycles, usage percentages) are checked for shape and bounds. The switch
+//! gives DPDK `--no-pci` itself (pmd::eal::EalArgs); its ports are virtual devices.
 
 mod common;
 mod e2e;

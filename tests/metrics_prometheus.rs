@@ -8,7 +8,8 @@
 //! - Inside network namespaces, the test sends N frames from a host into an `af_packet` port
 //!   while background traffic flows; two scrapes show the port's counters rose by exactly N.
 //!
-//! Every process started here is stopped by its PID (guards), also on failure.
+//! Every process started here is stopped by its PID (guards), also on failure. The switch gives
+//! DPDK `--no-pci` itself (pmd::eal::EalArgs); its ports are virtual devices.
 
 mod common;
 mod e2e;
